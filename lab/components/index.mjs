@@ -1,0 +1,16 @@
+// The lab's components, in start order, and the env file they publish together.
+import fs from 'node:fs'
+import { ENV_FILE, STATE } from '../lib/paths.mjs'
+import * as docker from './docker.mjs'
+import * as registries from './registries.mjs'
+import * as baseImages from './base-images.mjs'
+import * as dagger from './dagger.mjs'
+
+export const components = [docker, registries, baseImages, dagger]
+
+/** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
+export function writeEnvFile() {
+  const vars = Object.assign({}, ...components.map((c) => c.env?.() ?? {}))
+  fs.mkdirSync(STATE, { recursive: true })
+  fs.writeFileSync(ENV_FILE, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(''))
+}

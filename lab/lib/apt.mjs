@@ -1,0 +1,26 @@
+// Debian packages the lab needs on the host, installed once when missing.
+import { $ } from 'zx'
+import { LabError } from './step.mjs'
+
+let updated = false
+
+/** Installs the Debian packages that are not installed yet. */
+export async function ensureApt(packages) {
+  const missing = []
+  for (const pkg of packages) {
+    const r = await $`dpkg-query -W -f=${'${Status}'} ${pkg}`.nothrow().quiet()
+    if (!r.stdout.includes('install ok installed')) missing.push(pkg)
+  }
+  if (missing.length === 0) return []
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  if (!updated) {
+    await $({ env })`apt-get update -qq`.quiet()
+    updated = true
+  }
+  const r = await $({ env })`apt-get install -y -qq --no-install-recommends ${missing}`.nothrow().quiet()
+  if (r.exitCode !== 0) {
+    throw new LabError(`installing ${missing.join(', ')} failed`, r.stderr.trim().split('\n').slice(-5).join('\n'),
+      'check that the Debian mirror answers (apt-get update), then run `make lab-up` again')
+  }
+  return missing
+}

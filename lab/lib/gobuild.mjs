@@ -1,0 +1,63 @@
+// Builds upstream binaries from a wrapper Go module in lab/go/<module> (go.mod + go.sum are committed).
+// Module and build caches live in the lab cache, so an interrupted build resumes where it stopped.
+import fs from 'node:fs'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import { $ } from 'zx'
+import { REPO, goCache, binDir } from './paths.mjs'
+import { LabError } from './step.mjs'
+
+/** Environment for `go`: caches in the lab folder, dependencies exactly as go.sum records them. */
+export const goEnv = () => ({
+  ...process.env,
+  GOMODCACHE: goCache('mod'),
+  GOCACHE: goCache('build'),
+  GOFLAGS: '-mod=readonly -trimpath',
+  GOSUMDB: 'off', // go.sum is committed and checked; the proxy's checksum endpoint refuses some modules
+  GOTOOLCHAIN: 'local',
+})
+
+function stampOf(moduleDir, targets) {
+  const h = crypto.createHash('sha256')
+  for (const f of ['go.mod', 'go.sum']) h.update(fs.readFileSync(path.join(moduleDir, f)))
+  h.update(JSON.stringify(targets))
+  return h.digest('hex')
+}
+
+/** Explains a failed `go build`: a module the proxy does not serve gets its own message. */
+function buildError(module, target, stderr) {
+  const refused = stderr.match(/reading (https:\/\/\S+?):? (40[34]) /)
+  if (refused) {
+    return new LabError(`Go module download refused while building ${target.pkg}`, `${refused[1]} answered ${refused[2]}`,
+      `that version is not served by the module proxy: pin a served version in lab/go/${module}/go.mod (docs/lab.md lists how), then run \`make lab-up\``)
+  }
+  return new LabError(`go build ${target.pkg} failed`, stderr.trim().split('\n').slice(-8).join('\n'),
+    'fix the error above, then run `make lab-up` again (finished work is cached)')
+}
+
+/**
+ * Builds each target of lab/go/<module> into the binary cache and returns that folder.
+ * A target: { pkg, out, tags?: string[], ldflags?: string, cgo?: boolean }.
+ */
+export async function goBuild({ module, version, targets }) {
+  const moduleDir = path.join(REPO, 'lab', 'go', module)
+  const out = binDir(module, version)
+  const stamp = stampOf(moduleDir, targets)
+  const stampFile = path.join(out, '.stamp')
+  const done = fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp
+  if (done && targets.every((t) => fs.existsSync(path.join(out, t.out)))) return { dir: out, built: false }
+
+  fs.mkdirSync(out, { recursive: true })
+  for (const t of targets) {
+    const tmp = path.join(out, `${t.out}.partial`)
+    const args = ['build', '-o', tmp]
+    if (t.tags?.length) args.push('-tags', t.tags.join(','))
+    args.push('-ldflags', `-s -w ${t.ldflags ?? ''}`.trim(), t.pkg)
+    const env = { ...goEnv(), CGO_ENABLED: t.cgo ? '1' : '0' }
+    const r = await $({ cwd: moduleDir, env })`go ${args}`.nothrow().quiet()
+    if (r.exitCode !== 0) throw buildError(module, t, r.stderr)
+    fs.renameSync(tmp, path.join(out, t.out))
+  }
+  fs.writeFileSync(stampFile, stamp)
+  return { dir: out, built: true }
+}
