@@ -1,0 +1,98 @@
+// Base images made from Debian packages (debootstrap → docker import), pushed to the lab mirror under lab names.
+// Image references used by the pipeline are configuration: online users keep official images, the lab passes these.
+import fs from 'node:fs'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import { $ } from 'zx'
+import { CACHE, STATE, REPO } from '../lib/paths.mjs'
+import { LabError } from '../lib/step.mjs'
+import { MIRROR } from './registries.mjs'
+
+export const name = 'base-images'
+
+const SUITE = 'bookworm'
+const DEBIAN_MIRROR = process.env.LAB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian'
+
+/**
+ * The lab's images. `packages` go into the debootstrap root; `dockerfile` (a folder under the repo) adds a layer on
+ * top, built with the imported root as its BASE_IMAGE build argument.
+ */
+export const IMAGES = [
+  { repo: 'gmi-lab/debian', tag: SUITE, packages: ['ca-certificates'] },
+  { repo: 'gmi-lab/python', tag: `3.11-${SUITE}`, packages: ['ca-certificates', 'python3', 'python3-venv', 'python3-pip'] },
+  { repo: 'gmi-lab/python', tag: `3.11-slim-${SUITE}`, packages: ['ca-certificates', 'python3'] },
+]
+
+export const ref = (img) => `${MIRROR}/${img.repo}:${img.tag}`
+const specHash = (img) => crypto.createHash('sha256').update(JSON.stringify({ img, SUITE, DEBIAN_MIRROR })).digest('hex').slice(0, 16)
+const stampFile = (img) => path.join(STATE, 'images', `${img.repo.replace('/', '_')}_${img.tag}.stamp`)
+
+async function inMirror(img) {
+  const r = await fetch(`http://${MIRROR}/v2/${img.repo}/manifests/${img.tag}`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  }).catch(() => undefined)
+  return r?.status === 200
+}
+
+async function isCurrent(img) {
+  const stamp = stampFile(img)
+  return fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === specHash(img) && (await inMirror(img))
+}
+
+/** debootstrap a minimal root with the image's packages, trimmed of caches and docs. */
+async function bootstrap(img, dir) {
+  fs.rmSync(dir, { recursive: true, force: true })
+  const debs = path.join(CACHE, 'debootstrap-debs')
+  fs.mkdirSync(debs, { recursive: true })
+  const r = await $`debootstrap --variant=minbase --cache-dir=${debs} --include=${img.packages.join(',')} ${SUITE} ${dir} ${DEBIAN_MIRROR}`.nothrow().quiet()
+  if (r.exitCode !== 0) {
+    const log = fs.existsSync(`${dir}/debootstrap/debootstrap.log`) ? fs.readFileSync(`${dir}/debootstrap/debootstrap.log`, 'utf8') : r.stderr
+    throw new LabError(`debootstrap of ${img.repo}:${img.tag} failed`, log.trim().split('\n').slice(-6).join('\n'),
+      `check that ${DEBIAN_MIRROR} answers (or set LAB_DEBIAN_MIRROR), then run \`make lab-up\``)
+  }
+  await $`rm -rf ${dir}/var/cache/apt/archives/*.deb ${dir}/var/lib/apt/lists/* ${dir}/usr/share/doc ${dir}/usr/share/man ${dir}/usr/share/info`
+}
+
+async function build(img) {
+  const dir = path.join(CACHE, 'rootfs', `${img.repo.replace('/', '_')}_${img.tag}`)
+  await bootstrap(img, dir)
+  const imported = img.dockerfile ? `${ref(img)}-root` : ref(img)
+  await $`tar -C ${dir} -c . | docker import --change ${'ENV LANG=C.UTF-8'} --change ${'CMD ["/bin/bash"]'} - ${imported}`.quiet()
+  if (img.dockerfile) {
+    await $`docker build -q --build-arg BASE_IMAGE=${imported} -t ${ref(img)} ${path.join(REPO, img.dockerfile)}`.quiet()
+  }
+  await $`docker push ${ref(img)}`.quiet()
+  fs.rmSync(dir, { recursive: true, force: true })
+  fs.mkdirSync(path.dirname(stampFile(img)), { recursive: true })
+  fs.writeFileSync(stampFile(img), specHash(img))
+}
+
+export async function up() {
+  const built = []
+  for (const img of IMAGES) {
+    if (await isCurrent(img)) continue
+    await build(img)
+    built.push(`${img.repo}:${img.tag}`)
+  }
+  return { note: built.length ? `built ${built.join(', ')}` : 'all current' }
+}
+
+export async function down() {}
+
+export async function status() {
+  return Promise.all(IMAGES.map(async (img) => ({
+    name: `image ${img.repo}:${img.tag}`,
+    state: (await isCurrent(img)) ? 'ok' : 'missing',
+    version: SUITE,
+    address: ref(img),
+  })))
+}
+
+export function env() {
+  const byTag = (repo, tag) => ref(IMAGES.find((i) => i.repo === repo && i.tag === tag))
+  return {
+    LAB_IMAGE_DEBIAN: byTag('gmi-lab/debian', SUITE),
+    LAB_IMAGE_PYTHON_BUILD: byTag('gmi-lab/python', `3.11-${SUITE}`),
+    LAB_IMAGE_PYTHON_RUNTIME: byTag('gmi-lab/python', `3.11-slim-${SUITE}`),
+  }
+}

@@ -1,0 +1,109 @@
+// A Dagger engine and CLI built from Go modules, run as a container with the capability set that works here
+// (the VM lacks CAP_SYS_RESOURCE, so --privileged fails). Host networking keeps the lab on 127.0.0.1.
+import fs from 'node:fs'
+import path from 'node:path'
+import { $ } from 'zx'
+import { REPO, STATE, binDir } from '../lib/paths.mjs'
+import { LabError } from '../lib/step.mjs'
+import { goBuild } from '../lib/gobuild.mjs'
+import { ensureApt } from '../lib/apt.mjs'
+import { waitFor, sleep } from '../lib/proc.mjs'
+import { MIRROR } from './registries.mjs'
+import { IMAGES, ref } from './base-images.mjs'
+
+export const name = 'dagger'
+
+/** The engine version: the newest tag whose whole module graph the Go proxy serves (docs/lab.md says why). */
+export const VERSION = 'v0.19.10'
+const CONTAINER = 'gmi-dagger-engine'
+const IMAGE = `gmi-lab/dagger-engine:${VERSION}`
+const VOLUME = 'gmi-dagger-state'
+const CONFIG = path.join(STATE, 'dagger', 'engine.toml')
+
+const stamp = `-X github.com/dagger/dagger/engine.Version=${VERSION} -X github.com/dagger/dagger/engine.Tag=${VERSION}`
+const TARGETS = [
+  { pkg: 'github.com/dagger/dagger/cmd/dagger', out: 'dagger', ldflags: stamp },
+  { pkg: 'github.com/dagger/dagger/cmd/engine', out: 'dagger-engine', ldflags: stamp, tags: ['dfexcludepatterns', 'dfparents'] },
+  { pkg: 'github.com/dagger/dagger/cmd/init', out: 'dagger-init', ldflags: stamp },
+  { pkg: 'github.com/dagger/dagger/cmd/dialstdio', out: 'dial-stdio', ldflags: stamp },
+  { pkg: 'github.com/dagger/dagger/cmd/dnsname', out: 'dnsname', ldflags: stamp },
+  { pkg: 'github.com/opencontainers/runc', out: 'runc', cgo: true, tags: ['seccomp'] },
+  ...['main/bridge', 'main/loopback', 'meta/firewall', 'ipam/host-local'].map((p) => (
+    { pkg: `github.com/containernetworking/plugins/plugins/${p}`, out: path.basename(p) })),
+]
+
+/** Engine configuration: docker.io pulls go through the lab mirror. */
+const engineToml = () => `debug = false\n\n[registry."docker.io"]\n  mirrors = ["${MIRROR}"]\n`
+
+const imageStamp = async () =>
+  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${IMAGE}`.nothrow().quiet()).stdout.trim()
+
+async function buildImage(binDir, buildStamp) {
+  if ((await imageStamp()) === buildStamp) return false
+  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
+  const r = await $`docker build -q -f ${path.join(REPO, 'lab/engine/Dockerfile')} --build-arg BASE_IMAGE=${base} --build-arg VERSION=${VERSION} --build-arg STAMP=${buildStamp} -t ${IMAGE} ${binDir}`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError('building the engine image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
+  return true
+}
+
+const containerImage = async () =>
+  (await $`docker inspect -f ${'{{.State.Running}} {{.Config.Image}}'} ${CONTAINER}`.nothrow().quiet()).stdout.trim()
+
+const socketReady = async () => (await $`docker exec ${CONTAINER} test -S /run/dagger/engine.sock`.nothrow().quiet()).exitCode === 0
+
+async function startEngine() {
+  fs.mkdirSync(path.dirname(CONFIG), { recursive: true })
+  fs.writeFileSync(CONFIG, engineToml())
+  await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
+  const r = await $`docker run -d --name ${CONTAINER} --restart unless-stopped --network host
+    --cap-add ALL --cap-drop SYS_RESOURCE
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined
+    --device-cgroup-rule ${'a *:* rwm'} -v /sys/fs/cgroup:/sys/fs/cgroup:rw
+    --ulimit nofile=1048576:1048576
+    -v ${VOLUME}:/var/lib/dagger -v ${CONFIG}:/etc/dagger/engine.toml:ro ${IMAGE}`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError('starting the Dagger engine container failed', r.stderr.trim(), 'run `make lab-status`, fix what it shows, then `make lab-up`')
+  try {
+    await waitFor(CONTAINER, socketReady, 60000)
+  } catch {
+    const logs = await $`docker logs --tail 20 ${CONTAINER}`.nothrow().quiet()
+    throw new LabError('the Dagger engine did not start', `docker logs ${CONTAINER}:\n${(logs.stdout + logs.stderr).trim()}`,
+      'fix the cause shown, then run `make lab-up`')
+  }
+}
+
+export async function up() {
+  await ensureApt(['gcc', 'libc6-dev', 'libseccomp-dev', 'pkg-config'])
+  const { dir, built } = await goBuild({ module: 'dagger', version: VERSION, targets: TARGETS })
+  const buildStamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
+  const rebuilt = await buildImage(dir, buildStamp)
+  const current = await containerImage()
+  if (rebuilt || current !== `true ${IMAGE}` || !fs.existsSync(CONFIG) || fs.readFileSync(CONFIG, 'utf8') !== engineToml()) {
+    await startEngine()
+    return { note: `engine ${VERSION} started${built ? ' (binaries built)' : ''}` }
+  }
+  if (!(await socketReady())) await sleep(1000)
+  return { note: `engine ${VERSION} already running` }
+}
+
+export async function down() {
+  await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
+}
+
+export async function status() {
+  const running = (await containerImage()) === `true ${IMAGE}` && (await socketReady())
+  const cli = env()._EXPERIMENTAL_DAGGER_CLI_BIN
+  return [
+    { name: 'dagger-engine', state: running ? 'ok' : (await imageStamp()) ? 'down' : 'missing', version: VERSION, address: `docker-container://${CONTAINER}` },
+    { name: 'dagger-cli', state: fs.existsSync(cli) ? 'ok' : 'missing', version: VERSION, address: cli },
+  ]
+}
+
+export function env() {
+  return {
+    _EXPERIMENTAL_DAGGER_CLI_BIN: path.join(binDir('dagger', VERSION), 'dagger'),
+    _EXPERIMENTAL_DAGGER_RUNNER_HOST: `docker-container://${CONTAINER}`,
+    DO_NOT_TRACK: '1',
+    DAGGER_NO_UPDATE_CHECK: '1',
+    DAGGER_NO_NAG: '1',
+  }
+}

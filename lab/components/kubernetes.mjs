@@ -1,0 +1,419 @@
+// A real Kubernetes control plane on 127.0.0.1, without containers: etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler built from the Go module proxy, and kwok playing the kubelet of a few fake nodes.
+import fs from 'node:fs'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import http from 'node:http'
+import https from 'node:https'
+import { $ } from 'zx'
+import { STATE, goCache } from '../lib/paths.mjs'
+import { LabError } from '../lib/step.mjs'
+import { goBuild } from '../lib/gobuild.mjs'
+import { ensureApt } from '../lib/apt.mjs'
+import { startDaemon, stopDaemon, runningPid, waitFor, ensurePortFree, logFile } from '../lib/proc.mjs'
+
+export const name = 'kubernetes'
+
+export const KUBE_VERSION = 'v1.36.3' // k8s.io/kubernetes in lab/go/kubernetes/go.mod
+export const ETCD_VERSION = 'v3.6.8' // go.etcd.io/etcd/server/v3 in lab/go/kubernetes/go.mod
+export const KWOK_VERSION = 'v0.8.0' // sigs.k8s.io/kwok in lab/go/kwok/go.mod
+
+const port = (envVar, fallback) => Number(process.env[envVar] ?? fallback)
+const API_PORT = port('LAB_KUBE_API_PORT', 6443)
+const ETCD_PORT = port('LAB_KUBE_ETCD_PORT', 23790)
+const ETCD_PEER_PORT = port('LAB_KUBE_ETCD_PEER_PORT', 23800)
+const KCM_PORT = port('LAB_KUBE_CONTROLLER_MANAGER_PORT', 10257)
+const SCHED_PORT = port('LAB_KUBE_SCHEDULER_PORT', 10259)
+const KWOK_PORT = port('LAB_KUBE_KWOK_PORT', 10247)
+
+const DIR = path.join(STATE, 'kubernetes')
+const PKI = path.join(DIR, 'pki')
+const ETCD_DATA = path.join(DIR, 'etcd')
+const KUBECONFIG = path.join(DIR, 'kubeconfig')
+const API = `https://127.0.0.1:${API_PORT}`
+
+/** The fake nodes kwok keeps Ready: sized like small real machines so scheduling decisions stay realistic. */
+const NODES = ['lab-node-1', 'lab-node-2']
+const NODE_SIZE = { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' }
+
+const [major, minor] = KUBE_VERSION.slice(1).split('.')
+const stamp = (pkg) => [
+  `-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`,
+  `-X ${pkg}.gitTreeState=clean`,
+]
+const kubeLdflags = [...stamp('k8s.io/component-base/version'), ...stamp('k8s.io/client-go/pkg/version')].join(' ')
+
+const kubeTargets = [
+  { pkg: 'go.etcd.io/etcd/server/v3', out: 'etcd' },
+  ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((cmd) => ({
+    pkg: `k8s.io/kubernetes/cmd/${cmd}`, out: cmd, ldflags: kubeLdflags,
+  })),
+]
+const kwokTargets = [
+  { pkg: 'sigs.k8s.io/kwok/cmd/kwok', out: 'kwok', ldflags: `-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION.slice(1)}` },
+]
+
+/** Builds (or finds cached) the control plane and kwok binaries; returns their folders. */
+export async function build() {
+  const kube = await goBuild({ module: 'kubernetes', version: KUBE_VERSION, targets: kubeTargets })
+  const kwok = await goBuild({ module: 'kwok', version: KWOK_VERSION, targets: kwokTargets })
+  return { kube: kube.dir, kwok: kwok.dir, built: kube.built || kwok.built }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Certificates, keys, tokens and kubeconfigs (made once, kept across down/up; only etcd data is wiped by down)
+
+const pki = (f) => path.join(PKI, f)
+const exists = (f) => fs.existsSync(f)
+
+/** Identities of the control plane: the static token file maps each token to a user (and groups). */
+const IDENTITIES = [
+  { id: 'admin', user: 'lab-admin', groups: ['system:masters'] },
+  { id: 'controller-manager', user: 'system:kube-controller-manager', groups: [] },
+  { id: 'scheduler', user: 'system:kube-scheduler', groups: [] },
+  // kwok plays the kubelet of every fake node: the Node authorizer only knows one node per identity, so it is an admin
+  { id: 'kwok', user: 'lab-kwok', groups: ['system:masters'] },
+]
+
+async function openssl(args, what) {
+  const r = await $`openssl ${args}`.nothrow().quiet()
+  if (r.exitCode !== 0) {
+    throw new LabError(`openssl could not make ${what}`, r.stderr.trim().split('\n').slice(-4).join('\n'),
+      `remove ${PKI} and run \`make lab-up\` again`)
+  }
+}
+
+/** CA, apiserver serving certificate (SAN 127.0.0.1, localhost), service-account key pair, static tokens. */
+async function ensurePki() {
+  fs.mkdirSync(PKI, { recursive: true, mode: 0o700 })
+  if (!exists(pki('ca.crt'))) {
+    await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-sha256',
+      '-subj', '/CN=graphmemory-lab-kubernetes-ca', '-keyout', pki('ca.key'), '-out', pki('ca.crt'),
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'],
+    'the cluster CA')
+    for (const f of ['apiserver.crt', 'apiserver.key']) fs.rmSync(pki(f), { force: true }) // signed by the old CA
+  }
+  if (!exists(pki('apiserver.crt'))) {
+    const ext = pki('apiserver.ext')
+    fs.writeFileSync(ext, [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      // 10.96.0.1: the `kubernetes` Service IP, for clients that reach the API server through it
+      'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+      '',
+    ].join('\n'))
+    await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver',
+      '-keyout', pki('apiserver.key'), '-out', pki('apiserver.csr')], 'the API server key')
+    await openssl(['x509', '-req', '-in', pki('apiserver.csr'), '-CA', pki('ca.crt'), '-CAkey', pki('ca.key'),
+      '-CAcreateserial', '-days', '825', '-sha256', '-extfile', ext, '-out', pki('apiserver.crt')], 'the API server certificate')
+  }
+  if (!exists(pki('sa.pub'))) {
+    await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', pki('sa.key')],
+      'the service-account signing key')
+    await openssl(['pkey', '-in', pki('sa.key'), '-pubout', '-out', pki('sa.pub')], 'the service-account public key')
+  }
+  const tokenFile = pki('tokens.csv')
+  if (!exists(tokenFile)) {
+    const lines = IDENTITIES.map(({ id, user, groups }) =>
+      [crypto.randomBytes(24).toString('hex'), user, `lab-${id}`, ...(groups.length ? [`"${groups.join(',')}"`] : [])].join(','))
+    fs.writeFileSync(tokenFile, lines.join('\n') + '\n', { mode: 0o600 })
+  }
+  for (const f of fs.readdirSync(PKI)) if (/\.(key|csv)$/.test(f)) fs.chmodSync(pki(f), 0o600)
+}
+
+/** The token of one identity, from the static token file. */
+function tokenOf(id) {
+  const user = IDENTITIES.find((i) => i.id === id).user
+  const line = fs.readFileSync(pki('tokens.csv'), 'utf8').split('\n').find((l) => l.split(',')[1] === user)
+  return line.split(',')[0]
+}
+
+const kubeconfigPath = (id) => (id === 'admin' ? KUBECONFIG : path.join(DIR, 'kubeconfigs', `${id}.kubeconfig`))
+
+/** A kubeconfig for one identity, with the CA embedded (usable from anywhere the file is copied to). */
+function writeKubeconfig(id) {
+  const file = kubeconfigPath(id)
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'graphmemory-lab', cluster: { server: API, 'certificate-authority-data': fs.readFileSync(pki('ca.crt')).toString('base64') } }],
+    users: [{ name: id, user: { token: tokenOf(id) } }],
+    contexts: [{ name: 'graphmemory-lab', context: { cluster: 'graphmemory-lab', user: id, namespace: 'default' } }],
+    'current-context': 'graphmemory-lab',
+  }
+  const text = JSON.stringify(config, null, 2) + '\n' // JSON is YAML: kubectl and client libraries read it
+  if (!exists(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text, { mode: 0o600 })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Talking to the API server (a few requests; no client library needed here)
+
+/** One HTTPS request to the API server as the lab admin; resolves { status, body }. */
+function api(method, urlPath, body, { contentType = 'application/json', timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${API}${urlPath}`, {
+      method,
+      ca: fs.readFileSync(pki('ca.crt')),
+      headers: {
+        Authorization: `Bearer ${tokenOf('admin')}`,
+        Accept: 'application/json',
+        ...(body === undefined ? {} : { 'Content-Type': contentType }),
+      },
+      timeout: timeoutMs,
+    }, (res) => {
+      let data = ''
+      res.setEncoding('utf8')
+      res.on('data', (c) => { data += c })
+      res.on('end', () => {
+        let parsed = data
+        try { parsed = JSON.parse(data) } catch { /* plain text (healthz) */ }
+        resolve({ status: res.statusCode, body: parsed })
+      })
+    })
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs}ms`)))
+    req.on('error', reject)
+    if (body !== undefined) req.write(typeof body === 'string' ? body : JSON.stringify(body))
+    req.end()
+  })
+}
+
+/** Server-side apply of one object (create or update, idempotent). */
+async function apply(urlPath, obj) {
+  const r = await api('PATCH', `${urlPath}?fieldManager=graphmemory-lab&force=true`, obj,
+    { contentType: 'application/apply-patch+yaml' })
+  if (r.status >= 300) {
+    throw new LabError(`applying ${obj.kind} ${obj.metadata.name} failed`, `API server answered ${r.status}: ${r.body?.message ?? r.body}`,
+      `see ${logFile('kube-apiserver')}, then run \`make lab-up\` again`)
+  }
+  return r.body
+}
+
+/** A local HTTPS health endpoint (self-signed serving certificates of the controller-manager, scheduler). */
+function healthz(port, urlPath = '/healthz') {
+  return new Promise((resolve) => {
+    const req = https.get({ host: '127.0.0.1', port, path: urlPath, rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(false))
+  })
+}
+
+function httpOk(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: 2000 }, (res) => {
+      let data = ''
+      res.on('data', (c) => { data += c })
+      res.on('end', () => resolve(res.statusCode === 200 ? data || 'ok' : false))
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(false))
+  })
+}
+
+const apiReady = async () => (await api('GET', '/readyz', undefined, { timeoutMs: 3000 })).status === 200
+
+// ---------------------------------------------------------------------------------------------------------------
+// Daemons
+
+const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok']
+
+/** Stage files from the kwok module in the Go module cache (they ship in its zip; not copied into the repo). */
+function kwokStages() {
+  const root = goCache('mod', 'sigs.k8s.io', `kwok@${KWOK_VERSION}`, 'kustomize', 'stage')
+  const files = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-heartbeat.yaml',
+    'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml'].map((f) => path.join(root, f))
+  const missing = files.filter((f) => !exists(f))
+  if (missing.length) {
+    throw new LabError('kwok stage files are missing', `not found in the Go module cache: ${missing.join(', ')}`,
+      `download the module again (cd lab/go/kwok && GOMODCACHE=${goCache('mod')} go mod download sigs.k8s.io/kwok), then run \`make lab-up\``)
+  }
+  return files
+}
+
+function daemonSpecs(bin) {
+  const kc = (id) => kubeconfigPath(id)
+  return [
+    {
+      name: 'etcd', cmd: path.join(bin.kube, 'etcd'), ready: () => httpOk(`http://127.0.0.1:${ETCD_PORT}/health`).then((b) => b && b.includes('"true"')),
+      args: [
+        '--name=lab', `--data-dir=${ETCD_DATA}`,
+        `--listen-client-urls=http://127.0.0.1:${ETCD_PORT}`, `--advertise-client-urls=http://127.0.0.1:${ETCD_PORT}`,
+        `--listen-peer-urls=http://127.0.0.1:${ETCD_PEER_PORT}`, `--initial-advertise-peer-urls=http://127.0.0.1:${ETCD_PEER_PORT}`,
+        `--initial-cluster=lab=http://127.0.0.1:${ETCD_PEER_PORT}`, '--initial-cluster-state=new',
+        '--unsafe-no-fsync', // a throw-away lab cluster: speed over durability
+        '--quota-backend-bytes=2147483648', '--log-level=warn',
+      ],
+    },
+    {
+      name: 'kube-apiserver', cmd: path.join(bin.kube, 'kube-apiserver'), ready: apiReady, timeoutMs: 120000,
+      args: [
+        `--etcd-servers=http://127.0.0.1:${ETCD_PORT}`,
+        '--bind-address=127.0.0.1', `--secure-port=${API_PORT}`, '--advertise-address=127.0.0.1',
+        `--tls-cert-file=${pki('apiserver.crt')}`, `--tls-private-key-file=${pki('apiserver.key')}`,
+        `--client-ca-file=${pki('ca.crt')}`,
+        `--token-auth-file=${pki('tokens.csv')}`,
+        '--authorization-mode=Node,RBAC', '--anonymous-auth=false',
+        `--service-account-key-file=${pki('sa.pub')}`, `--service-account-signing-key-file=${pki('sa.key')}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        '--service-cluster-ip-range=10.96.0.0/16', '--service-node-port-range=30000-32767',
+        // the `kubernetes` Service cannot point at a loopback address: no endpoint reconciling in this lab
+        '--endpoint-reconciler-type=none',
+        '--allow-privileged=true', '--profiling=false', `--cert-dir=${path.join(DIR, 'apiserver')}`,
+      ],
+    },
+    {
+      name: 'kube-controller-manager', cmd: path.join(bin.kube, 'kube-controller-manager'), ready: () => healthz(KCM_PORT),
+      args: [
+        `--kubeconfig=${kc('controller-manager')}`, '--leader-elect=false',
+        '--bind-address=127.0.0.1', `--secure-port=${KCM_PORT}`, `--cert-dir=${path.join(DIR, 'controller-manager')}`,
+        `--root-ca-file=${pki('ca.crt')}`, `--service-account-private-key-file=${pki('sa.key')}`,
+        '--use-service-account-credentials=true',
+        `--cluster-signing-cert-file=${pki('ca.crt')}`, `--cluster-signing-key-file=${pki('ca.key')}`,
+        '--service-cluster-ip-range=10.96.0.0/16',
+        '--enable-hostpath-provisioner=true',
+        // kwok's heartbeats come every 20–45s and CPU here is shared: do not evict pods on a late heartbeat
+        '--node-monitor-grace-period=120s',
+        '--kube-api-qps=100', '--kube-api-burst=200', '--profiling=false',
+      ],
+    },
+    {
+      name: 'kube-scheduler', cmd: path.join(bin.kube, 'kube-scheduler'), ready: () => healthz(SCHED_PORT),
+      args: [
+        `--kubeconfig=${kc('scheduler')}`, '--leader-elect=false',
+        '--bind-address=127.0.0.1', `--secure-port=${SCHED_PORT}`, `--cert-dir=${path.join(DIR, 'scheduler')}`,
+        '--profiling=false',
+      ],
+    },
+    {
+      name: 'kwok', cmd: path.join(bin.kwok, 'kwok'), ready: () => httpOk(`http://127.0.0.1:${KWOK_PORT}/healthz`),
+      args: [
+        `--kubeconfig=${kc('kwok')}`,
+        '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        '--cidr=10.244.0.1/16', '--node-ip=10.0.0.1',
+        `--server-address=127.0.0.1:${KWOK_PORT}`,
+        ...kwokStages().map((f) => `--config=${f}`),
+      ],
+    },
+  ]
+}
+
+const PORTS = [
+  ['etcd', ETCD_PORT, 'LAB_KUBE_ETCD_PORT'], ['etcd', ETCD_PEER_PORT, 'LAB_KUBE_ETCD_PEER_PORT'],
+  ['kube-apiserver', API_PORT, 'LAB_KUBE_API_PORT'], ['kube-controller-manager', KCM_PORT, 'LAB_KUBE_CONTROLLER_MANAGER_PORT'],
+  ['kube-scheduler', SCHED_PORT, 'LAB_KUBE_SCHEDULER_PORT'], ['kwok', KWOK_PORT, 'LAB_KUBE_KWOK_PORT'],
+]
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cluster objects the lab provides: fake nodes, a default StorageClass, an IngressClass
+
+async function ensureObjects() {
+  for (const node of NODES) {
+    await apply(`/api/v1/nodes/${node}`, {
+      apiVersion: 'v1', kind: 'Node',
+      metadata: {
+        name: node,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: {
+          type: 'kwok', 'kubernetes.io/hostname': node, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
+          'node-role.kubernetes.io/agent': '', 'topology.kubernetes.io/zone': 'lab',
+        },
+      },
+    })
+    // capacity is status: kwok keeps what is there (node-initialize), so it is set through the status subresource
+    await apply(`/api/v1/nodes/${node}/status`, {
+      apiVersion: 'v1', kind: 'Node', metadata: { name: node },
+      status: { capacity: NODE_SIZE, allocatable: NODE_SIZE },
+    })
+  }
+  await apply('/apis/storage.k8s.io/v1/storageclasses/standard', {
+    apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass',
+    metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+    provisioner: 'kubernetes.io/host-path', reclaimPolicy: 'Delete', volumeBindingMode: 'Immediate',
+  })
+  await apply('/apis/networking.k8s.io/v1/ingressclasses/nginx', {
+    apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass',
+    metadata: { name: 'nginx', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } },
+    spec: { controller: 'k8s.io/ingress-nginx' },
+  })
+}
+
+/** Names of the lab's nodes whose Ready condition is True, and how many there are. */
+async function nodesReady() {
+  const r = await api('GET', '/api/v1/nodes', undefined, { timeoutMs: 3000 })
+  if (r.status !== 200) return { ready: 0, total: NODES.length }
+  const ready = r.body.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+  return { ready: ready.length, total: Math.max(NODES.length, r.body.items.length) }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The component contract
+
+export async function up() {
+  const t0 = performance.now()
+  const bin = await build()
+  const tBuilt = performance.now()
+  await ensureApt(['openssl'])
+  for (const [daemon, p, envVar] of PORTS) await ensurePortFree(daemon, p, envVar)
+  await ensurePki()
+  for (const { id } of IDENTITIES) writeKubeconfig(id)
+
+  let started = 0
+  for (const spec of daemonSpecs(bin)) {
+    if (!runningPid(spec.name)) {
+      fs.mkdirSync(DIR, { recursive: true })
+      startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
+      started++
+    }
+    await waitFor(spec.name, spec.ready, spec.timeoutMs ?? 60000)
+  }
+  await ensureObjects()
+  await waitFor('kwok', async () => {
+    const n = await nodesReady()
+    return n.ready >= NODES.length
+  }, 90000)
+  // new namespaces need their `default` ServiceAccount before pods can be created: wait for the controller
+  await waitFor('kube-controller-manager', async () =>
+    (await api('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, 60000)
+
+  const secs = (a, b) => ((b - a) / 1000).toFixed(1)
+  const note = started
+    ? `${KUBE_VERSION} on ${API} (${bin.built ? `built in ${secs(t0, tBuilt)}s, ` : ''}started ${started} processes, ready in ${secs(tBuilt, performance.now())}s), ${NODES.length} fake nodes`
+    : `${KUBE_VERSION} already running on ${API}`
+  return { note, built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())) }
+}
+
+export async function down() {
+  let stopped = 0
+  for (const d of [...DAEMONS].reverse()) if (await stopDaemon(d)) stopped++
+  // the next up() starts a clean cluster: no objects survive in etcd, no provisioned volumes on disk
+  fs.rmSync(ETCD_DATA, { recursive: true, force: true })
+  fs.rmSync('/tmp/hostpath_pv', { recursive: true, force: true })
+  return { note: stopped ? `stopped ${stopped} processes, etcd data wiped` : 'was not running' }
+}
+
+export async function status() {
+  const running = Object.fromEntries(DAEMONS.map((d) => [d, Boolean(runningPid(d))]))
+  if (!running['kube-apiserver']) {
+    return [{ name: 'kubernetes', state: Object.values(running).some(Boolean) ? 'down' : 'missing', version: KUBE_VERSION, address: API }]
+  }
+  const version = await api('GET', '/version', undefined, { timeoutMs: 3000 }).then((r) => r.body?.gitVersion).catch(() => undefined)
+  const ready = version ? await apiReady().catch(() => false) : false
+  const nodes = ready ? await nodesReady().catch(() => ({ ready: 0, total: NODES.length })) : { ready: 0, total: NODES.length }
+  const allRunning = Object.values(running).every(Boolean)
+  const rows = [{
+    name: 'kubernetes', state: ready && allRunning ? 'ok' : 'down', version: version ?? KUBE_VERSION,
+    address: allRunning ? API : `${API} (not running: ${DAEMONS.filter((d) => !running[d]).join(', ')})`,
+  }, {
+    name: 'kubernetes nodes', state: ready && nodes.ready === nodes.total ? 'ok' : 'down', version: `kwok ${KWOK_VERSION}`,
+    address: `${nodes.ready}/${nodes.total} nodes ready`,
+  }]
+  return rows
+}
+
+export function env() {
+  return { KUBECONFIG_LAB: KUBECONFIG, LAB_KUBE_API: API, LAB_KUBE_VERSION: KUBE_VERSION }
+}
