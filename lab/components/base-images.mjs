@@ -14,17 +14,23 @@ const SUITE = 'bookworm'
 const DEBIAN_MIRROR = process.env.LAB_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian'
 
 /**
- * The lab's images. `packages` go into the debootstrap root; `dockerfile` (a folder under the repo) adds a layer on
- * top, built with the imported root as its BASE_IMAGE build argument.
+ * The lab's images. The first is a debootstrap root; the others are built on it with Debian `packages`
+ * (lab/images/Dockerfile.packages) or with their own `dockerfile` folder (repo-relative), given BASE_IMAGE.
  */
 export const IMAGES = [
-  { repo: 'gmi-lab/debian', tag: SUITE, packages: ['ca-certificates'] },
-  { repo: 'gmi-lab/python', tag: `3.11-${SUITE}`, packages: ['ca-certificates', 'python3', 'python3-venv', 'python3-pip'] },
-  { repo: 'gmi-lab/python', tag: `3.11-slim-${SUITE}`, packages: ['ca-certificates', 'python3'] },
+  { repo: 'gmi-lab/debian', tag: SUITE, bootstrap: ['ca-certificates'] },
+  { repo: 'gmi-lab/python', tag: `3.11-${SUITE}`, packages: ['python3', 'python3-venv', 'python3-pip'] },
+  { repo: 'gmi-lab/python', tag: `3.11-slim-${SUITE}`, packages: ['python3'] },
 ]
 
 export const ref = (img) => `${MIRROR}/${img.repo}:${img.tag}`
-const specHash = (img) => crypto.createHash('sha256').update(JSON.stringify({ img, SUITE, DEBIAN_MIRROR })).digest('hex').slice(0, 16)
+const BASE = IMAGES[0]
+const dockerfileHash = (img) => crypto.createHash('sha256')
+  .update(img.bootstrap ? '' : fs.readFileSync(path.join(REPO, img.dockerfile ?? 'lab/images', img.dockerfile ? 'Dockerfile' : 'Dockerfile.packages')))
+  .digest('hex')
+const specHash = (img) => crypto.createHash('sha256')
+  .update(JSON.stringify({ img, SUITE, DEBIAN_MIRROR, dockerfile: dockerfileHash(img), base: img.bootstrap ? '' : specHash(BASE) }))
+  .digest('hex').slice(0, 16)
 const stampFile = (img) => path.join(STATE, 'images', `${img.repo.replace('/', '_')}_${img.tag}.stamp`)
 
 async function inMirror(img) {
@@ -39,30 +45,38 @@ async function isCurrent(img) {
   return fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === specHash(img) && (await inMirror(img))
 }
 
-/** debootstrap a minimal root with the image's packages, trimmed of caches and docs. */
-async function bootstrap(img, dir) {
+/** The base image: a debootstrap minimal root, trimmed of caches and docs, imported into Docker. */
+async function bootstrap(img) {
+  const dir = path.join(CACHE, 'rootfs', `${img.repo.replace('/', '_')}_${img.tag}`)
   fs.rmSync(dir, { recursive: true, force: true })
   const debs = path.join(CACHE, 'debootstrap-debs')
   fs.mkdirSync(debs, { recursive: true })
-  const r = await $`debootstrap --variant=minbase --cache-dir=${debs} --include=${img.packages.join(',')} ${SUITE} ${dir} ${DEBIAN_MIRROR}`.nothrow().quiet()
+  const r = await $`debootstrap --variant=minbase --cache-dir=${debs} --include=${img.bootstrap.join(',')} ${SUITE} ${dir} ${DEBIAN_MIRROR}`.nothrow().quiet()
   if (r.exitCode !== 0) {
     const log = fs.existsSync(`${dir}/debootstrap/debootstrap.log`) ? fs.readFileSync(`${dir}/debootstrap/debootstrap.log`, 'utf8') : r.stderr
     throw new LabError(`debootstrap of ${img.repo}:${img.tag} failed`, log.trim().split('\n').slice(-6).join('\n'),
       `check that ${DEBIAN_MIRROR} answers (or set LAB_DEBIAN_MIRROR), then run \`make lab-up\``)
   }
   await $`rm -rf ${dir}/var/cache/apt/archives/*.deb ${dir}/var/lib/apt/lists/* ${dir}/usr/share/doc ${dir}/usr/share/man ${dir}/usr/share/info`
+  await $`tar -C ${dir} -c . | docker import --change ${'ENV LANG=C.UTF-8'} --change ${'CMD ["/bin/bash"]'} - ${ref(img)}`.quiet()
+  fs.rmSync(dir, { recursive: true, force: true })
+}
+
+/** A derived image: Docker build on the base image, with packages or with the image's own Dockerfile folder. */
+async function derive(img) {
+  const context = path.join(REPO, img.dockerfile ?? 'lab/images')
+  const file = path.join(context, img.dockerfile ? 'Dockerfile' : 'Dockerfile.packages')
+  const args = ['--build-arg', `BASE_IMAGE=${ref(BASE)}`, ...(img.packages ? ['--build-arg', `PACKAGES=${img.packages.join(' ')}`] : [])]
+  const r = await $`docker build -q -f ${file} ${args} -t ${ref(img)} ${context}`.nothrow().quiet()
+  if (r.exitCode !== 0) {
+    throw new LabError(`building ${img.repo}:${img.tag} failed`, r.stderr.trim().split('\n').slice(-8).join('\n'),
+      'fix the error above (is the Debian mirror reachable from containers?), then run `make lab-up`')
+  }
 }
 
 async function build(img) {
-  const dir = path.join(CACHE, 'rootfs', `${img.repo.replace('/', '_')}_${img.tag}`)
-  await bootstrap(img, dir)
-  const imported = img.dockerfile ? `${ref(img)}-root` : ref(img)
-  await $`tar -C ${dir} -c . | docker import --change ${'ENV LANG=C.UTF-8'} --change ${'CMD ["/bin/bash"]'} - ${imported}`.quiet()
-  if (img.dockerfile) {
-    await $`docker build -q --build-arg BASE_IMAGE=${imported} -t ${ref(img)} ${path.join(REPO, img.dockerfile)}`.quiet()
-  }
+  await (img.bootstrap ? bootstrap(img) : derive(img))
   await $`docker push ${ref(img)}`.quiet()
-  fs.rmSync(dir, { recursive: true, force: true })
   fs.mkdirSync(path.dirname(stampFile(img)), { recursive: true })
   fs.writeFileSync(stampFile(img), specHash(img))
 }

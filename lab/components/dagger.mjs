@@ -55,12 +55,14 @@ async function startEngine() {
   fs.mkdirSync(path.dirname(CONFIG), { recursive: true })
   fs.writeFileSync(CONFIG, engineToml())
   await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
-  const r = await $`docker run -d --name ${CONTAINER} --restart unless-stopped --network host
-    --cap-add ALL --cap-drop SYS_RESOURCE
-    --security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined
-    --device-cgroup-rule ${'a *:* rwm'} -v /sys/fs/cgroup:/sys/fs/cgroup:rw
-    --ulimit nofile=1048576:1048576
-    -v ${VOLUME}:/var/lib/dagger -v ${CONFIG}:/etc/dagger/engine.toml:ro ${IMAGE}`.nothrow().quiet()
+  const args = [
+    '-d', '--name', CONTAINER, '--restart', 'unless-stopped', '--network', 'host',
+    '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
+    '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
+    '--device-cgroup-rule', 'a *:* rwm', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
+    '-v', `${VOLUME}:/var/lib/dagger`, '-v', `${CONFIG}:/etc/dagger/engine.toml:ro`,
+  ]
+  const r = await $`docker run ${args} ${IMAGE}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError('starting the Dagger engine container failed', r.stderr.trim(), 'run `make lab-status`, fix what it shows, then `make lab-up`')
   try {
     await waitFor(CONTAINER, socketReady, 60000)

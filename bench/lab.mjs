@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Measures `lab-up`: warm (everything built and running: the idempotent path) and, with --cold, from nothing
+// (a fresh LAB_HOME, the lab's Docker images and engine state removed; Debian packages stay installed).
+// Prints one line per step and the total. Usage: node bench/lab.mjs [--cold] [--runs N]
+import os from 'node:os'
+import fs from 'node:fs'
+import path from 'node:path'
+import { $, argv } from 'zx'
+import { REPO } from '../lab/lib/paths.mjs'
+
+$.verbose = false
+const runs = Number(argv.runs ?? 3)
+
+/** Runs lab/up.mjs once and returns its step durations (seconds) and the wall time. */
+async function labUp(env = {}) {
+  const t0 = performance.now()
+  const r = await $({ env: { ...process.env, ...env }, cwd: REPO })`node lab/up.mjs`
+  const steps = Object.fromEntries([...r.stdout.matchAll(/^✓ (\S+) \(([\d.]+)s\)/gm)].map((m) => [m[1], Number(m[2])]))
+  return { steps, total: (performance.now() - t0) / 1000 }
+}
+
+const print = (label, { steps, total }) => {
+  console.log(`${label}: total ${total.toFixed(1)}s`)
+  for (const [k, v] of Object.entries(steps)) console.log(`  ${k.padEnd(14)} ${v.toFixed(1)}s`)
+}
+
+if (argv.cold) {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-lab-cold-'))
+  await $({ cwd: REPO })`node lab/down.mjs`.nothrow()
+  await $`docker rm -f gmi-dagger-engine`.nothrow()
+  await $`docker volume rm -f gmi-dagger-state`.nothrow()
+  const images = (await $`docker images --format {{.Repository}}:{{.Tag}}`).stdout.split('\n').filter((i) => i.includes('gmi-lab/'))
+  if (images.length) await $`docker rmi -f ${images}`.nothrow()
+  print(`cold lab-up (LAB_HOME=${home})`, await labUp({ LAB_HOME: home }))
+  await $({ cwd: REPO, env: { ...process.env, LAB_HOME: home } })`node lab/down.mjs`.nothrow()
+  console.log(`(cold lab left in ${home}; run \`make lab-up\` to bring the usual lab back)`)
+} else {
+  await labUp() // make sure everything is built and running
+  const totals = []
+  for (let i = 0; i < runs; i++) {
+    const r = await labUp()
+    totals.push(r.total)
+    print(`warm lab-up #${i + 1}`, r)
+  }
+  totals.sort((a, b) => a - b)
+  console.log(`warm lab-up: median ${totals[Math.floor(totals.length / 2)].toFixed(1)}s over ${runs} runs`)
+}
