@@ -39,8 +39,7 @@ function buildError(module, target, stderr) {
  * Builds each target of lab/go/<module> into the binary cache and returns that folder.
  * A target: { pkg, out, tags?: string[], ldflags?: string, cgo?: boolean }.
  */
-export async function goBuild({ module, version, targets }) {
-  const moduleDir = path.join(REPO, 'lab', 'go', module)
+export async function goBuild({ module, version, targets, moduleDir = path.join(REPO, 'lab', 'go', module) }) {
   const out = binDir(module, version)
   const stamp = stampOf(moduleDir, targets)
   const stampFile = path.join(out, '.stamp')
