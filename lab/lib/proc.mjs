@@ -10,12 +10,12 @@ import { LabError } from './step.mjs'
 const pidFile = (name) => path.join(RUN, `${name}.pid`)
 export const logFile = (name) => path.join(LOGS, `${name}.log`)
 
-/** The pid of a running daemon the lab started, or undefined. */
+/** The pid of a running daemon the lab started, or undefined (a recycled pid running another program does not count). */
 export function runningPid(name) {
   try {
-    const pid = Number(fs.readFileSync(pidFile(name), 'utf8'))
-    process.kill(pid, 0)
-    return pid
+    const [pid, cmd] = fs.readFileSync(pidFile(name), 'utf8').split('\n')
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]
+    return cmdline === cmd ? Number(pid) : undefined
   } catch {
     return undefined
   }
@@ -28,7 +28,7 @@ export function startDaemon(name, cmd, args, { env = {}, cwd } = {}) {
   const out = fs.openSync(logFile(name), 'a')
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env: { ...process.env, ...env }, cwd })
   child.unref()
-  fs.writeFileSync(pidFile(name), String(child.pid))
+  fs.writeFileSync(pidFile(name), `${child.pid}\n${cmd}`)
   return child.pid
 }
 
