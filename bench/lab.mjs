@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Measures `lab-up`: warm (everything built and running: the idempotent path) and, with --cold, from nothing
 // (a fresh LAB_HOME, the lab's Docker images and engine state removed; Debian packages stay installed).
-// Prints one line per step and the total. Usage: node bench/lab.mjs [--cold] [--runs N]
+// With --cold-builds, only the Go builds of each component run, from empty Go caches (a fresh LAB_HOME), without
+// touching the running lab. Prints one line per step and the total.
+// Usage: node bench/lab.mjs [--cold | --cold-builds] [--runs N]
 import os from 'node:os'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -24,7 +26,21 @@ const print = (label, { steps, total }) => {
   for (const [k, v] of Object.entries(steps)) console.log(`  ${k.padEnd(14)} ${v.toFixed(1)}s`)
 }
 
-if (argv.cold) {
+if (argv['cold-builds']) {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-lab-builds-'))
+  const script = `
+    const { components } = await import(${JSON.stringify(path.join(REPO, 'lab/components/index.mjs'))})
+    for (const c of components.filter((c) => c.build)) {
+      const t0 = performance.now()
+      await c.build()
+      console.log('✓ ' + c.name + ' (' + ((performance.now() - t0) / 1000).toFixed(1) + 's)')
+    }`
+  const t0 = performance.now()
+  const r = await $({ env: { ...process.env, LAB_HOME: home } })`node --input-type=module -e ${script}`
+  const steps = Object.fromEntries([...r.stdout.matchAll(/^✓ (\S+) \(([\d.]+)s\)/gm)].map((m) => [m[1], Number(m[2])]))
+  print('cold Go builds (empty module and build caches)', { steps, total: (performance.now() - t0) / 1000 })
+  fs.rmSync(home, { recursive: true, force: true })
+} else if (argv.cold) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-lab-cold-'))
   await $({ cwd: REPO })`node lab/down.mjs`.nothrow()
   await $`docker rm -f gmi-dagger-engine`.nothrow()

@@ -73,9 +73,14 @@ async function startEngine() {
   }
 }
 
-export async function up() {
+/** Builds (or reuses) the CLI, the engine and its helper binaries from lab/go/dagger. */
+export async function build() {
   await ensureApt(['gcc', 'libc6-dev', 'libseccomp-dev', 'pkg-config'])
-  const { dir, built } = await goBuild({ module: 'dagger', version: VERSION, targets: TARGETS })
+  return goBuild({ module: 'dagger', version: VERSION, targets: TARGETS })
+}
+
+export async function up() {
+  const { dir, built } = await build()
   const buildStamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
   const rebuilt = await buildImage(dir, buildStamp)
   const current = await containerImage()
