@@ -5,7 +5,7 @@ LAB_ENV ?= $(or $(LAB_HOME),$(HOME)/.graphmemory-lab)/state/lab.env
 NODE_MODULES := node_modules/.package-lock.json
 with-lab = set -a && . $(LAB_ENV) && set +a &&
 
-.PHONY: deps lab-up lab-down lab-status test deploy bench-lab
+.PHONY: deps lab-up lab-down lab-status test deploy bench-lab bench-cluster
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -13,7 +13,7 @@ $(NODE_MODULES): package.json package-lock.json
 
 deps: $(NODE_MODULES)
 
-## lab-up: build (or reuse) and start the air-gapped lab: Docker, registries, base images, Dagger engine
+## lab-up: build (or reuse) and start the air-gapped lab: Docker, registries, base images, Dagger engine, Kubernetes
 lab-up: deps
 	node lab/up.mjs
 
@@ -36,3 +36,7 @@ deploy: lab-up
 ## bench-lab: measure cold/warm lab start (prints figures)
 bench-lab: deps
 	node bench/lab.mjs
+
+## bench-cluster: measure control-plane start and a 3-replica rollout (restarts the lab cluster)
+bench-cluster: deps
+	node bench/cluster.mjs

@@ -5,8 +5,9 @@ import * as docker from './docker.mjs'
 import * as registries from './registries.mjs'
 import * as baseImages from './base-images.mjs'
 import * as dagger from './dagger.mjs'
+import * as kubernetes from './kubernetes.mjs'
 
-export const components = [docker, registries, baseImages, dagger]
+export const components = [docker, registries, baseImages, dagger, kubernetes]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {

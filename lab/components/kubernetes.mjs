@@ -6,9 +6,9 @@ import crypto from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import { $ } from 'zx'
-import { STATE, goCache } from '../lib/paths.mjs'
+import { REPO, STATE, goCache, binDir } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
-import { goBuild } from '../lib/gobuild.mjs'
+import { goBuild, goEnv } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { startDaemon, stopDaemon, runningPid, waitFor, ensurePortFree, logFile } from '../lib/proc.mjs'
 
@@ -222,19 +222,24 @@ const apiReady = async () => (await api('GET', '/readyz', undefined, { timeoutMs
 const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok']
 
 /** Stage files from the kwok module in the Go module cache (they ship in its zip; not copied into the repo). */
-function kwokStages() {
+const KWOK_STAGES = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-heartbeat.yaml',
+  'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml']
+
+async function kwokStages() {
   const root = goCache('mod', 'sigs.k8s.io', `kwok@${KWOK_VERSION}`, 'kustomize', 'stage')
-  const files = ['node/fast/node-initialize.yaml', 'node/heartbeat/node-heartbeat.yaml',
-    'pod/fast/pod-ready.yaml', 'pod/fast/pod-complete.yaml', 'pod/fast/pod-delete.yaml'].map((f) => path.join(root, f))
+  const files = KWOK_STAGES.map((f) => path.join(root, f))
+  if (files.every(exists)) return files
+  // binaries cached but the module cache cleaned: fetch the module again (checked against lab/go/kwok/go.sum)
+  const r = await $({ cwd: path.join(REPO, 'lab', 'go', 'kwok'), env: goEnv() })`go mod download sigs.k8s.io/kwok`.nothrow().quiet()
   const missing = files.filter((f) => !exists(f))
   if (missing.length) {
-    throw new LabError('kwok stage files are missing', `not found in the Go module cache: ${missing.join(', ')}`,
-      `download the module again (cd lab/go/kwok && GOMODCACHE=${goCache('mod')} go mod download sigs.k8s.io/kwok), then run \`make lab-up\``)
+    throw new LabError('kwok stage files are missing', `not in the Go module cache: ${missing.join(', ')}${r.exitCode ? `\n${r.stderr.trim()}` : ''}`,
+      'check that the Go module proxy answers, then run `make lab-up` again')
   }
   return files
 }
 
-function daemonSpecs(bin) {
+function daemonSpecs(bin, stages) {
   const kc = (id) => kubeconfigPath(id)
   return [
     {
@@ -274,7 +279,7 @@ function daemonSpecs(bin) {
         '--use-service-account-credentials=true',
         `--cluster-signing-cert-file=${pki('ca.crt')}`, `--cluster-signing-key-file=${pki('ca.key')}`,
         '--service-cluster-ip-range=10.96.0.0/16',
-        '--enable-hostpath-provisioner=true',
+        '--enable-hostpath-provisioner=true', `--flex-volume-plugin-dir=${path.join(DIR, 'flexvolume')}`,
         // kwok's heartbeats come every 20–45s and CPU here is shared: do not evict pods on a late heartbeat
         '--node-monitor-grace-period=120s',
         '--kube-api-qps=100', '--kube-api-burst=200', '--profiling=false',
@@ -295,7 +300,7 @@ function daemonSpecs(bin) {
         '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
         '--cidr=10.244.0.1/16', '--node-ip=10.0.0.1',
         `--server-address=127.0.0.1:${KWOK_PORT}`,
-        ...kwokStages().map((f) => `--config=${f}`),
+        ...stages.map((f) => `--config=${f}`),
       ],
     },
   ]
@@ -362,7 +367,7 @@ export async function up() {
   for (const { id } of IDENTITIES) writeKubeconfig(id)
 
   let started = 0
-  for (const spec of daemonSpecs(bin)) {
+  for (const spec of daemonSpecs(bin, await kwokStages())) {
     if (!runningPid(spec.name)) {
       fs.mkdirSync(DIR, { recursive: true })
       startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
@@ -398,7 +403,8 @@ export async function down() {
 export async function status() {
   const running = Object.fromEntries(DAEMONS.map((d) => [d, Boolean(runningPid(d))]))
   if (!running['kube-apiserver']) {
-    return [{ name: 'kubernetes', state: Object.values(running).some(Boolean) ? 'down' : 'missing', version: KUBE_VERSION, address: API }]
+    const built = exists(path.join(binDir('kubernetes', KUBE_VERSION), 'kube-apiserver'))
+    return [{ name: 'kubernetes', state: built ? 'down' : 'missing', version: KUBE_VERSION, address: API }]
   }
   const version = await api('GET', '/version', undefined, { timeoutMs: 3000 }).then((r) => r.body?.gitVersion).catch(() => undefined)
   const ready = version ? await apiReady().catch(() => false) : false

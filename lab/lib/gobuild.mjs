@@ -53,9 +53,11 @@ export async function goBuild({ module, version, targets, moduleDir = path.join(
     if (t.tags?.length) args.push('-tags', t.tags.join(','))
     args.push('-ldflags', `-s -w ${t.ldflags ?? ''}`.trim(), t.pkg)
     const env = { ...goEnv(), CGO_ENABLED: t.cgo ? '1' : '0' }
+    const t0 = performance.now()
     const r = await $({ cwd: moduleDir, env })`go ${args}`.nothrow().quiet()
     if (r.exitCode !== 0) throw buildError(module, t, r.stderr)
     fs.renameSync(tmp, path.join(out, t.out))
+    process.stdout.write(`  built ${t.out} (${((performance.now() - t0) / 1000).toFixed(1)}s)\n`)
   }
   fs.writeFileSync(stampFile, stamp)
   return { dir: out, built: true }
