@@ -21,15 +21,31 @@ export const IMAGES = [
   { repo: 'gmi-lab/debian', tag: SUITE, bootstrap: ['ca-certificates'] },
   { repo: 'gmi-lab/python', tag: `3.11-${SUITE}`, packages: ['python3', 'python3-venv', 'python3-pip'] },
   { repo: 'gmi-lab/python', tag: `3.11-slim-${SUITE}`, packages: ['python3'] },
+  { repo: 'gmi-lab/postgres', tag: `15-${SUITE}`, dockerfile: 'docker/lab/postgres' },
+  { repo: 'gmi-lab/redis', tag: `7-${SUITE}`, dockerfile: 'docker/lab/redis' },
 ]
+
+const HOST_BUNDLE = '/etc/ssl/certs/ca-certificates.crt'
+const pemBlocks = (file) => fs.existsSync(file)
+  ? (fs.readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])
+  : []
 
 export const ref = (img) => `${MIRROR}/${img.repo}:${img.tag}`
 const BASE = IMAGES[0]
-const dockerfileHash = (img) => crypto.createHash('sha256')
-  .update(img.bootstrap ? '' : fs.readFileSync(path.join(REPO, img.dockerfile ?? 'lab/images', img.dockerfile ? 'Dockerfile' : 'Dockerfile.packages')))
-  .digest('hex')
+const hostBundleHash = () => crypto.createHash('sha256').update(pemBlocks(HOST_BUNDLE).join('')).digest('hex')
+
+/** Hash of what a derived image is built from: its Dockerfile folder (every file), or the shared packages Dockerfile. */
+function contextHash(img) {
+  const h = crypto.createHash('sha256')
+  if (img.bootstrap) return ''
+  const files = img.dockerfile
+    ? fs.readdirSync(path.join(REPO, img.dockerfile), { recursive: true }).sort().map((f) => path.join(REPO, img.dockerfile, f))
+    : [path.join(REPO, 'lab/images/Dockerfile.packages')]
+  for (const f of files.filter((f) => fs.statSync(f).isFile())) h.update(f).update(fs.readFileSync(f))
+  return h.digest('hex')
+}
 const specHash = (img) => crypto.createHash('sha256')
-  .update(JSON.stringify({ img, SUITE, DEBIAN_MIRROR, dockerfile: dockerfileHash(img), base: img.bootstrap ? '' : specHash(BASE) }))
+  .update(JSON.stringify({ img, SUITE, DEBIAN_MIRROR, context: contextHash(img), base: img.bootstrap ? hostBundleHash() : specHash(BASE) }))
   .digest('hex').slice(0, 16)
 const stampFile = (img) => path.join(STATE, 'images', `${img.repo.replace('/', '_')}_${img.tag}.stamp`)
 
@@ -45,6 +61,21 @@ async function isCurrent(img) {
   return fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === specHash(img) && (await inMirror(img))
 }
 
+/**
+ * Containers must trust what the host trusts: where outbound HTTPS passes a TLS-inspecting proxy, its CA is in the
+ * host's bundle but not in Debian's. Certificates the host has beyond the root's own bundle are added to the root
+ * as local CAs (update-ca-certificates keeps them across later ca-certificates upgrades). Adds nothing elsewhere.
+ */
+async function trustHostCAs(dir) {
+  const own = new Set(pemBlocks(path.join(dir, HOST_BUNDLE)).map((b) => b.replace(/\s/g, '')))
+  const extra = pemBlocks(HOST_BUNDLE).filter((b) => !own.has(b.replace(/\s/g, '')))
+  if (extra.length === 0) return
+  const local = path.join(dir, 'usr/local/share/ca-certificates')
+  fs.mkdirSync(local, { recursive: true })
+  extra.forEach((pem, i) => fs.writeFileSync(path.join(local, `host-ca-${i + 1}.crt`), `${pem}\n`))
+  await $`chroot ${dir} update-ca-certificates`.quiet()
+}
+
 /** The base image: a debootstrap minimal root, trimmed of caches and docs, imported into Docker. */
 async function bootstrap(img) {
   const dir = path.join(CACHE, 'rootfs', `${img.repo.replace('/', '_')}_${img.tag}`)
@@ -57,6 +88,7 @@ async function bootstrap(img) {
     throw new LabError(`debootstrap of ${img.repo}:${img.tag} failed`, log.trim().split('\n').slice(-6).join('\n'),
       `check that ${DEBIAN_MIRROR} answers (or set LAB_DEBIAN_MIRROR), then run \`make lab-up\``)
   }
+  await trustHostCAs(dir)
   await $`rm -rf ${dir}/var/cache/apt/archives/*.deb ${dir}/var/lib/apt/lists/* ${dir}/usr/share/doc ${dir}/usr/share/man ${dir}/usr/share/info`
   await $`tar -C ${dir} -c . | docker import --change ${'ENV LANG=C.UTF-8'} --change ${'CMD ["/bin/bash"]'} - ${ref(img)}`.quiet()
   fs.rmSync(dir, { recursive: true, force: true })
@@ -108,5 +140,7 @@ export function env() {
     LAB_IMAGE_DEBIAN: byTag('gmi-lab/debian', SUITE),
     LAB_IMAGE_PYTHON_BUILD: byTag('gmi-lab/python', `3.11-${SUITE}`),
     LAB_IMAGE_PYTHON_RUNTIME: byTag('gmi-lab/python', `3.11-slim-${SUITE}`),
+    LAB_IMAGE_POSTGRES: byTag('gmi-lab/postgres', `15-${SUITE}`),
+    LAB_IMAGE_REDIS: byTag('gmi-lab/redis', `7-${SUITE}`),
   }
 }

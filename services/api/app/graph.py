@@ -1,0 +1,131 @@
+"""The memory graph on an embedded Kuzu database.
+
+Kuzu is embedded: one process owns the database file. Every query runs on one connection, serialised by a lock
+and executed in a worker thread so the event loop never blocks on disk.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import kuzu
+
+from .metrics import timed
+
+SCHEMA = (
+    "CREATE NODE TABLE IF NOT EXISTS Memory(id STRING, text STRING, project STRING, tags STRING[], "
+    "created_at TIMESTAMP, PRIMARY KEY(id))",
+    "CREATE REL TABLE IF NOT EXISTS LINKS(FROM Memory TO Memory, kind STRING, created_at TIMESTAMP)",
+)
+FIELDS = "m.id, m.text, m.project, m.tags, m.created_at"
+
+
+class GraphError(Exception):
+    pass
+
+
+def _row(r: list[Any]) -> dict[str, Any]:
+    created = r[4]
+    if isinstance(created, datetime) and created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return {"id": r[0], "text": r[1], "project": r[2], "tags": list(r[3] or []), "created_at": created}
+
+
+class Graph:
+    def __init__(self, path: Path, buffer_pool_mb: int = 256):
+        try:
+            self._db = kuzu.Database(str(path), buffer_pool_size=buffer_pool_mb * 1024 * 1024)
+            self._conn = kuzu.Connection(self._db)
+        except Exception as e:  # kuzu raises RuntimeError with its own text
+            raise GraphError(f"cannot open Kuzu database at {path}: " + " ".join(str(e).split())) from None
+        self._lock = threading.Lock()
+        for stmt in SCHEMA:
+            self._conn.execute(stmt)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            self._db.close()
+
+    # -- synchronous core -------------------------------------------------------------------------------------------
+    def _q(self, op: str, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        with self._lock, timed("kuzu", op):
+            res = self._conn.execute(query, params or {})
+            return res.get_all()
+
+    async def q(self, op: str, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        return await anyio.to_thread.run_sync(self._q, op, query, params)
+
+    # -- operations -------------------------------------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self.q("ping", "RETURN 1")
+
+    async def create_memory(self, text: str, tags: list[str], project: str) -> dict[str, Any]:
+        mid = uuid.uuid4().hex
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        rows = await self.q(
+            "create_memory",
+            f"CREATE (m:Memory {{id: $id, text: $text, project: $project, tags: $tags, created_at: $now}}) RETURN {FIELDS}",
+            {"id": mid, "text": text, "project": project, "tags": tags, "now": now},
+        )
+        return _row(rows[0])
+
+    async def get_memory(self, mid: str) -> dict[str, Any] | None:
+        rows = await self.q("get_memory", f"MATCH (m:Memory {{id: $id}}) RETURN {FIELDS}", {"id": mid})
+        return _row(rows[0]) if rows else None
+
+    async def recent(self, limit: int, project: str | None) -> list[dict[str, Any]]:
+        where = "WHERE m.project = $project " if project else ""
+        params: dict[str, Any] = {"limit": limit}
+        if project:
+            params["project"] = project
+        rows = await self.q("recent", f"MATCH (m:Memory) {where}RETURN {FIELDS} ORDER BY m.created_at DESC LIMIT $limit",
+                            params)
+        return [_row(r) for r in rows]
+
+    async def link(self, source: str, target: str, kind: str) -> bool:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        rows = await self.q(
+            "link",
+            "MATCH (a:Memory {id: $s}), (b:Memory {id: $t}) "
+            "CREATE (a)-[l:LINKS {kind: $kind, created_at: $now}]->(b) RETURN a.id",
+            {"s": source, "t": target, "kind": kind, "now": now},
+        )
+        return bool(rows)
+
+    async def neighbors(self, mid: str, depth: int) -> list[dict[str, Any]]:
+        depth = int(depth)  # Kuzu takes path bounds as literals, never as parameters; the route bounds it to 1..5
+        rows = await self.q(
+            "neighbors",
+            f"MATCH (a:Memory {{id: $id}})-[e:LINKS*1..{depth}]-(m:Memory) WHERE m.id <> $id "
+            f"RETURN {FIELDS}, min(length(e)) AS d ORDER BY d, m.created_at DESC",
+            {"id": mid},
+        )
+        return [{**_row(r), "distance": r[5]} for r in rows]
+
+    async def search(self, q: str, project: str | None, limit: int) -> list[dict[str, Any]]:
+        cond = "(lower(m.text) CONTAINS lower($q) OR list_contains(m.tags, lower($q)))"
+        params: dict[str, Any] = {"q": q, "limit": limit}
+        if project:
+            cond += " AND m.project = $project"
+            params["project"] = project
+        rows = await self.q("search", f"MATCH (m:Memory) WHERE {cond} RETURN {FIELDS} "
+                                      "ORDER BY m.created_at DESC LIMIT $limit", params)
+        return [_row(r) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        n = await self.q("count", "MATCH (m:Memory) RETURN count(m), count(DISTINCT m.project)")
+        e = await self.q("count", "MATCH ()-[l:LINKS]->() RETURN count(l)")
+        return {"memories": n[0][0], "projects": n[0][1], "links": e[0][0]}
+
+    async def export(self) -> dict[str, Any]:
+        nodes = await self.q("export", "MATCH (m:Memory) RETURN m.id, m.project, m.tags ORDER BY m.id")
+        edges = await self.q("export", "MATCH (a:Memory)-[l:LINKS]->(b:Memory) RETURN a.id, b.id, l.kind")
+        return {
+            "nodes": [{"id": r[0], "project": r[1], "tags": list(r[2] or [])} for r in nodes],
+            "edges": [{"source": r[0], "target": r[1], "kind": r[2]} for r in edges],
+        }

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))                  # the service: `app`
+sys.path.insert(0, str(HERE.parent.parent / "testsupport"))  # real Postgres/Redis launcher
+
+import backing  # noqa: E402
+
+from app.main import create_app  # noqa: E402
+from app.settings import Settings  # noqa: E402
+
+KEY = "test-bootstrap-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    with backing.postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    with backing.redis() as url:
+        yield url
+
+
+@pytest.fixture
+def make_client(tmp_path, pg_url, redis_url):
+    import redis as _redis
+
+    _redis.Redis.from_url(redis_url).flushdb()  # tests share one Redis: start each clean
+    clients = []
+
+    def make(**overrides) -> TestClient:
+        env = dict(kuzu_db_path=tmp_path / "kuzu", database_url=pg_url, redis_url=redis_url,
+                   bootstrap_api_key=KEY, dependency_timeout_seconds=1.0)
+        env.update(overrides)
+        c = TestClient(create_app(Settings(**env)))
+        c.__enter__()
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client()
+
+
+@pytest.fixture
+def auth():
+    return {"X-API-Key": KEY}

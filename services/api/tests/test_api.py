@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import asyncio
+import re
+
+import asyncpg
+
+from conftest import KEY
+
+
+def mem(client, auth, text, tags=(), project="demo"):
+    r = client.post("/memories", json={"text": text, "tags": list(tags), "project": project}, headers=auth)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_health_and_ready(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    r = client.get("/ready")
+    assert r.status_code == 200, r.text
+    assert r.json()["checks"] == {"kuzu": "ok", "postgres": "ok", "redis": "ok"}
+
+
+def test_write_requires_key(client, auth):
+    r = client.post("/memories", json={"text": "x"})
+    assert r.status_code == 401 and "X-API-Key" in r.json()["detail"]
+    r = client.post("/memories", json={"text": "x"}, headers={"X-API-Key": "not-a-key"})
+    assert r.status_code == 401 and "invalid" in r.json()["detail"]
+    m = mem(client, auth, "hello graph", ["Python", "python", "kuzu"])
+    assert m["tags"] == ["python", "kuzu"] and len(m["id"]) == 32 and m["project"] == "demo"
+    assert client.get(f"/memories/{m['id']}").json()["text"] == "hello graph"
+
+
+def test_malformed_memory_is_422_naming_the_field(client, auth):
+    r = client.post("/memories", json={"tags": ["a"]}, headers=auth)
+    assert r.status_code == 422
+    assert ["body", "text"] in [e["loc"] for e in r.json()["detail"]]
+    r = client.post("/memories", json={"text": "ok", "tags": "notalist"}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "tags"]
+    r = client.post("/memories", json={"text": "ok", "project": "bad project!"}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "project"]
+    r = client.post("/memories", json={"text": ""}, headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "text"]
+
+
+def test_links_and_neighbors(client, auth):
+    a, b, c, d = (mem(client, auth, f"node {n}") for n in "abcd")
+    assert client.post(f"/memories/{a['id']}/links", json={"target_id": b["id"]}, headers=auth).status_code == 201
+    assert client.post(f"/memories/{b['id']}/links", json={"target_id": c["id"], "kind": "uses"},
+                       headers=auth).status_code == 201
+    assert client.post(f"/memories/{a['id']}/links", json={"target_id": b["id"]}).status_code == 401
+    r = client.post(f"/memories/{a['id']}/links", json={"target_id": "f" * 32}, headers=auth)
+    assert r.status_code == 404 and "f" * 32 in r.json()["detail"]
+    one = client.get(f"/memories/{a['id']}/neighbors").json()
+    assert [n["id"] for n in one] == [b["id"]] and one[0]["distance"] == 1
+    two = client.get(f"/memories/{a['id']}/neighbors", params={"depth": 2}).json()
+    assert {(n["id"], n["distance"]) for n in two} == {(b["id"], 1), (c["id"], 2)}
+    # links are traversed in both directions
+    assert {n["id"] for n in client.get(f"/memories/{c['id']}/neighbors?depth=2").json()} == {a["id"], b["id"]}
+    assert client.get(f"/memories/{d['id']}/neighbors").json() == []
+    assert client.get(f"/memories/{a['id']}/neighbors?depth=9").status_code == 422
+    assert client.get(f"/memories/{'e' * 32}/neighbors").status_code == 404
+    g = client.get("/graph").json()
+    assert len(g["nodes"]) == 4 and {(e["source"], e["target"]) for e in g["edges"]} == {(a["id"], b["id"]),
+                                                                                       (b["id"], c["id"])}
+    assert client.get("/status").json() | {} == {"service": "api", "version": "0.1.0", "memories": 4, "links": 2,
+                                                 "projects": 1}
+
+
+def test_search_cached_in_redis_and_invalidated_by_writes(client, auth):
+    mem(client, auth, "Kuzu stores the memory graph", ["storage"])
+    mem(client, auth, "Redis caches searches", ["cache"], project="other")
+    r1 = client.get("/search", params={"q": "kuzu"}).json()
+    assert not r1["cached"] and [m["text"] for m in r1["results"]] == ["Kuzu stores the memory graph"]
+    r2 = client.get("/search", params={"q": "KUZU"}).json()
+    assert r2["cached"] and r2["results"] == r1["results"]
+    assert [m["project"] for m in client.get("/search", params={"q": "cache"}).json()["results"]] == ["other"]
+    assert client.get("/search", params={"q": "cache", "project": "demo"}).json()["results"] == []
+    mem(client, auth, "another kuzu note")
+    r3 = client.get("/search", params={"q": "kuzu"}).json()
+    assert not r3["cached"] and len(r3["results"]) == 2
+    assert client.get("/search").status_code == 422
+
+
+def test_recent_and_persistence(make_client, auth):
+    c1 = make_client()
+    ids = [mem(c1, auth, f"m{i}")["id"] for i in range(3)]
+    assert [m["id"] for m in c1.get("/memories", params={"limit": 2}).json()] == ids[::-1][:2]
+    c1.__exit__(None, None, None)
+    c2 = make_client()  # same KUZU_DB_PATH: the data survives a restart
+    assert c2.get("/status").json()["memories"] == 3
+
+
+def test_keys_are_hashed_and_new_keys_work(client, auth, pg_url):
+    r = client.post("/api-keys", json={"name": "ci"}, headers=auth)
+    assert r.status_code == 201
+    new = r.json()["key"]
+    assert mem(client, {"X-API-Key": new}, "written with a minted key")
+
+    async def stored():
+        conn = await asyncpg.connect(pg_url)
+        try:
+            return [r["key_hash"] for r in await conn.fetch("SELECT key_hash FROM api_keys")]
+        finally:
+            await conn.close()
+
+    hashes = asyncio.run(stored())
+    assert new not in hashes and KEY not in hashes
+    assert all(len(h) == 64 for h in hashes)
+
+
+def test_metrics(client, auth):
+    mem(client, auth, "metered")
+    client.get("/search", params={"q": "metered"})
+    text = client.get("/metrics").text
+    assert re.search(r'^gmi_http_requests_total\{method="POST",route="/memories",status="201"\} [1-9]', text, re.M)
+    assert 'gmi_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/search"}' in text
+    assert 'gmi_store_query_duration_seconds_count{op="create_memory",store="kuzu"}' in text
+    assert 'store="postgres"' in text and 'store="redis"' in text
+
+
+def test_postgres_down_ready_503_health_200(make_client, auth):
+    from backing import free_port
+    c = make_client(database_url=f"postgresql://gmi:x@127.0.0.1:{free_port()}/gmi")
+    assert c.get("/health").status_code == 200
+    r = c.get("/ready")
+    assert r.status_code == 503 and r.json()["failing"] == ["postgres"]
+    r = c.post("/memories", json={"text": "x"}, headers=auth)
+    assert r.status_code == 503 and "postgres" in r.json()["detail"]
+    assert c.get("/memories").status_code == 200  # reads do not need Postgres
+
+
+def test_redis_down_ready_503_search_still_answers(make_client, auth):
+    from backing import free_port
+    c = make_client(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    mem(c, auth, "still searchable")
+    r = c.get("/ready")
+    assert r.status_code == 503 and r.json()["failing"] == ["redis"]
+    s = c.get("/search", params={"q": "searchable"}).json()
+    assert not s["cached"] and len(s["results"]) == 1
