@@ -6,8 +6,9 @@ import * as registries from './registries.mjs'
 import * as baseImages from './base-images.mjs'
 import * as dagger from './dagger.mjs'
 import * as kubernetes from './kubernetes.mjs'
+import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, kubernetes]
+export const components = [docker, registries, baseImages, dagger, kubernetes, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {

@@ -4,13 +4,19 @@ import { LabError } from './step.mjs'
 
 let updated = false
 
-/** Installs the Debian packages that are not installed yet. */
-export async function ensureApt(packages) {
+/** The Debian packages of the list that are not installed. */
+export async function missingApt(packages) {
   const missing = []
   for (const pkg of packages) {
     const r = await $`dpkg-query -W -f=${'${Status}'} ${pkg}`.nothrow().quiet()
     if (!r.stdout.includes('install ok installed')) missing.push(pkg)
   }
+  return missing
+}
+
+/** Installs the Debian packages that are not installed yet; returns their names. */
+export async function ensureApt(packages) {
+  const missing = await missingApt(packages)
   if (missing.length === 0) return []
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   if (!updated) {

@@ -131,6 +131,26 @@ class Checks:
         return ok
 
 
+# Size budgets of the service images (MB, 10^6 bytes as `docker images` shows them).
+IMAGE_BUDGETS_MB = {"API_IMAGE": 300, "ANALYTICS_IMAGE": 300, "DASHBOARD_IMAGE": 450}
+
+
+def check_images(c: "Checks") -> None:
+    """Each service image is within its size budget and runs as a non-root user."""
+    for var, budget in IMAGE_BUDGETS_MB.items():
+        image = os.environ.get(var)
+        if not image:
+            c.check(f"{var} set", False, "name the image to check in the environment")
+            continue
+        out = subprocess.run([docker_bin(), "image", "inspect", "-f", "{{.Size}} {{.Config.User}}", image],
+                             capture_output=True, text=True)
+        size, _, user = out.stdout.strip().partition(" ")
+        mb = int(size or 0) / 1e6
+        c.check(f"{image}: {mb:.0f} MB <= {budget} MB", out.returncode == 0 and mb <= budget, out.stderr.strip())
+        c.check(f"{image}: runs as non-root user {user or '(none)'}",
+                out.returncode == 0 and user not in ("", "0", "root", "0:0", "root:root"), user)
+
+
 def _terminate(signum, frame):  # turn SIGTERM into an exception so the stack is still torn down
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -159,6 +179,7 @@ def main() -> int:
     for k in ("API_IMAGE", "ANALYTICS_IMAGE", "DASHBOARD_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE"):
         print(f"  {k}={os.environ.get(k, '(compose default)')}")
     try:
+        check_images(c)
         t0 = time.monotonic()
         stack.run("up", "-d")
         took = stack.wait_healthy(SERVICES)
