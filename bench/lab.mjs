@@ -16,7 +16,8 @@ const runs = Number(argv.runs ?? 3)
 /** Runs lab/up.mjs once and returns its step durations (seconds) and the wall time. */
 async function labUp(env = {}) {
   const t0 = performance.now()
-  const r = await $({ env: { ...process.env, ...env }, cwd: REPO })`node lab/up.mjs`
+  const r = await $({ env: { ...process.env, ...env }, cwd: REPO })`node lab/up.mjs`.nothrow()
+  if (r.exitCode !== 0) throw new Error(`lab-up failed:\n${r.stdout}\n${r.stderr}`)
   const steps = Object.fromEntries([...r.stdout.matchAll(/^✓ (\S+) \(([\d.]+)s\)/gm)].map((m) => [m[1], Number(m[2])]))
   return { steps, total: (performance.now() - t0) / 1000 }
 }
@@ -42,11 +43,13 @@ if (argv['cold-builds']) {
   fs.rmSync(home, { recursive: true, force: true })
 } else if (argv.cold) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-lab-cold-'))
-  await $({ cwd: REPO })`node lab/down.mjs`.nothrow()
+  // While Docker still runs: drop the engine, its state, the lab's images and Docker's build cache.
   await $`docker rm -f gmi-dagger-engine`.nothrow()
   await $`docker volume rm -f gmi-dagger-state`.nothrow()
-  const images = (await $`docker images --format {{.Repository}}:{{.Tag}}`).stdout.split('\n').filter((i) => i.includes('gmi-lab/'))
+  const images = (await $`docker images --format {{.Repository}}:{{.Tag}}`.nothrow()).stdout.split('\n').filter((i) => i.includes('gmi-lab/'))
   if (images.length) await $`docker rmi -f ${images}`.nothrow()
+  await $`docker builder prune -af`.nothrow()
+  await $({ cwd: REPO })`node lab/down.mjs`.nothrow()
   print(`cold lab-up (LAB_HOME=${home})`, await labUp({ LAB_HOME: home }))
   await $({ cwd: REPO, env: { ...process.env, LAB_HOME: home } })`node lab/down.mjs`.nothrow()
   console.log(`(cold lab left in ${home}; run \`make lab-up\` to bring the usual lab back)`)
