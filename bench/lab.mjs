@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Measures `lab-up`: warm (everything built and running: the idempotent path) and, with --cold, from nothing
-// (a fresh LAB_HOME, the lab's Docker images and engine state removed; Debian packages stay installed).
+// (a fresh LAB_HOME; ALL of this machine's Docker containers, images, volumes and build cache removed; Debian
+// packages stay installed).
 // With --cold-builds, only the Go builds of each component run, from empty Go caches (a fresh LAB_HOME), without
 // touching the running lab. Prints one line per step and the total.
 // Usage: node bench/lab.mjs [--cold | --cold-builds] [--runs N]
@@ -43,12 +44,12 @@ if (argv['cold-builds']) {
   fs.rmSync(home, { recursive: true, force: true })
 } else if (argv.cold) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-lab-cold-'))
-  // While Docker still runs: drop the engine, its state, the lab's images and Docker's build cache.
-  await $`docker rm -f gmi-dagger-engine`.nothrow()
-  await $`docker volume rm -f gmi-dagger-state`.nothrow()
-  const images = (await $`docker images --format {{.Repository}}:{{.Tag}}`.nothrow()).stdout.split('\n').filter((i) => i.includes('gmi-lab/'))
-  if (images.length) await $`docker rmi -f ${images}`.nothrow()
-  await $`docker builder prune -af`.nothrow()
+  // While Docker still runs: drop every container, image, volume and the build cache (this is what "cold" means:
+  // only Debian packages and the repo's node_modules stay). Do not run --cold on a machine whose Docker you keep.
+  const containers = (await $`docker ps -aq`.nothrow()).stdout.trim().split('\n').filter(Boolean)
+  if (containers.length) await $`docker rm -f ${containers}`.nothrow()
+  await $`/usr/bin/docker system prune -af --volumes`.nothrow()
+  await $`/usr/bin/docker builder prune -af`.nothrow()
   await $({ cwd: REPO })`node lab/down.mjs`.nothrow()
   print(`cold lab-up (LAB_HOME=${home})`, await labUp({ LAB_HOME: home }))
   await $({ cwd: REPO, env: { ...process.env, LAB_HOME: home } })`node lab/down.mjs`.nothrow()
