@@ -41,7 +41,7 @@ function contextHash(img) {
   const files = img.dockerfile
     ? fs.readdirSync(path.join(REPO, img.dockerfile), { recursive: true }).sort().map((f) => path.join(REPO, img.dockerfile, f))
     : [path.join(REPO, 'lab/images/Dockerfile.packages')]
-  for (const f of files.filter((f) => fs.statSync(f).isFile())) h.update(f).update(fs.readFileSync(f))
+  for (const f of files.filter((f) => fs.statSync(f).isFile())) h.update(path.relative(REPO, f)).update(fs.readFileSync(f))
   return h.digest('hex')
 }
 const specHash = (img) => crypto.createHash('sha256')
@@ -126,9 +126,10 @@ export async function up() {
 export async function down() {}
 
 export async function status() {
+  const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
   return Promise.all(IMAGES.map(async (img) => ({
     name: `image ${img.repo}:${img.tag}`,
-    state: (await isCurrent(img)) ? 'ok' : 'missing',
+    state: !mirrorUp ? 'down' : (await isCurrent(img)) ? 'ok' : 'missing',
     version: SUITE,
     address: ref(img),
   })))
