@@ -7,7 +7,7 @@ import { REPO, STATE, binDir } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { waitFor, sleep } from '../lib/proc.mjs'
+import { waitFor } from '../lib/proc.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
 
@@ -88,7 +88,7 @@ export async function up() {
     await startEngine()
     return { note: `engine ${VERSION} started${built ? ' (binaries built)' : ''}` }
   }
-  if (!(await socketReady())) await sleep(1000)
+  await waitFor(CONTAINER, socketReady, 60000)
   return { note: `engine ${VERSION} already running` }
 }
 
