@@ -38,8 +38,10 @@ function buildError(module, target, stderr) {
 /**
  * Builds each target of lab/go/<module> into the binary cache and returns that folder.
  * A target: { pkg, out, tags?: string[], ldflags?: string, cgo?: boolean }.
+ * `nice: true` runs the compiler at the lowest CPU priority (`nice -n 19`), so a build started beside other work
+ * (a lab already serving tests, another component's build) does not starve it; the default keeps the old behaviour.
  */
-export async function goBuild({ module, version, targets, moduleDir = path.join(REPO, 'lab', 'go', module) }) {
+export async function goBuild({ module, version, targets, moduleDir = path.join(REPO, 'lab', 'go', module), nice = false }) {
   const out = binDir(module, version)
   const stamp = stampOf(moduleDir, targets)
   const stampFile = path.join(out, '.stamp')
@@ -54,7 +56,8 @@ export async function goBuild({ module, version, targets, moduleDir = path.join(
     args.push('-ldflags', `-s -w ${t.ldflags ?? ''}`.trim(), t.pkg)
     const env = { ...goEnv(), CGO_ENABLED: t.cgo ? '1' : '0' }
     const t0 = performance.now()
-    const r = await $({ cwd: moduleDir, env })`go ${args}`.nothrow().quiet()
+    const cmd = nice ? ['nice', '-n', '19', 'go', ...args] : ['go', ...args]
+    const r = await $({ cwd: moduleDir, env })`${cmd}`.nothrow().quiet()
     if (r.exitCode !== 0) throw buildError(module, t, r.stderr)
     fs.renameSync(tmp, path.join(out, t.out))
     process.stdout.write(`  built ${t.out} (${((performance.now() - t0) / 1000).toFixed(1)}s)\n`)
