@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -29,15 +31,49 @@ def test_unwritable_kuzu_path_stops_start_with_one_message(tmp_path):
     assert lines[0].startswith("gmi-api: invalid configuration: KUZU_DB_PATH cannot create directory")
 
 
-def test_read_only_kuzu_path(tmp_path):
-    if os.geteuid() == 0:  # root ignores modes; /proc is read-only for everyone
-        path = "/proc/gmi-kuzu"
+# The image runs the service as uid 10001; `make test` and the image's test stage run this suite as root, which
+# ignores directory modes. So as root the service's start is run as that user: the interpreter starts as root (its
+# files may sit where uid 10001 cannot read, e.g. a pyenv under /root), loads the app, then drops to uid/gid 10001
+# and no supplementary groups before `python -m app`'s main() validates the settings.
+SERVICE_UID = 10001
+AS_SERVICE_USER = f"""
+import os, sys
+import app.__main__, app.settings, app.graph
+os.setgroups([]); os.setgid({SERVICE_UID}); os.setuid({SERVICE_UID})
+assert os.getuid() == os.geteuid() == {SERVICE_UID} and os.getgroups() == []
+sys.exit(app.__main__.main())
+"""
+
+
+def run_as_service_user(env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return subprocess.run([sys.executable, "-c", AS_SERVICE_USER], cwd=SERVICE, env=base | env,
+                          capture_output=True, text=True, timeout=20)
+
+
+def test_existing_directory_the_service_user_cannot_write(tmp_path):
+    """An existing KUZU_DB_PATH (e.g. a volume owned by root) that the service's user may not write: the write probe
+    of app/settings.py stops the start, naming the directory and the uid."""
+    env = {"DATABASE_URL": "postgresql://u:p@127.0.0.1:1/db"}
+    if os.geteuid() == 0:
+        # pytest's tmp_path is private to root (0700): use a folder uid 10001 may enter but not write, owned by root
+        parent = Path(tempfile.mkdtemp(prefix="gmi-kuzu-"))
+        try:
+            parent.chmod(0o755)
+            store = parent / "kuzu"
+            store.mkdir(mode=0o755)
+            uid, r = SERVICE_UID, run_as_service_user(env | {"KUZU_DB_PATH": str(store)})
+            assert store.is_dir() and store.stat().st_uid == 0
+        finally:
+            shutil.rmtree(parent, ignore_errors=True)
     else:
-        ro = tmp_path / "ro"
-        ro.mkdir(mode=0o500)
-        path = str(ro)
-    r = run({"KUZU_DB_PATH": path, "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/db"})
-    assert r.returncode == 2 and "KUZU_DB_PATH" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        store = tmp_path / "kuzu"
+        store.mkdir(mode=0o500)
+        uid, r = os.getuid(), run(env | {"KUZU_DB_PATH": str(store)})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"gmi-api: invalid configuration: KUZU_DB_PATH directory {store} is not writable by uid {uid}: Permission denied"
+    ], r.stderr
 
 
 def test_missing_settings_named(tmp_path):
