@@ -37,7 +37,8 @@ function buildError(module, target, stderr) {
 
 /**
  * Builds each target of lab/go/<module> into the binary cache and returns that folder.
- * A target: { pkg, out, tags?: string[], ldflags?: string, cgo?: boolean }.
+ * A target: { pkg, out, tags?: string[], ldflags?: string, cgo?: boolean, env?: { VAR: value } } (env: extra build
+ * environment, e.g. GOEXPERIMENT).
  * `nice: true` runs the compiler at the lowest CPU priority (`nice -n 19`), so a build started beside other work
  * (a lab already serving tests, another component's build) does not starve it; the default keeps the old behaviour.
  */
@@ -54,7 +55,7 @@ export async function goBuild({ module, version, targets, moduleDir = path.join(
     const args = ['build', '-o', tmp]
     if (t.tags?.length) args.push('-tags', t.tags.join(','))
     args.push('-ldflags', `-s -w ${t.ldflags ?? ''}`.trim(), t.pkg)
-    const env = { ...goEnv(), CGO_ENABLED: t.cgo ? '1' : '0' }
+    const env = { ...goEnv(), CGO_ENABLED: t.cgo ? '1' : '0', ...t.env }
     const t0 = performance.now()
     const cmd = nice ? ['nice', '-n', '19', 'go', ...args] : ['go', ...args]
     const r = await $({ cwd: moduleDir, env })`${cmd}`.nothrow().quiet()
