@@ -1,0 +1,67 @@
+// The environments GraphMemory-IDE is deployed to, typed: namespace, overlay, replicas, promotion order.
+// A name that is not one of them fails here, before any work, with the list of valid names.
+
+/** The valid environment names, in promotion order. */
+export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const
+
+/** One of the valid environment names. */
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number]
+
+/** What the pipeline knows about one environment. */
+export interface Environment {
+  readonly name: EnvironmentName
+  /** The Kubernetes namespace the overlay renders into. */
+  readonly namespace: string
+  /** The Kustomize overlay, relative to the k8s/ directory. */
+  readonly overlay: string
+  /**
+   * Starting replicas of the horizontally scaled Deployments (analytics, dashboard); their HPAs then move them within
+   * 1-10. The API always runs one replica (embedded Kuzu: one process owns the database file).
+   */
+  readonly replicas: number
+  /** The environment whose running digests are promoted into this one; undefined for the first. */
+  readonly promotesFrom?: EnvironmentName
+}
+
+const env = (name: EnvironmentName, replicas: number, promotesFrom?: EnvironmentName): Environment =>
+  Object.freeze({ name, namespace: `graphmemory-${name}`, overlay: `overlays/${name}`, replicas, promotesFrom })
+
+/** Every environment by name. */
+export const ENVIRONMENTS: Readonly<Record<EnvironmentName, Environment>> = Object.freeze({
+  dev: env('dev', 1),
+  staging: env('staging', 2, 'dev'),
+  prod: env('prod', 2, 'staging'),
+})
+
+/** The order releases move through: dev → staging → prod. */
+export const PROMOTION_ORDER: readonly EnvironmentName[] = ENVIRONMENT_NAMES
+
+/** A name that is not a valid environment: the message names it and lists the valid ones. */
+export class UnknownEnvironmentError extends Error {
+  constructor(readonly given: string) {
+    super(
+      given.trim() === ''
+        ? `no environment given: name one of ${ENVIRONMENT_NAMES.join(', ')}`
+        : `unknown environment "${given}": valid environments are ${ENVIRONMENT_NAMES.join(', ')}`,
+    )
+    this.name = 'UnknownEnvironmentError'
+  }
+}
+
+/** True when name is a valid environment name (exact, case-sensitive). */
+export function isEnvironmentName(name: string): name is EnvironmentName {
+  return (ENVIRONMENT_NAMES as readonly string[]).includes(name)
+}
+
+/** The environment of that name; throws UnknownEnvironmentError (listing the valid names) for any other. */
+export function environment(name: string): Environment {
+  if (!isEnvironmentName(name)) throw new UnknownEnvironmentError(name)
+  return ENVIRONMENTS[name]
+}
+
+/** The environment a release from `name` is promoted to next; undefined for the last one. */
+export function nextEnvironment(name: string): Environment | undefined {
+  const i = PROMOTION_ORDER.indexOf(environment(name).name)
+  const next = PROMOTION_ORDER[i + 1]
+  return next === undefined ? undefined : ENVIRONMENTS[next]
+}
