@@ -27,7 +27,7 @@ describe('environments', () => {
       expect(() => environment(bad)).toThrow(UnknownEnvironmentError)
       expect(() => environment(bad)).toThrow(`unknown environment "${bad}": valid environments are dev, staging, prod`)
     }
-    expect(() => environment('')).toThrow('no environment given: name one of dev, staging, prod')
+    expect(() => environment('')).toThrow('no environment given: valid environments are dev, staging, prod')
     expect(() => nextEnvironment('qa')).toThrow('valid environments are dev, staging, prod')
   })
 

@@ -1,5 +1,6 @@
 // The environments GraphMemory-IDE is deployed to, typed: namespace, overlay, replicas, promotion order.
 // A name that is not one of them fails here, before any work, with the list of valid names.
+import { PipelineError } from '../errors.js'
 
 /** The valid environment names, in promotion order. */
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const
@@ -37,12 +38,12 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, Environment>> = Obje
 export const PROMOTION_ORDER: readonly EnvironmentName[] = ENVIRONMENT_NAMES
 
 /** A name that is not a valid environment: the message names it and lists the valid ones. */
-export class UnknownEnvironmentError extends Error {
+export class UnknownEnvironmentError extends PipelineError {
   constructor(readonly given: string) {
     super(
-      given.trim() === ''
-        ? `no environment given: name one of ${ENVIRONMENT_NAMES.join(', ')}`
-        : `unknown environment "${given}": valid environments are ${ENVIRONMENT_NAMES.join(', ')}`,
+      given.trim() === '' ? 'no environment given' : `unknown environment "${given}"`,
+      `valid environments are ${ENVIRONMENT_NAMES.join(', ')}`,
+      'name one of them explicitly, e.g. --env dev (there is no default)',
     )
     this.name = 'UnknownEnvironmentError'
   }
