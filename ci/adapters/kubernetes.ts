@@ -20,6 +20,8 @@ export interface ApplyOptions {
   fieldManager?: string
   /** Take over fields owned by other managers (default: true, as a pipeline owns what it deploys). */
   force?: boolean
+  /** Server-side dry run: validation and admission run in full, nothing is stored (default: false). */
+  dryRun?: boolean
 }
 
 export interface LoadOptions {
@@ -178,11 +180,11 @@ export class Kube {
     }
   }
 
-  /** Server-side apply of one object; returns the object as stored. */
+  /** Server-side apply of one object; returns the object as stored (with dryRun: as it would be stored). */
   async apply<T extends KubeObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
     const fieldManager = opts.fieldManager ?? 'graphmemory-ci'
-    return this.call(`apply ${describe({ ...obj.metadata, kind: obj.kind })}`, () =>
-      this.objects.patch<T>(obj, undefined, undefined, fieldManager, opts.force ?? true, k8s.PatchStrategy.ServerSideApply),
+    return this.call(`${opts.dryRun ? 'dry-run apply' : 'apply'} ${describe({ ...obj.metadata, kind: obj.kind })}`, () =>
+      this.objects.patch<T>(obj, undefined, opts.dryRun ? 'All' : undefined, fieldManager, opts.force ?? true, k8s.PatchStrategy.ServerSideApply),
     )
   }
 

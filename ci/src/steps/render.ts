@@ -1,0 +1,39 @@
+// Step: render an environment's manifests with kustomize run as a container, every image pinned to a digest.
+import { dag, type Directory, type File } from '@dagger.io/dagger'
+import { environment } from '../config/environments.js'
+import { imagePins, setImageArgs } from '../plan/images.js'
+import { PipelineError } from '../errors.js'
+
+/** The user kustomize runs as: not root, whatever the image's default; it owns the copy of k8s/ it edits. */
+export const RENDER_USER = '65532:65532'
+/** Where the copy of k8s/ is mounted in the kustomize container. */
+const WORK = '/work/k8s'
+/** The rendered file, written by `kustomize build -o` beside the copy (a folder the render user owns in any image). */
+const OUT = `${WORK}/.rendered.yaml`
+
+/**
+ * Renders the overlay of `env` from the `k8s` directory (base + overlays): in a copy of the overlay,
+ * `kustomize edit set image <name>=<ref@sha256:...>` for every entry of `images`, then `kustomize build`.
+ * Returns the multi-document manifest. An unknown environment, an image ref without a digest or an empty
+ * kustomizeImage fail at once, before any container runs.
+ *
+ * @param k8s the repository's k8s/ directory
+ * @param env dev, staging or prod (no default)
+ * @param images logical image name used in the manifests (graphmemory/api) → ref@sha256:<digest>
+ * @param kustomizeImage an image with `kustomize` (v5) on its PATH, e.g. the lab's LAB_IMAGE_KUSTOMIZE
+ */
+export function render(k8s: Directory, env: string, images: Record<string, string>, kustomizeImage: string): File {
+  const e = environment(env)
+  const pins = imagePins(images)
+  if (!kustomizeImage?.trim()) {
+    throw new PipelineError('no kustomize image given', 'render runs kustomize as a container',
+      'pass an image with kustomize v5 on its PATH (the lab publishes one as LAB_IMAGE_KUSTOMIZE)')
+  }
+  let ctr = dag.container().from(kustomizeImage)
+    .withUser(RENDER_USER)
+    .withEnvVariable('HOME', '/tmp')
+    .withDirectory(WORK, k8s, { owner: RENDER_USER })
+    .withWorkdir(`${WORK}/${e.overlay}`)
+  if (pins.length) ctr = ctr.withExec(['kustomize', 'edit', 'set', 'image', ...setImageArgs(pins)])
+  return ctr.withExec(['kustomize', 'build', '.', '--output', OUT]).file(OUT)
+}
