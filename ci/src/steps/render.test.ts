@@ -1,0 +1,207 @@
+// The render step on the REAL lab: kustomize (the lab's gmi-lab/kustomize image, built from Go modules) runs as a
+// container in the lab's Dagger engine (library mode), and every rendered object is sent to the lab's API server as a
+// server-side dry run — validation and admission in full, Pod Security `restricted` included. Needs `make lab-up`.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connection, dag } from '@dagger.io/dagger'
+import type { V1ResourceQuota } from '@kubernetes/client-node'
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { labVar } from '../../../lab/env.js'
+import { Kube, KubeApiError, type KubeObject } from '../../adapters/kubernetes.js'
+import { ENVIRONMENT_NAMES, environment, type EnvironmentName } from '../config/environments.js'
+import {
+  assertAppLabels, containerImages, objectId, parseManifests, parseRequiredSecrets, podSpecs, referencedSecrets,
+  uncoveredSecrets, unpinnedImages, type K8sObject, type PodSpecAt,
+} from '../plan/manifests.js'
+import { render } from './render.js'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+const K8S = path.join(REPO, 'k8s')
+const SERVICES = ['api', 'analytics', 'dashboard']
+
+/** Runs fn inside one Dagger session and returns its result. */
+async function inSession<T>(fn: () => Promise<T>): Promise<T> {
+  let result: T | undefined
+  await connection(async () => { result = await fn() })
+  return result as T
+}
+
+/** The digest the lab mirror serves for an image reference host/repo:tag. */
+async function mirrorDigest(ref: string): Promise<string> {
+  const m = ref.match(/^([^/]+)\/(.+):([^:/]+)$/)!
+  const r = await fetch(`http://${m[1]}/v2/${m[2]}/manifests/${m[3]}`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  })
+  const digest = r.headers.get('docker-content-digest')
+  if (r.status !== 200 || !digest) throw new Error(`the lab mirror has no ${ref} (${r.status}): run make lab-up`)
+  return `${ref}@${digest}`
+}
+
+let kube: Kube
+let kustomizeImage: string
+let images: Record<string, string>
+const rendered = new Map<EnvironmentName, string>()
+let renderSeconds = 0
+
+beforeAll(async () => {
+  kube = Kube.fromFile(labVar('KUBECONFIG_LAB'))
+  kustomizeImage = labVar('LAB_IMAGE_KUSTOMIZE')
+  // Postgres and Redis: the lab's real images by their real digests; the three services: well-formed digests of
+  // images this test never pulls (kwok runs no containers; publishing them is the build steps' business), new on
+  // every run so that kustomize really runs instead of the engine answering from its cache
+  const run = crypto.randomBytes(8).toString('hex')
+  images = {
+    'graphmemory/postgres': await mirrorDigest(labVar('LAB_IMAGE_POSTGRES')),
+    'graphmemory/redis': await mirrorDigest(labVar('LAB_IMAGE_REDIS')),
+    ...Object.fromEntries(SERVICES.map((s) => [`graphmemory/${s}`,
+      `127.0.0.1:5001/graphmemory/${s}@sha256:${crypto.createHash('sha256').update(s + run).digest('hex')}`])),
+  }
+  const t0 = performance.now()
+  const texts = await inSession(() => {
+    const k8s = dag.host().directory(K8S)
+    return Promise.all(ENVIRONMENT_NAMES.map((env) => render(k8s, env, images, kustomizeImage).contents()))
+  })
+  renderSeconds = (performance.now() - t0) / 1000
+  ENVIRONMENT_NAMES.forEach((env, i) => rendered.set(env, texts[i]))
+  console.log(`rendered ${ENVIRONMENT_NAMES.join(', ')} in one session: ${renderSeconds.toFixed(1)} s`)
+}, 300000)
+
+const objectsOf = (env: EnvironmentName): K8sObject[] => parseManifests(rendered.get(env)!)
+const find = (objs: K8sObject[], kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)
+const memoryBytes = (q: string): number => {
+  const m = q.match(/^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/)!
+  const mult: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }
+  return Number(m[1]) * (m[2] ? mult[m[2]] : 1)
+}
+
+describe('render (kustomize in the lab engine)', () => {
+  it.each(ENVIRONMENT_NAMES)('renders %s: its namespace, labels, replicas, and only the digests given', (name) => {
+    const env = environment(name)
+    const objs = objectsOf(name)
+    expect(objs.length).toBeGreaterThan(30)
+    assertAppLabels(objs)
+    for (const o of objs) {
+      expect(o.metadata.labels?.['graphmemory.dev/environment'], objectId(o)).toBe(name)
+      if (o.kind === 'Namespace') expect(o.metadata.name).toBe(env.namespace)
+      else expect(o.metadata.namespace, objectId(o)).toBe(env.namespace)
+    }
+    expect(find(objs, 'Namespace', env.namespace)?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted')
+
+    expect(unpinnedImages(objs)).toEqual([])
+    expect(new Set(containerImages(objs).map((c) => c.image))).toEqual(new Set(Object.values(images)))
+
+    expect((find(objs, 'Deployment', 'api')?.spec as { replicas: number }).replicas).toBe(1)
+    for (const s of ['analytics', 'dashboard']) {
+      expect((find(objs, 'Deployment', s)?.spec as { replicas: number }).replicas).toBe(env.replicas)
+      expect(find(objs, 'HorizontalPodAutoscaler', s)?.spec).toMatchObject({ minReplicas: 1, maxReplicas: 10 })
+    }
+    for (const kind of ['Deployment', 'StatefulSet']) {
+      for (const o of objs.filter((x) => x.kind === kind)) {
+        expect(find(objs, 'PodDisruptionBudget', o.metadata.name), `PDB for ${objectId(o)}`).toBeDefined()
+        expect(find(objs, 'NetworkPolicy', o.metadata.name), `NetworkPolicy for ${objectId(o)}`).toBeDefined()
+      }
+    }
+    for (const { object, spec } of podSpecs(objs)) {
+      const sa = find(objs, 'ServiceAccount', String(spec.serviceAccountName))
+      expect(sa?.automountServiceAccountToken, `${objectId(object)}'s ServiceAccount`).toBe(false)
+      expect(spec.automountServiceAccountToken).toBe(false)
+      for (const c of spec.containers as { name: string; resources: { limits: { memory: string } } }[]) {
+        expect(memoryBytes(c.resources.limits.memory), `${objectId(object)} ${c.name}`).toBeLessThanOrEqual(2 * 2 ** 30)
+      }
+    }
+  })
+
+  it.each(ENVIRONMENT_NAMES)('the secrets %s reads are exactly its committed required-secrets.yaml', (name) => {
+    const env = environment(name)
+    const required = parseRequiredSecrets(fs.readFileSync(path.join(K8S, env.overlay, 'required-secrets.yaml'), 'utf8'))
+    const referenced = referencedSecrets(objectsOf(name))
+    expect(uncoveredSecrets(referenced, required)).toEqual([])
+    expect(Object.keys(referenced).sort()).toEqual(Object.keys(required.secrets).sort())
+    expect(objectsOf(name).filter((o) => o.kind === 'Secret')).toEqual([]) // values never come from git
+  })
+})
+
+/** The Pod a workload's controller would create from its template (StatefulSet claims become claim volumes). */
+function podFrom(at: PodSpecAt, namespace: string): KubeObject {
+  const spec = structuredClone(at.spec)
+  const templates = (at.object.spec as { volumeClaimTemplates?: { metadata: { name: string } }[] }).volumeClaimTemplates ?? []
+  const podName = at.object.kind === 'StatefulSet' ? `${at.object.metadata.name}-0` : `${at.object.metadata.name}-dry-run`
+  spec.volumes = [...((spec.volumes as unknown[]) ?? []),
+    ...templates.map((t) => ({ name: t.metadata.name, persistentVolumeClaim: { claimName: `${t.metadata.name}-${podName}` } }))]
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, namespace, labels: at.metadata.labels as Record<string, string> }, spec }
+}
+
+const inNamespace = (o: K8sObject, ns: string): KubeObject =>
+  ({ ...structuredClone(o), metadata: { ...structuredClone(o.metadata), namespace: ns } }) as KubeObject
+
+describe('the rendered manifests on the lab API server', () => {
+  it.each(ENVIRONMENT_NAMES)('%s: every object passes a server-side dry run; Pod Security restricted admits every pod', async (name) => {
+    const objs = objectsOf(name)
+    const ns = find(objs, 'Namespace', environment(name).namespace)!
+    // a throw-away namespace with the rendered Namespace's labels (Pod Security restricted, enforced), so the test
+    // never touches the real graphmemory-<env> namespaces a deploy owns
+    const testNs = `gm-render-${name}-${crypto.randomBytes(3).toString('hex')}`
+    await kube.ensureNamespace(testNs, { ...ns.metadata.labels, 'graphmemory.dev/test': 'render' })
+    onTestFinished(async () => { await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: testNs }) })
+
+    const t0 = performance.now()
+    await kube.apply(ns as KubeObject, { dryRun: true }) // the real name: a dry run stores nothing
+    // stored for real: what pod admission reads (ServiceAccounts, the LimitRange, the quota)
+    const policy = objs.filter((o) => ['ServiceAccount', 'LimitRange', 'ResourceQuota'].includes(o.kind))
+    for (const o of policy) await kube.apply(inNamespace(o, testNs))
+    const quota = policy.find((o) => o.kind === 'ResourceQuota')!
+    for (let i = 0; i < 60; i++) { // quota admission refuses pods until the controller has computed status.hard
+      const q = await kube.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: quota.metadata.name, namespace: testNs })
+      if (q?.status?.hard) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    const rest = objs.filter((o) => o.kind !== 'Namespace' && !policy.includes(o))
+    for (const o of rest) {
+      const out = await kube.apply(inNamespace(o, testNs), { dryRun: true })
+      expect(out.metadata.uid, objectId(o)).toBeTruthy()
+    }
+    const pods = podSpecs(objs).map((at) => podFrom(at, testNs))
+    expect(pods.map((p) => p.metadata.name).sort()).toEqual(['analytics-dry-run', 'api-dry-run', 'dashboard-dry-run', 'postgres-0', 'redis-0'])
+    for (const p of pods) await kube.apply(p, { dryRun: true })
+    console.log(`${name}: ${rest.length + 1} objects and ${pods.length} pods accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+    // the control: the same API pod without its security context is refused by the same namespace's admission
+    const bad = structuredClone(pods.find((p) => p.metadata.name === 'api-dry-run')!) as KubeObject & { spec: { securityContext?: unknown; containers: { securityContext?: unknown }[] } }
+    bad.metadata.name = 'api-not-restricted'
+    delete bad.spec.securityContext
+    delete bad.spec.containers[0].securityContext
+    const refused = await kube.apply(bad, { dryRun: true }).then(() => undefined, (e: unknown) => e)
+    expect(refused).toBeInstanceOf(KubeApiError)
+    expect((refused as KubeApiError).message).toMatch(/violates PodSecurity "restricted:latest"/)
+    expect((refused as KubeApiError).message).toMatch(/allowPrivilegeEscalation != false.*unrestricted capabilities.*runAsNonRoot != true.*seccompProfile/)
+  })
+})
+
+describe('render refuses before any work', () => {
+  const someDir = () => dag.host().directory(K8S)
+
+  it('an unknown environment, listing the valid ones', async () => {
+    await inSession(async () => {
+      expect(() => render(someDir(), 'production', images, kustomizeImage))
+        .toThrow('unknown environment "production": valid environments are dev, staging, prod')
+      expect(() => render(someDir(), '', images, kustomizeImage)).toThrow('valid environments are dev, staging, prod')
+    })
+  })
+
+  it('an image ref without a digest, naming it', async () => {
+    await inSession(async () => {
+      const tagged = { ...images, 'graphmemory/api': '127.0.0.1:5001/graphmemory/api:latest' }
+      expect(() => render(someDir(), 'dev', tagged, kustomizeImage))
+        .toThrow('image references refused: graphmemory/api=127.0.0.1:5001/graphmemory/api:latest has no digest')
+    })
+  })
+
+  it('without a kustomize image', async () => {
+    await inSession(async () => {
+      expect(() => render(someDir(), 'dev', images, ' ')).toThrow('no kustomize image given')
+    })
+  })
+})
