@@ -1,11 +1,14 @@
 // The lab's Dagger engine, driven in library mode exactly as the pipeline is: containers from the lab's base images,
 // Dockerfile builds, authenticated pushes and pulls by digest, cache volumes.
 import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import crypto from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { connection, dag } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from './env.js'
-import { publish, type RegistryAuth } from '../ci/adapters/registry.js'
+import { publish, pull, type RegistryAuth } from '../ci/adapters/registry.js'
 
 const nonce = () => crypto.randomBytes(6).toString('hex')
 
@@ -21,6 +24,31 @@ const releaseAuth = (password = fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FIL
   username: labVar('LAB_RELEASE_USER'),
   password: dag.setSecret(`registry-password-${nonce()}`, password),
 })
+
+const releasePassword = () => fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8')
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ')
+
+/** Splits "host:port/repo/name@sha256:…" into the registry API's parts. */
+function parseDigestRef(ref: string) {
+  const [name, digest] = ref.split('@')
+  const slash = name.indexOf('/')
+  return { host: name.slice(0, slash), repo: name.slice(slash + 1).replace(/:[^/]*$/, ''), digest }
+}
+
+/** The Docker daemon (its own image store, shared with nothing in the Dagger engine) with a throw-away client config,
+ *  so a login there never touches ~/.docker. Output goes to the test, never the password (given on stdin). */
+function dockerCli(configDir: string) {
+  const bin = process.env.DOCKER ?? 'docker'
+  return (args: string[], input?: string) => {
+    const r = spawnSync(bin, ['--config', configDir, ...args], { input, encoding: 'utf8', timeout: 120000 })
+    if (r.error) throw r.error
+    return { status: r.status, out: r.stdout.trim(), err: r.stderr.trim() }
+  }
+}
 
 describe('lab Dagger engine (library mode)', () => {
   it('runs a container from the lab Python base and reads its stdout', async () => {
@@ -43,19 +71,72 @@ describe('lab Dagger engine (library mode)', () => {
     expect(out.trim().split('\n')).toEqual(['built-in-stage-one', 'clean'])
   })
 
-  it('pushes to the auth registry with a Secret password and pulls it back by digest', async () => {
+  it('pushes to the auth registry with a Secret password; the registry serves it by digest', async () => {
     const marker = nonce()
-    const ref = `${labVar('LAB_RELEASE_REGISTRY')}/lab-test/marker:${marker}`
-    const { pushed, readBack } = await inSession(async () => {
-      const auth = releaseAuth()
-      const image = dag.container().from(labVar('LAB_IMAGE_DEBIAN')).withNewFile('/marker', marker)
-      const pushed = await publish(image, ref, auth)
-      const readBack = await dag.container().withRegistryAuth(auth.address, auth.username, auth.password)
-        .from(pushed).withExec(['cat', '/marker']).stdout()
-      return { pushed, readBack }
-    })
+    const registry = labVar('LAB_RELEASE_REGISTRY')
+    const ref = `${registry}/lab-test/marker:${marker}`
+    const pushed = await inSession(() =>
+      publish(dag.container().from(labVar('LAB_IMAGE_DEBIAN')).withNewFile('/marker', marker), ref, releaseAuth()))
     expect(pushed).toMatch(new RegExp(`^${ref.replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`))
+    const { host, repo, digest } = parseDigestRef(pushed)
+
+    // 1. the registry itself (its HTTP API, not any engine's cache): the manifest is stored under that digest, and
+    //    refused without credentials
+    const url = `http://${host}/v2/${repo}/manifests/${digest}`
+    const res = await fetch(url, { headers: { Accept: MANIFEST_TYPES, Authorization: basic(labVar('LAB_RELEASE_USER'), releasePassword()) } })
+    expect(res.status).toBe(200)
+    const body = Buffer.from(await res.arrayBuffer())
+    expect(res.headers.get('docker-content-digest')).toBe(digest)
+    expect(`sha256:${crypto.createHash('sha256').update(body).digest('hex')}`).toBe(digest)
+    const anonymous = await fetch(url, { headers: { Accept: MANIFEST_TYPES } })
+    expect(anonymous.status).toBe(401)
+    expect(await anonymous.text()).toContain('authentication required')
+
+    // 2. pulled by digest into the Docker daemon, which shares no cache with the Dagger engine, and run there
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-test-docker-'))
+    const docker = dockerCli(config)
+    try {
+      docker(['rmi', '-f', pushed]) // not there (the daemon never saw this marker); removed to be certain
+      expect(docker(['image', 'inspect', pushed]).status).not.toBe(0)
+      const login = docker(['login', host, '--username', labVar('LAB_RELEASE_USER'), '--password-stdin'], releasePassword())
+      expect(login.status, login.err).toBe(0)
+      const got = docker(['pull', pushed])
+      expect(got.status, got.err).toBe(0)
+      const read = docker(['run', '--rm', '--network', 'none', pushed, 'cat', '/marker'])
+      expect(read.status, read.err).toBe(0)
+      expect(read.out).toBe(marker)
+    } finally {
+      dockerCli(config)(['rmi', '-f', pushed])
+      fs.rmSync(config, { recursive: true, force: true })
+    }
+
+    // 3. the pipeline's own pull by digest, in a new session, with credentials
+    const readBack = await inSession(async () => (await pull(pushed, releaseAuth())).withExec(['cat', '/marker']).stdout())
     expect(readBack).toBe(marker)
+  })
+
+  it('a pull from the release registry without credentials fails with a message naming the registry', async () => {
+    const marker = nonce()
+    const registry = labVar('LAB_RELEASE_REGISTRY')
+    const ref = `${registry}/lab-test/private:${marker}`
+    // the engine has the image's layers and manifest in its cache after this push ...
+    const pushed = await inSession(() =>
+      publish(dag.container().from(labVar('LAB_IMAGE_DEBIAN')).withNewFile('/marker', marker), ref, releaseAuth()))
+    // ... still, a session without credentials must be refused by the registry, not served from that cache
+    const attempt = inSession(async () => (await pull(pushed)).withExec(['cat', '/marker']).stdout())
+    await expect(attempt).rejects.toThrow(`pull of ${pushed} from ${registry}: authentication failed`)
+
+    // the Docker daemon without a login: refused too (Docker's wording for a registry asking for basic auth)
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-test-docker-'))
+    try {
+      const docker = dockerCli(config)
+      docker(['rmi', '-f', pushed])
+      const got = docker(['pull', pushed])
+      expect(got.status).not.toBe(0)
+      expect(got.err).toMatch(/no basic auth credentials/)
+    } finally {
+      fs.rmSync(config, { recursive: true, force: true })
+    }
   })
 
   it('a wrong password fails with a message naming the registry', async () => {
