@@ -146,7 +146,8 @@ export class Kube {
           this.server,
         )
       }
-      if (err.code === 403) {
+      // 403 is also how admission refuses (Pod Security, quota, LimitRange): only an RBAC denial names a user
+      if (err.code === 403 && /\bUser "[^"]*" cannot /.test(body.message ?? '')) {
         return new KubeAuthError(
           `Kubernetes API server ${this.server} refused to ${action}: authorization failed (403 Forbidden)` +
             `${body.message ? `: ${body.message}` : ''}. ` +
