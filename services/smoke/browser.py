@@ -68,6 +68,25 @@ class Page:
                       returnByValue=True)
         return int(r.get("result", {}).get("value") or 0)
 
+    def _eval(self, expression: str):
+        r = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"page script failed: {r['exceptionDetails'].get('text')}")
+        return r.get("result", {}).get("value")
+
+    def metrics(self) -> dict[str, str]:
+        """The st.metric tiles on the page as {label: value}, the text a person reads on each tile."""
+        pairs = self._eval("""Array.from(document.querySelectorAll('[data-testid="stMetric"]')).map(m => [
+            (m.querySelector('[data-testid="stMetricLabel"]') || {innerText: ''}).innerText.trim(),
+            (m.querySelector('[data-testid="stMetricValue"]') || {innerText: ''}).innerText.trim()])""") or []
+        return dict(pairs)
+
+    def tables(self) -> list[list[list[str]]]:
+        """Every st.table on the page: rows (header row first) of cell texts."""
+        return self._eval("""Array.from(document.querySelectorAll('[data-testid="stTable"] table')).map(t =>
+            Array.from(t.querySelectorAll('tr')).map(r =>
+                Array.from(r.querySelectorAll('th, td')).map(c => c.innerText.trim())))""") or []
+
     def open(self, url: str, expect: list[str], timeout: float = 45, drawn: str | None = None,
              min_drawn: int = 0) -> tuple[str, list[str]]:
         """Navigate, wait until all `expect` strings are on the page and at least `min_drawn` elements match the CSS

@@ -4,9 +4,12 @@
 Brings docker/production/docker-compose.prod.yml up under a throw-away project (its own secrets, volumes and
 127.0.0.1 ports), waits for every service to be healthy, then checks: API keys and validation, memories, links,
 neighbours, search (and its Redis cache), analytics reflecting the writes, the dashboard page as Chromium renders it
-(screenshot in services/smoke/out/), a Postgres outage (/ready 503 naming postgres while /health stays 200), the
-dashboard's message when analytics is down, and a start with an unwritable KUZU_DB_PATH. Tears everything down.
-Prints one line per check and closes with `N passed, N failed`; exit status 0 only if all passed.
+(its numbers and recent memories compared with the API's; screenshot in services/smoke/out/), a Postgres outage
+(/ready 503 naming postgres while /health stays 200 and every read route still answers), the dashboard's message when
+analytics is down, and a start on an existing volume the service's user cannot write. Tears everything down.
+Prints one line per check (PASS, FAIL or SKIP) and closes with `N passed, N failed` (`, N skipped` when any were);
+exit status 0 only if all passed and none was skipped (--no-browser skips the Chromium checks: add --allow-skipped
+to accept that).
 
 Images come from the environment like the compose file (API_IMAGE, ANALYTICS_IMAGE, DASHBOARD_IMAGE, POSTGRES_IMAGE,
 REDIS_IMAGE). Needs: docker with `docker compose` or `docker-compose` (1.29+), chromium, and `websockets`
@@ -94,15 +97,21 @@ class Stack:
                            capture_output=True, text=True)
         return r.stdout.strip()
 
-    def wait_healthy(self, services, timeout: float = 180) -> float:
+    def wait_healthy(self, services, timeout: float = 180) -> tuple[float, dict[str, str]]:
+        """Waits until every service's container is running and its health check passes, or the time is up; returns
+        the seconds waited and the last state of each service (`running/healthy` when good)."""
         t0 = time.monotonic()
         while True:
             states = {s: self.health(s) for s in services}
-            if all(v == "running/healthy" for v in states.values()):
-                return time.monotonic() - t0
-            if time.monotonic() - t0 > timeout:
-                raise RuntimeError(f"not healthy after {timeout:.0f}s: {states}")
+            if all(v == "running/healthy" for v in states.values()) or time.monotonic() - t0 > timeout:
+                return time.monotonic() - t0, states
             time.sleep(1)
+
+    def started(self, service: str) -> str:
+        """When the service's container last started and how often it was restarted (changes if it crashed)."""
+        r = subprocess.run([docker_bin(), "inspect", "-f", "{{.State.StartedAt}} restarts={{.RestartCount}}",
+                            self.container(service)], capture_output=True, text=True)
+        return r.stdout.strip()
 
 
 def wait_for(fn, timeout: float = 60, interval: float = 0.5):
@@ -117,9 +126,17 @@ def wait_for(fn, timeout: float = 60, interval: float = 0.5):
 
 
 # -- the checks -------------------------------------------------------------------------------------------------------
+class Abort(Exception):
+    """A check failed that the rest of the run depends on (already counted as a failure)."""
+
+
 class Checks:
     def __init__(self):
-        self.passed, self.failed = 0, 0
+        self.passed, self.failed, self.skipped = 0, 0, 0
+
+    def skip(self, name: str, reason: str) -> None:
+        self.skipped += 1
+        print(f"SKIP {name}: {reason}", flush=True)
 
     def check(self, name: str, ok: bool, detail: str = "") -> bool:
         if ok:
@@ -147,8 +164,14 @@ def check_images(c: "Checks") -> None:
         size, _, user = out.stdout.strip().partition(" ")
         mb = int(size or 0) / 1e6
         c.check(f"{image}: {mb:.0f} MB <= {budget} MB", out.returncode == 0 and mb <= budget, out.stderr.strip())
-        c.check(f"{image}: runs as non-root user {user or '(none)'}",
-                out.returncode == 0 and user not in ("", "0", "root", "0:0", "root:root"), user)
+        # Config.User is `user[:group]`; only the user part decides, and a name may still map to uid 0: ask the image
+        name = user.partition(":")[0]
+        ids = subprocess.run([docker_bin(), "run", "--rm", "--network", "none", "--entrypoint", "python", image, "-c",
+                              "import os; print(os.getuid(), os.getgid())"], capture_output=True, text=True, timeout=60)
+        uid, _, gid = ids.stdout.strip().partition(" ")
+        c.check(f"{image}: runs as non-root user {user or '(none)'} (uid {uid or '?'}, gid {gid or '?'})",
+                out.returncode == 0 and name not in ("", "0", "root") and ids.returncode == 0 and uid.isdigit()
+                and int(uid) != 0, f"User={user!r}; id: {ids.stdout.strip()} {ids.stderr.strip()[-300:]}")
 
 
 def _terminate(signum, frame):  # turn SIGTERM into an exception so the stack is still torn down
@@ -160,7 +183,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--project", default=f"gmi-smoke-{os.getpid()}")
     ap.add_argument("--keep", action="store_true", help="leave the stack running")
-    ap.add_argument("--no-browser", action="store_true", help="skip the Chromium check of the dashboard")
+    ap.add_argument("--no-browser", action="store_true",
+                    help="skip the Chromium checks of the dashboard (they are reported as SKIP and the run exits 1 "
+                         "unless --allow-skipped is given)")
+    ap.add_argument("--allow-skipped", action="store_true", help="exit 0 even when checks were skipped")
     ap.add_argument("--out", default=str(HERE / "out"))
     a = ap.parse_args()
 
@@ -174,6 +200,7 @@ def main() -> int:
     ana = f"http://127.0.0.1:{ports['ANALYTICS_PORT']}"
     dash = f"http://127.0.0.1:{ports['DASHBOARD_PORT']}"
     auth = {"X-API-Key": key}
+    root_volume = f"{a.project}_kuzu-root-owned"
     c = Checks()
     print(f"compose: {' '.join(stack.base)}", flush=True)
     for k in ("API_IMAGE", "ANALYTICS_IMAGE", "DASHBOARD_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE"):
@@ -182,8 +209,10 @@ def main() -> int:
         check_images(c)
         t0 = time.monotonic()
         stack.run("up", "-d")
-        took = stack.wait_healthy(SERVICES)
-        c.check(f"stack up and healthy ({time.monotonic() - t0:.1f}s from `up`, {took:.1f}s waiting)", True)
+        took, states = stack.wait_healthy(SERVICES)
+        if not c.check(f"stack up and healthy ({time.monotonic() - t0:.1f}s from `up`, {took:.1f}s waiting)",
+                       all(v == "running/healthy" for v in states.values()), f"states: {states}"):
+            raise Abort("the stack is not healthy")
 
         # -- API --------------------------------------------------------------------------------------------------
         st, body = http("GET", f"{api}/health")
@@ -236,28 +265,72 @@ def main() -> int:
         # -- dashboard --------------------------------------------------------------------------------------------
         st, body = http("GET", f"{dash}/_stcore/health")
         c.check("dashboard /_stcore/health", st == 200, f"{st} {body}")
-        if not a.no_browser:
+        browser_checks = ("dashboard page (Chromium): counts, recent memories and analytics equal the API's",
+                          "dashboard page shows no error or traceback",
+                          "analytics down: the page says so, API data still shown")
+        if a.no_browser:
+            for name in browser_checks:
+                c.skip(name, "--no-browser")
+        else:
             from browser import Page  # needs websockets and chromium
 
+            # what the page must show, read from the services in this run
+            st_s, status = http("GET", f"{api}/status")
+            st_r, recent = http("GET", f"{api}/memories?limit=20")
+            st_a, summary = http("GET", f"{ana}/analytics/summary")
+            if (st_s, st_r, st_a) != (200, 200, 200):
+                raise RuntimeError(f"reading the API for the dashboard check: {st_s} {st_r} {st_a}")
+            want_metrics = {"Memories": str(status["memories"]), "Links": str(status["links"]),
+                            "Projects": str(status["projects"]),
+                            "Connected components": str(summary["components"]["count"]),
+                            "Largest component": str(summary["components"]["sizes"][0]),
+                            "Tagged topics": str(len(summary["top_tags"]))}
+            want_recent = [[m["id"][:8], m["text"], ", ".join(m["tags"]), m["project"]] for m in recent]
             with Page() as page:
                 expect = ["GraphMemory-IDE", "Memories", "Kuzu keeps the smoke graph", "Redis caches smoke searches",
                           "Connected components", "Top tags", "smoke"]
                 text, missing = page.open(dash + "/", expect, drawn="[data-testid=stVegaLiteChart] svg.marks",
                                           min_drawn=3)
                 page.screenshot(Path(a.out) / "dashboard.png")
-                c.check("dashboard page (Chromium) shows counts, recent memories, analytics, 3 charts drawn",
-                        not missing, f"missing {missing}; page text: {text[:400]!r}")
-                c.check("dashboard page shows no error or traceback",
-                        "Traceback" not in text and "unavailable" not in text, text[:400])
+                shown = page.metrics()
+                tables = page.tables()
+                # the recent-memories table: id, text, tags, project, created (header row first)
+                got_recent = [row[:4] for row in tables[0][1:]] if tables else []
+                c.check(f"{browser_checks[0]} ({', '.join(f'{k} {v}' for k, v in shown.items())}; "
+                        f"{len(got_recent)} recent rows), 3 charts drawn",
+                        not missing and shown == want_metrics and got_recent == want_recent
+                        and want_metrics["Memories"] == "4" and want_metrics["Links"] == "2",
+                        f"missing {missing}; page metrics {shown} != API {want_metrics}" if shown != want_metrics
+                        else f"missing {missing}; recent rows {got_recent} != API {want_recent}")
+                c.check(browser_checks[1], "Traceback" not in text and "unavailable" not in text, text[:400])
 
                 stack.run("stop", "analytics")
                 text, missing = page.open(dash + "/", ["Analytics service unavailable", "Kuzu keeps the smoke graph"])
                 page.screenshot(Path(a.out) / "dashboard-analytics-down.png")
-                c.check("analytics down: the page says so, API data still shown", not missing and
-                        "Traceback" not in text, f"missing {missing}; {text[:400]!r}")
+                shown = page.metrics()
+                api_part = {k: want_metrics[k] for k in ("Memories", "Links", "Projects")}
+                c.check(browser_checks[2], not missing and "Traceback" not in text and shown == api_part,
+                        f"missing {missing}; metrics {shown} (want {api_part}); {text[:400]!r}")
                 stack.run("start", "analytics")
 
         # -- Postgres outage ----------------------------------------------------------------------------------------
+        # Reads never use Postgres (it holds only API keys): while it is down every read route must still answer
+        # with the data written before, from the same API process (no crash or restart), through analytics too.
+        read_routes = ["/status", "/memories?limit=20", f"/memories/{ids['a']}", f"/memories/{ids['a']}/neighbors?depth=2",
+                       "/graph"]
+        def read_all() -> dict[str, tuple]:
+            out = {}
+            for route in read_routes:
+                st, body = http("GET", f"{api}{route}")
+                if route == "/graph" and st == 200:  # node and edge order is not part of the contract
+                    body = {k: sorted(v, key=json.dumps) if isinstance(v, list) else v for k, v in body.items()}
+                elif route.endswith("/neighbors?depth=2") and st == 200:
+                    body = sorted(body, key=json.dumps)
+                out[route] = (st, body)
+            return out
+
+        before = read_all()
+        api_started = stack.started("api")
         stack.run("stop", "postgres")
         st_r, body_r = wait_for(lambda: (lambda r: (r[0] == 503, r))(http("GET", f"{api}/ready")), 30)[1]
         st_h, _ = http("GET", f"{api}/health")
@@ -266,26 +339,47 @@ def main() -> int:
         st, body = http("POST", f"{api}/memories", {"text": "while postgres is down"}, auth)
         c.check("postgres down: a write is refused with 503 naming postgres",
                 st == 503 and "postgres" in body["detail"], f"{st} {body}")
-        st, body = http("GET", f"{api}/search?q=kuzu")
-        c.check("postgres down: reads still answer", st == 200 and len(body["results"]) == 1, f"{st} {body}")
+        during = read_all()
+        st_q, search = http("GET", f"{api}/search?q=kuzu")  # not asked before: answered by Kuzu, not the cache
+        st_a, summary = http("GET", f"{ana}/analytics/summary?refresh=true")
+        still_down = http("GET", f"{api}/ready")
+        changed = [r for r in read_routes if during[r] != before[r] or during[r][0] != 200]
+        c.check("postgres down: every read route answers as before (status, memories, memory, neighbours, graph, "
+                "uncached search, analytics refresh), same API process",
+                not changed and st_q == 200 and not search["cached"]
+                and [m["id"] for m in search["results"]] == [ids["a"]]
+                and st_a == 200 and summary["nodes"] == 4 and summary["edges"] == 2
+                and still_down[0] == 503 and still_down[1]["failing"] == ["postgres"]
+                and stack.started("api") == api_started,
+                f"changed or failing: {[(r, during[r]) for r in changed]}; search {st_q} {search}; "
+                f"analytics {st_a} {str(summary)[:200]}; ready {still_down}; api {api_started} -> {stack.started('api')}")
         stack.run("start", "postgres")
         ok = wait_for(lambda: (http("GET", f"{api}/ready")[0] == 200, None), 60)[0]
         c.check("postgres back: /ready 200 again", ok)
 
         # -- unwritable KUZU_DB_PATH --------------------------------------------------------------------------------
+        # An existing volume the service's user (10001) cannot write: a fresh named volume mounted where the image has
+        # no directory is owned by root, as a volume provisioned without fsGroup/chown would be.
         api_cid = stack.container("api")
         image = subprocess.run([docker_bin(), "inspect", "-f", "{{.Config.Image}}", api_cid],
                                capture_output=True, text=True).stdout.strip()
-        r = subprocess.run([docker_bin(), "run", "--rm", "--read-only", "--tmpfs", "/tmp", "-e",
-                            "KUZU_DB_PATH=/srv/kuzu", "-e", "DATABASE_URL=postgresql://u:p@127.0.0.1:1/x", image],
+        subprocess.run([docker_bin(), "volume", "create", root_volume], check=True, capture_output=True)
+        r = subprocess.run([docker_bin(), "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+                            "--security-opt", "no-new-privileges", "-v", f"{root_volume}:/srv/kuzu",
+                            "-e", "KUZU_DB_PATH=/srv/kuzu", "-e", "DATABASE_URL=postgresql://u:p@127.0.0.1:1/x", image],
                            capture_output=True, text=True, timeout=60)
         lines = r.stderr.strip().splitlines()
-        c.check("unwritable KUZU_DB_PATH: exit 2 with one clear line",
-                r.returncode == 2 and len(lines) == 1 and "KUZU_DB_PATH" in lines[0], f"rc={r.returncode} {r.stderr}")
+        c.check("existing root-owned volume as KUZU_DB_PATH: exit 2 with one line naming it as not writable",
+                r.returncode == 2 and lines == ["gmi-api: invalid configuration: KUZU_DB_PATH directory /srv/kuzu is "
+                                                "not writable by uid 10001: Permission denied"],
+                f"rc={r.returncode} {r.stderr[-600:]}")
         if lines:
             print(f"     {lines[0]}")
-    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001
-        c.check("smoke run completed", False, f"{type(e).__name__}: {e}")
+    except (Abort, Exception, KeyboardInterrupt) as e:  # noqa: BLE001
+        if isinstance(e, Abort):
+            print(f"aborted: {e}", flush=True)
+        else:
+            c.check("smoke run completed", False, f"{type(e).__name__}: {e}")
         try:
             print(stack.run("ps", check=False).stdout)
             print(stack.run("logs", "--tail", "30", check=False).stdout[-6000:])
@@ -294,8 +388,11 @@ def main() -> int:
     finally:
         if not a.keep:
             stack.run("down", "-v", "--remove-orphans", check=False)
-    print(f"{c.passed} passed, {c.failed} failed")
-    return 0 if c.failed == 0 else 1
+        subprocess.run([docker_bin(), "volume", "rm", "-f", root_volume], capture_output=True)
+    print(f"{c.passed} passed, {c.failed} failed" + (f", {c.skipped} skipped" if c.skipped else ""))
+    if c.skipped and not a.allow_skipped and not c.failed:
+        print(f"exit 1: {c.skipped} checks were skipped (pass --allow-skipped to accept that)")
+    return 0 if c.failed == 0 and (c.skipped == 0 or a.allow_skipped) else 1
 
 
 if __name__ == "__main__":
