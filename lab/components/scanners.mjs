@@ -1,0 +1,151 @@
+// The pipeline's scanner and signer, built from Go modules, and an offline Trivy vulnerability DB built from advisory
+// fixtures the repo owns. Images go to the mirror under lab names (LAB_IMAGE_TRIVY, LAB_IMAGE_COSIGN); the DB is
+// pushed there as Trivy's own OCI artifact (LAB_TRIVY_DB_REPOSITORY), so the pipeline code is the same online
+// (official images, official DB repository) and here (these references): only configuration differs.
+import fs from 'node:fs'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import { $ } from 'zx'
+import { CACHE, REPO } from '../lib/paths.mjs'
+import { LabError } from '../lib/step.mjs'
+import { goBuild } from '../lib/gobuild.mjs'
+import { MIRROR } from './registries.mjs'
+import { IMAGES, ref } from './base-images.mjs'
+
+export const name = 'scanners'
+
+/** Trivy's version (the Go proxy serves v0.74.0) and cosign's (the newest v3 the proxy serves, 2026-11-27). */
+export const TRIVY_VERSION = '0.74.0'
+export const COSIGN_VERSION = 'v3.1.3'
+/** The non-root user of the cosign image, as in the official (distroless nonroot) image. */
+export const COSIGN_UID = 65532
+
+const FIXTURES = path.join(REPO, 'lab/trivy-db/fixtures')
+const DB_PROGRAM = path.join(REPO, 'lab/go/trivy/dbfixtures/main.go')
+
+const TRIVY = { repo: 'gmi-lab/trivy', tag: TRIVY_VERSION }
+const COSIGN = { repo: 'gmi-lab/cosign', tag: COSIGN_VERSION }
+const DB_REPO = 'gmi-lab/trivy-db'
+const image = (img) => `${MIRROR}/${img.repo}:${img.tag}`
+
+/** Hash of the DB's inputs: every fixture file and the program that builds the DB. */
+function dbInputsHash() {
+  const h = crypto.createHash('sha256')
+  const files = fs.readdirSync(FIXTURES, { recursive: true }).sort().map((f) => path.join(FIXTURES, f))
+  for (const f of [...files.filter((f) => fs.statSync(f).isFile()), DB_PROGRAM]) {
+    h.update(path.relative(REPO, f)).update(fs.readFileSync(f))
+  }
+  return h.digest('hex').slice(0, 12)
+}
+/** The DB artifact's tag: Trivy's DB schema version, then the inputs' hash (new fixtures → new tag → new cache). */
+const dbTag = () => `2-${dbInputsHash()}`
+const dbRef = () => `${MIRROR}/${DB_REPO}:${dbTag()}`
+
+const programHash = () => crypto.createHash('sha256').update(fs.readFileSync(DB_PROGRAM)).digest('hex').slice(0, 16)
+
+/** Go targets. The DB program's source hash is stamped in, so editing it changes the build stamp and rebuilds it. */
+const trivyTargets = () => [
+  {
+    pkg: 'github.com/aquasecurity/trivy/cmd/trivy', out: 'trivy', env: { GOEXPERIMENT: 'jsonv2' },
+    ldflags: `-X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION}`,
+  },
+  { pkg: './dbfixtures', out: 'trivy-db-fixtures', env: { GOEXPERIMENT: 'jsonv2' }, ldflags: `-X main.source=${programHash()}` },
+]
+const COSIGN_TARGETS = [{
+  pkg: 'github.com/sigstore/cosign/v3/cmd/cosign', out: 'cosign',
+  ldflags: `-X sigs.k8s.io/release-utils/version.gitVersion=${COSIGN_VERSION} -X sigs.k8s.io/release-utils/version.gitTreeState=clean`,
+}]
+
+const trivyDockerfile = (base, stamp) => `FROM ${base}
+COPY trivy /usr/local/bin/trivy
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="trivy" org.opencontainers.image.version="${TRIVY_VERSION}"
+ENV TRIVY_NO_PROGRESS=true
+ENTRYPOINT ["trivy"]
+`
+const cosignDockerfile = (base, stamp) => `FROM ${base}
+COPY cosign /usr/local/bin/cosign
+RUN groupadd --system --gid ${COSIGN_UID} nonroot \\
+ && useradd --system --uid ${COSIGN_UID} --gid ${COSIGN_UID} --home-dir /home/nonroot --create-home --shell /usr/sbin/nologin nonroot
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="cosign" org.opencontainers.image.version="${COSIGN_VERSION}"
+ENV HOME=/home/nonroot
+USER ${COSIGN_UID}:${COSIGN_UID}
+WORKDIR /home/nonroot
+ENTRYPOINT ["cosign"]
+`
+
+const OCI_ACCEPT = [
+  'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ')
+
+async function inMirror(repo, tag) {
+  const r = await fetch(`http://${MIRROR}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: OCI_ACCEPT } })
+    .catch(() => undefined)
+  return r?.status === 200
+}
+
+const imageStamp = async (ref) =>
+  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${ref}`.nothrow().quiet()).stdout.trim()
+
+/** Builds and pushes one tool image from a binary folder unless the mirror already holds this build of it. */
+async function toolImage(img, dir, dockerfile) {
+  const stamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
+  const target = image(img)
+  if ((await imageStamp(target)) === stamp && (await inMirror(img.repo, img.tag))) return false
+  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
+  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -f - -t ${target} ${dir}`.nothrow().quiet()
+  if (r.exitCode !== 0) {
+    throw new LabError(`building the ${img.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'),
+      'fix the error above, then run `make lab-up`')
+  }
+  const p = await $`docker push ${target}`.nothrow().quiet()
+  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
+  return true
+}
+
+/** Builds the DB from the fixtures and pushes it as an OCI artifact, unless the mirror already has this tag. */
+async function vulnDb(binDir) {
+  const tag = dbTag()
+  if (await inMirror(DB_REPO, tag)) return false
+  const out = path.join(CACHE, 'trivy-db', tag)
+  // the GitHub advisory source lists Go's standard packages with `go list std` when it loads: run it beside a Go
+  // toolchain, outside any module
+  const r = await $({ cwd: CACHE, env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '' } })`${path.join(binDir, 'trivy-db-fixtures')} -fixtures ${FIXTURES} -out ${out} -push ${dbRef()}`.nothrow().quiet()
+  if (r.exitCode !== 0) {
+    throw new LabError('building the offline Trivy DB failed', (r.stderr + r.stdout).trim().split('\n').slice(-8).join('\n'),
+      'check the fixtures in lab/trivy-db/fixtures (docs/lab.md, "Scanners"), then run `make lab-up`')
+  }
+  return true
+}
+
+/** Builds (or reuses) trivy, the DB builder and cosign, at the lowest CPU priority. */
+export async function build() {
+  const trivy = await goBuild({ module: 'trivy', version: `v${TRIVY_VERSION}`, targets: trivyTargets(), nice: true })
+  const cosign = await goBuild({ module: 'cosign', version: COSIGN_VERSION, targets: COSIGN_TARGETS, nice: true })
+  return { trivy, cosign }
+}
+
+export async function up() {
+  const { trivy, cosign } = await build()
+  const done = []
+  if (await toolImage(TRIVY, trivy.dir, trivyDockerfile)) done.push(`trivy ${TRIVY_VERSION}`)
+  if (await toolImage(COSIGN, cosign.dir, cosignDockerfile)) done.push(`cosign ${COSIGN_VERSION}`)
+  if (await vulnDb(trivy.dir)) done.push(`DB ${dbTag()}`)
+  const built = [trivy.built && 'trivy', cosign.built && 'cosign'].filter(Boolean)
+  return { note: done.length ? `pushed ${done.join(', ')}${built.length ? ` (built ${built.join(', ')})` : ''}` : 'all current' }
+}
+
+export async function down() {}
+
+export async function status() {
+  const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
+  const state = async (repo, tag) => (!mirrorUp ? 'down' : (await inMirror(repo, tag)) ? 'ok' : 'missing')
+  return [
+    { name: 'trivy', state: await state(TRIVY.repo, TRIVY.tag), version: TRIVY_VERSION, address: image(TRIVY) },
+    { name: 'cosign', state: await state(COSIGN.repo, COSIGN.tag), version: COSIGN_VERSION, address: image(COSIGN) },
+    { name: 'trivy-db', state: await state(DB_REPO, dbTag()), version: dbTag(), address: dbRef() },
+  ]
+}
+
+export function env() {
+  return { LAB_IMAGE_TRIVY: image(TRIVY), LAB_IMAGE_COSIGN: image(COSIGN), LAB_TRIVY_DB_REPOSITORY: dbRef() }
+}
