@@ -22,6 +22,8 @@ export interface ApplyOptions {
   force?: boolean
   /** Server-side dry run: validation and admission run in full, nothing is stored (default: false). */
   dryRun?: boolean
+  /** What the server does with unknown or duplicated fields (default: Strict, refuse them). */
+  fieldValidation?: 'Strict' | 'Warn' | 'Ignore'
 }
 
 export interface LoadOptions {
@@ -87,18 +89,44 @@ function statusBody(body: unknown): StatusBody {
   return (body ?? {}) as StatusBody
 }
 
+/**
+ * The generic object client, plus a server-side apply that sends the object exactly as given. The library's own
+ * patch() serializes known kinds through their typed models, which silently drops any field the model lacks (a
+ * misspelt field never reaches the server); here the server sees every field and, with fieldValidation=Strict,
+ * refuses unknown or duplicated ones.
+ */
+class ObjectApi extends k8s.KubernetesObjectApi {
+  static forConfig(kc: k8s.KubeConfig): ObjectApi {
+    const api = kc.makeApiClient(ObjectApi)
+    api.setDefaultNamespace(kc)
+    return api
+  }
+
+  async applyExact<T extends k8s.KubernetesObject>(obj: T, q: { fieldManager: string; force: boolean; dryRun: boolean; fieldValidation: string }): Promise<T> {
+    const ctx = this.configuration.baseServer.makeRequestContext(await this.specUriPath(obj, 'patch'), k8s.HttpMethod.PATCH)
+    ctx.setHeaderParam('Accept', 'application/json')
+    ctx.setHeaderParam('Content-Type', k8s.PatchStrategy.ServerSideApply)
+    ctx.setQueryParam('fieldManager', q.fieldManager)
+    ctx.setQueryParam('force', String(q.force))
+    ctx.setQueryParam('fieldValidation', q.fieldValidation)
+    if (q.dryRun) ctx.setQueryParam('dryRun', 'All')
+    ctx.setBody(JSON.stringify(obj))
+    return this.requestPromise<T>(ctx)
+  }
+}
+
 const describe = (ref: Partial<ObjectRef>) =>
   `${ref.kind ?? 'object'} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name ?? ''}`.trim()
 
 export class Kube {
-  private readonly objects: k8s.KubernetesObjectApi
+  private readonly objects: ObjectApi
 
   private constructor(
     readonly config: k8s.KubeConfig,
     /** Where the configuration came from, for error messages. */
     readonly source: string,
   ) {
-    this.objects = k8s.KubernetesObjectApi.makeApiClient(config)
+    this.objects = ObjectApi.forConfig(config)
   }
 
   /** Loads a kubeconfig file (e.g. the lab's KUBECONFIG_LAB). */
@@ -185,7 +213,7 @@ export class Kube {
   async apply<T extends KubeObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
     const fieldManager = opts.fieldManager ?? 'graphmemory-ci'
     return this.call(`${opts.dryRun ? 'dry-run apply' : 'apply'} ${describe({ ...obj.metadata, kind: obj.kind })}`, () =>
-      this.objects.patch<T>(obj, undefined, opts.dryRun ? 'All' : undefined, fieldManager, opts.force ?? true, k8s.PatchStrategy.ServerSideApply),
+      this.objects.applyExact<T>(obj, { fieldManager, force: opts.force ?? true, dryRun: opts.dryRun ?? false, fieldValidation: opts.fieldValidation ?? 'Strict' }),
     )
   }
 

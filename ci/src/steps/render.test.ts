@@ -177,6 +177,12 @@ describe('the rendered manifests on the lab API server', () => {
     expect(refused).toBeInstanceOf(KubeApiError)
     expect((refused as KubeApiError).message).toMatch(/violates PodSecurity "restricted:latest"/)
     expect((refused as KubeApiError).message).toMatch(/allowPrivilegeEscalation != false.*unrestricted capabilities.*runAsNonRoot != true.*seccompProfile/)
+
+    // and the dry run checks the schema: a misspelt field in a rendered Deployment is refused, not ignored
+    const typo = inNamespace(find(objs, 'Deployment', 'api')!, testNs) as KubeObject & { spec: { template: { spec: { containers: Record<string, unknown>[] } } } }
+    typo.spec.template.spec.containers[0].imagePullPolcy = 'Always'
+    const schema = await kube.apply(typo, { dryRun: true }).then(() => undefined, (e: unknown) => e)
+    expect((schema as Error)?.message).toMatch(/imagePullPolcy.*(not declared in schema|unknown field)/)
   })
 })
 
