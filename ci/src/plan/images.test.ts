@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hasDigest, imagePins, setImageArgs } from './images.js'
+import { hasDigest, imagePins, imagesFromArgs, setImageArgs } from './images.js'
 
 const D = 'sha256:' + 'ab'.repeat(32)
 
@@ -40,5 +40,19 @@ describe('image pins', () => {
     expect(hasDigest('a/b:1')).toBe(false)
     expect(hasDigest(`a/b@${D} `)).toBe(false)
     expect(hasDigest(`@${D}`)).toBe(false)
+  })
+})
+
+describe('imagesFromArgs', () => {
+  it('reads name=ref entries, also comma-separated', () => {
+    expect(imagesFromArgs([`graphmemory/api=r/api@${D}`, ` graphmemory/redis=r/redis:7@${D} , graphmemory/dashboard=r/d@${D}`])).toEqual({
+      'graphmemory/api': `r/api@${D}`, 'graphmemory/redis': `r/redis:7@${D}`, 'graphmemory/dashboard': `r/d@${D}`,
+    })
+    expect(imagesFromArgs([])).toEqual({})
+  })
+
+  it('refuses an entry without a name and a name given twice, naming both', () => {
+    const attempt = () => imagesFromArgs([`r/api@${D}`, `graphmemory/api=r/a@${D}`, `graphmemory/api=r/b@${D}`])
+    expect(attempt).toThrow(`image arguments refused: "r/api@${D}" is not <name>=<ref>; graphmemory/api is given twice`)
   })
 })

@@ -34,3 +34,25 @@ export function imagePins(images: Record<string, string>): ImagePin[] {
 
 /** The arguments of `kustomize edit set image` for these pins: name=ref each. */
 export const setImageArgs = (pins: ImagePin[]): string[] => pins.map((p) => `${p.name}=${p.ref}`)
+
+/**
+ * The images map from command-line style entries `<name>=<ref@sha256:...>` (a Dagger function cannot take a map, so
+ * `dagger call render --images graphmemory/api=...,graphmemory/analytics=...` passes a list). A name given twice, or
+ * an entry without `=`, fails naming it; digests are checked by imagePins.
+ */
+export function imagesFromArgs(entries: string[]): Record<string, string> {
+  const images: Record<string, string> = {}
+  const bad: string[] = []
+  for (const entry of entries.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=')
+    const name = entry.slice(0, eq)
+    if (eq <= 0) bad.push(`"${entry}" is not <name>=<ref>`)
+    else if (Object.hasOwn(images, name)) bad.push(`${name} is given twice`)
+    else images[name] = entry.slice(eq + 1)
+  }
+  if (bad.length) {
+    throw new PipelineError('image arguments refused', bad.join('; '),
+      'pass each image once as <name>=<registry>/<repository>@sha256:<digest>, e.g. graphmemory/api=ghcr.io/acme/api@sha256:...')
+  }
+  return images
+}
