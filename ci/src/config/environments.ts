@@ -20,18 +20,20 @@ export interface Environment {
    * 1-10. The API always runs one replica (embedded Kuzu: one process owns the database file).
    */
   readonly replicas: number
+  /** The public host of the dashboard; the API is at api.<host> (the overlay's Ingress, TLS secret graphmemory-tls). */
+  readonly host: string
   /** The environment whose running digests are promoted into this one; undefined for the first. */
   readonly promotesFrom?: EnvironmentName
 }
 
-const env = (name: EnvironmentName, replicas: number, promotesFrom?: EnvironmentName): Environment =>
-  Object.freeze({ name, namespace: `graphmemory-${name}`, overlay: `overlays/${name}`, replicas, promotesFrom })
+const env = (name: EnvironmentName, replicas: number, host: string, promotesFrom?: EnvironmentName): Environment =>
+  Object.freeze({ name, namespace: `graphmemory-${name}`, overlay: `overlays/${name}`, replicas, host, promotesFrom })
 
 /** Every environment by name. */
 export const ENVIRONMENTS: Readonly<Record<EnvironmentName, Environment>> = Object.freeze({
-  dev: env('dev', 1),
-  staging: env('staging', 2, 'dev'),
-  prod: env('prod', 2, 'staging'),
+  dev: env('dev', 1, 'dev.graphmemory.example.com'),
+  staging: env('staging', 2, 'staging.graphmemory.example.com', 'dev'),
+  prod: env('prod', 2, 'graphmemory.example.com', 'staging'),
 })
 
 /** The order releases move through: dev → staging → prod. */

@@ -93,6 +93,10 @@ describe('render (kustomize in the lab engine)', () => {
     expect(unpinnedImages(objs)).toEqual([])
     expect(new Set(containerImages(objs).map((c) => c.image))).toEqual(new Set(Object.values(images)))
 
+    const ingress = find(objs, 'Ingress', 'graphmemory')?.spec as { rules: { host: string }[]; tls: { hosts: string[]; secretName: string }[] }
+    expect(ingress.rules.map((r) => r.host)).toEqual([env.host, `api.${env.host}`])
+    expect(ingress.tls).toEqual([{ hosts: [env.host, `api.${env.host}`], secretName: 'graphmemory-tls' }])
+
     expect((find(objs, 'Deployment', 'api')?.spec as { replicas: number }).replicas).toBe(1)
     for (const s of ['analytics', 'dashboard']) {
       expect((find(objs, 'Deployment', s)?.spec as { replicas: number }).replicas).toBe(env.replicas)
