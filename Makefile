@@ -4,12 +4,15 @@ SHELL := /bin/bash
 LAB_ENV ?= $(or $(LAB_HOME),$(HOME)/.graphmemory-lab)/state/lab.env
 NODE_MODULES := node_modules/.package-lock.json
 with-lab = set -a && . $(LAB_ENV) && set +a &&
-# Service images built with plain Docker on the lab's base images (BuildKit through Debian's 20.10 client)
-IMAGE_TAG ?= lab
-service-images = API_IMAGE=graphmemory/api:$(IMAGE_TAG) ANALYTICS_IMAGE=graphmemory/analytics:$(IMAGE_TAG) \
-	DASHBOARD_IMAGE=graphmemory/dashboard:$(IMAGE_TAG) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS
+# The pipeline in library mode (ci/run.ts): the module's functions with `dagger call`'s names, against the lab
+pipeline = $(with-lab) npm run --silent pipeline --
+# Credentials of the lab's release registry, as secret references (the value never appears on a command line)
+release-auth = --username $$LAB_RELEASE_USER --password file:$$LAB_RELEASE_PASSWORD_FILE
+# What `make ci` published, pulled by digest into Docker for the compose checks
+IMAGES_JSON := .ci-out/ci/images.json
+with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: deps lab-up lab-down lab-status test test-ts test-services images smoke deploy bench-lab bench-cluster bench-services
+.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy bench-lab bench-cluster bench-services bench-pipeline
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -29,9 +32,13 @@ lab-down: deps
 lab-status: deps
 	node lab/status.mjs
 
-## test: bring the lab up, then run every suite: TypeScript (vitest), services (pytest), images, compose smoke
+## ci: the whole pipeline: build, test, scan, SBOM, sign and publish the three services to the lab's release registry
+ci: deps
+	$(pipeline) ci $(release-auth)
+
+## test: bring the lab up, then run every suite: TypeScript (vitest), services (pytest), the pipeline, compose smoke
 test: lab-up
-	$(MAKE) --no-print-directory test-ts test-services smoke
+	$(MAKE) --no-print-directory test-ts test-services ci smoke
 
 ## test-ts: the vitest suites (lab, adapters, pipeline) against the running lab
 test-ts:
@@ -41,14 +48,9 @@ test-ts:
 test-services:
 	services/run_tests.sh
 
-## images: build the three service images (their `test` stage, then the runtime) on the lab's base images
-images:
-	$(with-lab) BUILDER_IMAGE=$$LAB_IMAGE_PYTHON_BUILD RUNTIME_IMAGE=$$LAB_IMAGE_PYTHON_RUNTIME \
-	  IMAGE_PREFIX=graphmemory/ TAG=$(IMAGE_TAG) docker/production/build-images.sh
-
-## smoke: the compose stack end to end, plus image size and user checks
-smoke: images
-	$(with-lab) $(service-images) $$LAB_SMOKE_PYTHON services/smoke/compose_smoke.py
+## smoke: the images `make ci` published, pulled by digest: size and user checks, then the compose stack end to end
+smoke:
+	$(with-published) $$LAB_SMOKE_PYTHON services/smoke/compose_smoke.py
 
 ## deploy: the main job, deploy to the lab's cluster (the deploy pipeline arrives with its own issue)
 deploy: lab-up
@@ -62,6 +64,6 @@ bench-lab: deps
 bench-cluster: deps
 	node bench/cluster.mjs
 
-## bench-services: image sizes and start-to-ready times of the service images
-bench-services: images
-	$(with-lab) $(service-images) node bench/services.mjs
+## bench-services: image sizes and start-to-ready times of the images `make ci` published
+bench-services:
+	$(with-published) node bench/services.mjs

@@ -6,6 +6,13 @@ export default defineConfig({
     setupFiles: ['lab/env.ts'],
     // many tests drive the real lab (a Kubernetes control plane, registries, an engine) on a shared 2-core machine
     testTimeout: 180000,
-    hookTimeout: 120000,
+    hookTimeout: 180000,
+    coverage: {
+      provider: 'v8',
+      include: ['ci/**/*.ts'],
+      exclude: ['ci/**/*.test.ts', 'ci/sdk/**'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: '.ci-out/coverage',
+    },
   },
 })

@@ -9,7 +9,7 @@ import { connection, dag, Container, Directory, File } from '@dagger.io/dagger'
 import { GraphmemoryIde } from './src/index.js'
 import { messageOf } from './src/errors.js'
 import { parseCall, helpText, kebab, type Call } from './cli/args.js'
-import { surface, type ArgSpec } from './cli/surface.js'
+import { surface, type ArgSpec, type Surface } from './cli/surface.js'
 import { constructorDefaults } from './cli/defaults.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -44,7 +44,7 @@ const ordered = (specs: ArgSpec[], raw: Record<string, string>): unknown[] =>
 
 /** Prints or exports what a function returned, as `dagger call` would. */
 async function show(result: unknown, call: Call): Promise<void> {
-  const name = kebab(call.fn.name)
+  const name = [kebab(call.fn.name), call.args.service].filter(Boolean).join('-')
   if (result instanceof Directory) {
     const dest = path.resolve(call.output ?? path.join(OUT, name))
     await result.export(dest)
@@ -77,16 +77,27 @@ async function main(argv: string[]): Promise<number> {
   const call = parseCall(argv, spec)
   const raw = { ...constructorDefaults(REPO), ...call.constructorArgs }
   const t0 = performance.now()
+  let failure: unknown // kept apart: connection() would flatten it into a longer message
   await connection(async () => {
-    const source = call.constructorArgs.source ? undefined : dag.host().directory(REPO, { exclude: spec.constructorArgs.find((a) => a.name === 'source')?.ignore })
-    const ctorValues = ordered(spec.constructorArgs, raw)
-    ctorValues[spec.constructorArgs.findIndex((a) => a.name === 'source')] ??= source
-    const pipeline = new (GraphmemoryIde as unknown as new (...a: unknown[]) => GraphmemoryIde)(...ctorValues)
-    const method = (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>)[call.fn.name].bind(pipeline)
-    await show(await method(...ordered(call.fn.args, call.args)), call)
+    try {
+      await invoke(call, spec, raw)
+    } catch (err) {
+      failure = err
+    }
   }, { LogOutput: process.env.PIPELINE_ENGINE_LOG ? process.stderr : undefined })
+  if (failure) throw failure
   process.stderr.write(`${kebab(call.fn.name)}: done in ${((performance.now() - t0) / 1000).toFixed(1)}s\n`)
   return 0
+}
+
+/** Constructs the pipeline with the given and default values and calls the function; shows what it returned. */
+async function invoke(call: Call, spec: Surface, raw: Record<string, string>): Promise<void> {
+  const sourceAt = spec.constructorArgs.findIndex((a) => a.name === 'source')
+  const ctorValues = ordered(spec.constructorArgs, raw)
+  ctorValues[sourceAt] ??= dag.host().directory(REPO, { exclude: spec.constructorArgs[sourceAt].ignore })
+  const pipeline = new (GraphmemoryIde as unknown as new (...a: unknown[]) => GraphmemoryIde)(...ctorValues)
+  const method = (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>)[call.fn.name].bind(pipeline)
+  await show(await method(...ordered(call.fn.args, call.args)), call)
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {

@@ -9,6 +9,9 @@ export const LAB_DEFAULTS: Record<string, string> = {
   postgresImage: 'LAB_IMAGE_POSTGRES',
   redisImage: 'LAB_IMAGE_REDIS',
   registry: 'LAB_RELEASE_REGISTRY',
+  trivyImage: 'LAB_IMAGE_TRIVY',
+  trivyDbRepository: 'LAB_TRIVY_DB_REPOSITORY',
+  cosignImage: 'LAB_IMAGE_COSIGN',
 }
 
 /** The commit of a work tree and its time; a tree with uncommitted changes is marked "-dirty". */

@@ -24,14 +24,25 @@ describe('module surface (the SDK introspector, offline)', () => {
     expect(source?.ignore).toEqual(expect.arrayContaining(['.git', '**/node_modules']))
   })
 
+  it('takes images, registry and the severity threshold as constructor options with online defaults', () => {
+    const defaults = Object.fromEntries(surface.constructorArgs.map((a) => [a.name, a.defaultValue]))
+    expect(defaults).toMatchObject({ builderImage: 'python:3.11-slim-bookworm', severity: 'CRITICAL,HIGH', trivyImage: 'docker.io/aquasec/trivy:0.74.0' })
+    expect(surface.constructorArgs.map((a) => a.name)).toEqual(expect.arrayContaining(['registry', 'cosignImage', 'trivyDbRepository', 'commit']))
+  })
+
   it('lists one function per step with typed arguments', () => {
     expect(args('build')).toEqual({ service: 'String' })
     expect(fn('build').returns).toBe('Container')
     expect(args('test')).toEqual({ service: 'String' })
     expect(fn('test').returns).toBe('File')
     expect(args('publish')).toMatchObject({ service: 'String', username: 'String?', password: 'Secret?' })
+    expect(args('scan')).toEqual({ service: 'String' })
+    expect(fn('scan').returns).toBe('Directory')
+    expect(fn('sbom').returns).toBe('File')
+    expect(args('sign')).toEqual({ ref: 'String', key: 'Secret', keyPassword: 'Secret', username: 'String?', password: 'Secret?' })
+    expect(args('verify')).toEqual({ ref: 'String', publicKey: 'File', username: 'String?', password: 'Secret?' })
     expect(fn('ci').returns).toBe('Directory')
-    expect(args('ci')).toMatchObject({ services: 'String?', password: 'Secret?' })
+    expect(args('ci')).toEqual({ services: 'String?', username: 'String?', password: 'Secret?', signingKey: 'Secret?', signingPassword: 'Secret?' })
   })
 
   it('documents every function and argument (they become `dagger call --help`)', () => {
@@ -41,5 +52,20 @@ describe('module surface (the SDK introspector, offline)', () => {
       ...surface.functions.flatMap((f) => f.args.filter((a) => !a.description).map((a) => `${f.name} --${a.name}`)),
     ]
     expect(undocumented).toEqual([])
+  })
+})
+
+describe('module loading (dagger.json)', () => {
+  it('keeps the test files out of the module: the TypeScript runtime imports every .ts file under src/', async () => {
+    const fs = await import('node:fs')
+    const path = await import('node:path')
+    const { default: picomatch } = await import('picomatch')
+    const root = path.resolve(import.meta.dirname, '../..')
+    const config = JSON.parse(fs.readFileSync(path.join(root, 'dagger.json'), 'utf8')) as { source: string; include?: string[] }
+    const excluded = (config.include ?? []).filter((p) => p.startsWith('!')).map((p) => picomatch(p.slice(1)))
+    const tests = fs.readdirSync(path.join(root, config.source, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.test.ts')).map((f) => path.posix.join(config.source, 'src', f))
+    expect(tests.length).toBeGreaterThan(0)
+    expect(tests.filter((t) => !excluded.some((m) => m(t)))).toEqual([])
   })
 })

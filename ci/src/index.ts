@@ -5,7 +5,12 @@ import { build as buildStep, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
 import { commitTag, imageRef, publish as publishStep } from './steps/publish.js'
 import { ci as ciStep } from './steps/ci.js'
-import { registryOf } from '../adapters/registry.js'
+import { scan as scanStep, describeBlocked, type ScanOptions } from './steps/scan.js'
+import { sbom as sbomStep } from './steps/sbom.js'
+import { sign as signStep, verify as verifyStep } from './steps/sign.js'
+import { buildContext } from './steps/build.js'
+import { PipelineError } from './errors.js'
+import { registryOf, type RegistryAuth } from '../adapters/registry.js'
 
 /**
  * The delivery pipeline of GraphMemory-IDE: build, test, scan, SBOM, sign and publish the API, the dashboard and the
@@ -21,6 +26,10 @@ export class GraphmemoryIde {
   registry: string
   commit: string
   commitTime: number
+  trivyImage: string
+  trivyDbRepository: string
+  severity: string
+  cosignImage: string
 
   /**
    * @param source the repository (services, Dockerfiles, manifests)
@@ -30,7 +39,11 @@ export class GraphmemoryIde {
    * @param redisImage Redis bound to the test suites that need it
    * @param registry where images are published: host[:port][/path]
    * @param commit the commit being built: image tag and revision label
-   * @param commitTime commit time in Unix seconds: timestamps and the created label, for reproducible images
+   * @param commitTime commit time in Unix seconds, recorded in the images' created label
+   * @param trivyImage the Trivy image that scans and writes SBOMs
+   * @param trivyDbRepository OCI repository of Trivy's vulnerability database
+   * @param severity severities that block a scan, comma-separated (UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)
+   * @param cosignImage the cosign image that signs and verifies (it needs a shell)
    */
   constructor(
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '.git', '**/__pycache__', '**/.pytest_cache', '**/.venv', '.ci-out', 'ci/sdk'] })
@@ -42,6 +55,10 @@ export class GraphmemoryIde {
     registry = 'ghcr.io/graphmemory',
     commit = '',
     commitTime = 0,
+    trivyImage = 'docker.io/aquasec/trivy:0.74.0',
+    trivyDbRepository = 'mirror.gcr.io/aquasec/trivy-db:2',
+    severity = 'CRITICAL,HIGH',
+    cosignImage = 'ghcr.io/sigstore/cosign/cosign:v3.1.3-dev',
   ) {
     this.source = source
     this.builderImage = builderImage
@@ -51,6 +68,24 @@ export class GraphmemoryIde {
     this.registry = registry
     this.commit = commit
     this.commitTime = commitTime
+    this.trivyImage = trivyImage
+    this.trivyDbRepository = trivyDbRepository
+    this.severity = severity
+    this.cosignImage = cosignImage
+  }
+
+  /** The scan settings; the repository's .trivyignore applies when it has one. */
+  private async scanOptions(): Promise<ScanOptions> {
+    const ignored = await this.source.exists('.trivyignore')
+    return {
+      trivyImage: this.trivyImage, dbRepository: this.trivyDbRepository, severity: this.severity,
+      ignoreFile: ignored ? this.source.file('.trivyignore') : undefined,
+    }
+  }
+
+  /** Credentials for the registry of ref, when a password is given. */
+  private auth(ref: string, username: string, password?: Secret): RegistryAuth | undefined {
+    return password ? { address: registryOf(ref), username, password } : undefined
   }
 
   private get buildOptions(): BuildOptions {
@@ -99,8 +134,60 @@ export class GraphmemoryIde {
   async publish(service: string, username = '', password?: Secret): Promise<string> {
     const config = serviceConfig(service)
     const ref = imageRef(this.registry, config, commitTag(this.commit))
-    const auth = password ? { address: registryOf(ref), username, password } : undefined
-    return publishStep(this.build(service), ref, auth)
+    return publishStep(this.build(service), ref, this.auth(ref, username, password))
+  }
+
+  /**
+   * Scans one service: its image for vulnerable packages, its Dockerfile and the manifests for misconfigurations, its
+   * source for secrets. Returns the reports (JSON and SARIF); fails listing what blocks (package, CVE, severity,
+   * installed and fixed version) when a finding reaches the severity threshold.
+   * @param service api, analytics or dashboard
+   */
+  @func()
+  async scan(service: string): Promise<Directory> {
+    const result = await scanStep(this.build(service), this.scanContext(service), await this.scanOptions())
+    if (!result.passed) throw new PipelineError(`scan of ${service} blocked`, describeBlocked(service, result), 'see the reasons above')
+    return result.reports
+  }
+
+  /** What the misconfiguration and secret scans of a service read: its build context, Dockerfile and manifests. */
+  private scanContext(service: string): Directory {
+    const context = buildContext(this.source, serviceConfig(service))
+    return context.withDirectory('k8s', this.source.directory('k8s'))
+  }
+
+  /**
+   * The software bill of materials of one service's image, as CycloneDX JSON.
+   * @param service api, analytics or dashboard
+   */
+  @func()
+  sbom(service: string): File {
+    return sbomStep(this.build(service), { trivyImage: this.trivyImage })
+  }
+
+  /**
+   * Signs a published image by digest with a cosign key; the signature is stored in the registry beside it.
+   * @param ref the image reference with its digest (what publish returns)
+   * @param key cosign private key
+   * @param keyPassword password of the private key
+   * @param username registry user
+   * @param password registry password or token
+   */
+  @func()
+  async sign(ref: string, key: Secret, keyPassword: Secret, username = '', password?: Secret): Promise<string> {
+    return signStep(ref, key, keyPassword, this.auth(ref, username, password), { cosignImage: this.cosignImage })
+  }
+
+  /**
+   * Verifies that an image (by digest) carries a signature made with the private key of a public key.
+   * @param ref the image reference with its digest
+   * @param publicKey cosign public key
+   * @param username registry user
+   * @param password registry password or token
+   */
+  @func()
+  async verify(ref: string, publicKey: File, username = '', password?: Secret): Promise<string> {
+    return verifyStep(ref, publicKey, this.auth(ref, username, password), { cosignImage: this.cosignImage })
   }
 
   /**
@@ -110,11 +197,18 @@ export class GraphmemoryIde {
    * @param services comma-separated service names (default: all)
    * @param username registry user
    * @param password registry password or token; without it nothing is published
+   * @param signingKey cosign private key; without it images are published unsigned
+   * @param signingPassword password of the cosign private key
    */
   @func()
-  async ci(services = '', username = '', password?: Secret): Promise<Directory> {
+  async ci(services = '', username = '', password?: Secret, signingKey?: Secret, signingPassword?: Secret): Promise<Directory> {
     return ciStep({
       source: this.source,
+      scan: await this.scanOptions(),
+      scanContext: (service) => this.scanContext(service),
+      cosignImage: this.cosignImage,
+      signingKey,
+      signingPassword,
       services: services ? services.split(',') : [],
       test: this.testOptions,
       registry: this.registry,

@@ -10,18 +10,26 @@ export interface BuildOptions {
   runtimeImage: string
   /** Source revision recorded in the image labels. */
   revision: string
-  /** Commit time (Unix seconds): file timestamps and the `created` label, so a rebuild gives the same image. */
+  /** Commit time (Unix seconds), recorded in the `created` label. */
   sourceDateEpoch: number
 }
+
+/**
+ * The time every file of a build context, and the image's own creation time, is set to: 1980-01-01, the earliest
+ * time every archive format holds. A constant rather than the commit time: the same content then gives the same
+ * layers (reproducible) and the same cache keys (BuildKit passes SOURCE_DATE_EPOCH to every RUN, so a value that
+ * changes with each commit would rebuild every layer of every image on every commit).
+ */
+export const REPRODUCIBLE_EPOCH = 315532800
 
 /** Where the Dockerfile is placed inside the build context (the context is services/, the Dockerfiles live apart). */
 const DOCKERFILE = '.pipeline/Dockerfile'
 
-/** The service's build context with its Dockerfile, every timestamp set to the commit time. */
-export function buildContext(source: Directory, service: ServiceConfig, epoch: number): Directory {
+/** The service's build context with its Dockerfile, every timestamp set to REPRODUCIBLE_EPOCH. */
+export function buildContext(source: Directory, service: ServiceConfig): Directory {
   return source.directory(service.context)
     .withFile(DOCKERFILE, source.file(service.dockerfile))
-    .withTimestamps(epoch)
+    .withTimestamps(REPRODUCIBLE_EPOCH)
 }
 
 /** The image labels' creation time: the commit time, or "unknown" when no commit time was given. */
@@ -34,8 +42,8 @@ export function build(source: Directory, service: ServiceConfig, options: BuildO
     RUNTIME_IMAGE: options.runtimeImage,
     REVISION: options.revision,
     CREATED: createdLabel(options.sourceDateEpoch),
-    SOURCE_DATE_EPOCH: String(options.sourceDateEpoch),
+    SOURCE_DATE_EPOCH: String(REPRODUCIBLE_EPOCH),
   }).map(([name, value]) => ({ name, value }))
-  return buildContext(source, service, options.sourceDateEpoch)
+  return buildContext(source, service)
     .dockerBuild({ dockerfile: DOCKERFILE, target, buildArgs })
 }

@@ -8,12 +8,22 @@ import { registryOf } from '../../adapters/registry.js'
 import { build } from './build.js'
 import { test, type TestOptions } from './test.js'
 import { imageRef, publish } from './publish.js'
+import { scan, describeBlocked, type ScanOptions } from './scan.js'
+import { sbom } from './sbom.js'
+import { sign } from './sign.js'
 
 export interface CiOptions {
   source: Directory
   /** Service names; empty means all. */
   services: string[]
   test: TestOptions
+  scan: ScanOptions
+  /** What the misconfiguration and secret scans of a service read. */
+  scanContext: (service: string) => Directory
+  cosignImage: string
+  /** cosign private key and its password; without them images are published unsigned. */
+  signingKey?: Secret
+  signingPassword?: Secret
   registry: string
   tag: string
   username: string
@@ -32,16 +42,29 @@ interface Checked {
   reports: Directory
 }
 
-/** Build and test in parallel, then the checks that need the image; all of a service's reports in one folder. */
+/** Scans a built image and its context; a blocked scan fails naming what blocks. */
+async function scanGate(service: ServiceConfig, image: Container, options: CiOptions): Promise<Directory> {
+  const result = await scan(image, options.scanContext(service.name), options.scan)
+  if (!result.passed) throw new PipelineError(`scan of ${service.name} blocked`, describeBlocked(service.name, result), 'see the reasons above')
+  return result.reports
+}
+
+/** Build and test in parallel, then scan and SBOM of the image; all of a service's reports in one folder. */
 async function checkService(service: ServiceConfig, options: CiOptions, progress: Progress): Promise<Checked> {
   const image = build(options.source, service, options.test)
-  const [built, tested] = await Promise.allSettled([
-    progress.step('build', service.name, () => image.sync()),
-    progress.step('test', service.name, () => test(options.source, service, options.test), (r) => r.summary),
-  ])
-  if (built.status === 'rejected') throw built.reason
+  const testing = progress.step('test', service.name, () => test(options.source, service, options.test), (r) => r.summary)
+  const imageChecks = progress.step('build', service.name, () => image.sync()).then(() => Promise.all([
+    progress.step('scan', service.name, () => scanGate(service, image, options)),
+    progress.step('sbom', service.name, () => sbom(image, { trivyImage: options.scan.trivyImage }).sync()),
+  ]))
+  const [tested, checked] = await Promise.allSettled([testing, imageChecks])
   if (tested.status === 'rejected') throw tested.reason
-  const reports = options.output.withFile(`${service.name}/junit.xml`, tested.value.junit)
+  if (checked.status === 'rejected') throw checked.reason
+  const [scanReports, bom] = checked.value
+  const reports = options.output
+    .withFile(`${service.name}/junit.xml`, tested.value.junit)
+    .withDirectory(`${service.name}/scan`, scanReports)
+    .withFile(`${service.name}/sbom.cdx.json`, bom)
   return { service, image, reports }
 }
 
@@ -67,12 +90,20 @@ export async function ci(options: CiOptions): Promise<Directory> {
       if (c.status !== 'fulfilled') return
       published[c.value.service.name] = await progress.step('publish', c.value.service.name, () => publish(c.value.image, refs[i], auth))
     }))
+    if (options.signingKey && options.signingPassword) {
+      const [key, keyPassword] = [options.signingKey, options.signingPassword]
+      await Promise.allSettled(Object.entries(published).map(([name, ref]) =>
+        progress.step('sign', name, () => sign(ref, key, keyPassword, auth, { cosignImage: options.cosignImage }))))
+    } else {
+      progress.skip('sign', undefined, 'no signing key given: images are unsigned')
+    }
   }
 
   const summary = progress.summary()
   const text = formatSummary(summary)
   if (!summary.ok) {
-    throw new PipelineError('ci failed', `\n${text}`, 'fix the failing step; each step reruns alone, e.g. `npm run pipeline -- test --service api`')
+    const details = summary.steps.filter((s) => s.status === 'failed').map((s) => `[${s.service ?? 'ci'} ${s.step}] ${s.detail}`)
+    throw new PipelineError('ci failed', `\n${text}\n\n${details.join('\n\n')}`, 'fix the failing step; each step reruns alone, e.g. `npm run pipeline -- test --service api`')
   }
   return output
     .withNewFile('summary.txt', `${text}\n`)
