@@ -1,0 +1,135 @@
+// The edge to Trivy: a Trivy container (image from configuration, vulnerability DB in a cache volume) and thin
+// runners that write Trivy's own reports. No policy here: what blocks is decided by the scan step.
+import { dag, type Container, type Directory, type File } from '@dagger.io/dagger'
+import { reachRegistry, rehost } from './loopback.js'
+import { registryOf } from '../../adapters/registry.js'
+
+/** The official Trivy image, pinned (online default; the lab passes LAB_IMAGE_TRIVY). */
+export const DEFAULT_TRIVY_IMAGE = 'docker.io/aquasec/trivy:0.74.0'
+/** The official vulnerability DB repository (online default; the lab passes LAB_TRIVY_DB_REPOSITORY). */
+export const DEFAULT_DB_REPOSITORY = 'mirror.gcr.io/aquasec/trivy-db:2'
+
+/** Where the cache volume (vulnerability DB) is mounted. */
+const CACHE_DIR = '/cache/trivy'
+/** A copy of the DB's metadata.json outside the volume: scans depend on its content, so a new DB means a new scan. */
+const DB_STAMP = '/etc/trivy-db.metadata.json'
+
+/** Flags of every scan: no network (the DB is already in the cache volume), no update or telemetry calls. */
+const OFFLINE = [
+  '--cache-dir', CACHE_DIR, '--cache-backend', 'memory', '--skip-db-update', '--skip-java-db-update', '--offline-scan',
+  '--skip-version-check', '--disable-telemetry', '--no-progress', '--quiet',
+]
+/** Flags of scans that need no vulnerability DB (misconfiguration, secrets, SBOM); `trivy config` has no --no-progress. */
+const NO_DB = ['--cache-dir', '/tmp/trivy', '--skip-version-check', '--disable-telemetry', '--quiet']
+
+/** How the vulnerability DB is obtained. */
+export interface TrivyDbOptions {
+  /** OCI repository of the vulnerability DB (with its tag). */
+  dbRepository: string
+  /**
+   * Any value; a new one makes Trivy look at the DB repository again. Trivy itself only downloads a DB when its
+   * own is due (the DB's NextUpdate), so the same key reuses the cached DB and the cached scans.
+   */
+  dbRefreshKey: string
+}
+
+/** Options every runner takes. */
+export interface RunOptions {
+  /** Severities to report, comma-separated (UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL). */
+  severity?: string
+  /** A .trivyignore file: findings listed there are left out of the report. */
+  ignoreFile?: File
+  /** Leave out vulnerabilities that have no fixed version yet. */
+  ignoreUnfixed?: boolean
+}
+
+/** The cache volume of a DB repository: one per tool and repository, e.g. trivy-db-mirror.gcr.io-aquasec-trivy-db-2. */
+export function dbVolumeName(dbRepository: string): string {
+  return `trivy-db-${dbRepository.replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-|-$/g, '')}`
+}
+
+/** A plain Trivy container (no DB): for the scans that need none. */
+export function trivyContainer(image: string): Container {
+  return dag.container().from(image).withEnvVariable('TRIVY_NO_PROGRESS', 'true')
+}
+
+/**
+ * A Trivy container holding the vulnerability DB: the DB repository's DB is downloaded into the cache volume when
+ * Trivy finds its own missing or due; a loopback repository (the lab's mirror) is reached through a host tunnel.
+ */
+export function trivyWithDb(image: string, db: TrivyDbOptions): Container {
+  const base = trivyContainer(image).withMountedCache(CACHE_DIR, dag.cacheVolume(dbVolumeName(db.dbRepository)))
+  const registry = registryOf(db.dbRepository)
+  const reached = reachRegistry(base, registry)
+  const fetched = reached.container
+    .withEnvVariable('GMI_TRIVY_DB_REFRESH', db.dbRefreshKey)
+    .withExec([
+      'trivy', 'image', '--download-db-only', '--db-repository', rehost(db.dbRepository, registry, reached.host),
+      '--cache-dir', CACHE_DIR, '--skip-version-check', '--disable-telemetry', '--no-progress', '--quiet',
+      ...(reached.viaHost ? ['--insecure'] : []),
+    ])
+    .withExec(['cp', `${CACHE_DIR}/db/metadata.json`, DB_STAMP])
+  return base.withFile(DB_STAMP, fetched.file(DB_STAMP))
+}
+
+/** Where runners write their reports: a folder made empty for each run. */
+const OUT_DIR = '/tmp/gmi-trivy-out'
+const OUT = `${OUT_DIR}/report.json`
+
+/** A scan's reports: Trivy's JSON, and the same findings as SARIF. */
+export interface Report {
+  json: File
+  sarif: File
+}
+
+/** Report flags: JSON output, severity, ignore file. */
+function reportArgs(opts: RunOptions): string[] {
+  return [
+    '--format', 'json', '--output', OUT,
+    ...(opts.severity ? ['--severity', opts.severity] : []),
+    ...(opts.ignoreFile ? ['--ignorefile', '/in/.trivyignore'] : []),
+    ...(opts.ignoreUnfixed ? ['--ignore-unfixed'] : []),
+  ]
+}
+
+/** The container a runner starts from: an empty output folder, the ignore file when given. */
+function prepared(c: Container, opts: RunOptions = {}): Container {
+  const out = c.withDirectory(OUT_DIR, dag.directory())
+  return opts.ignoreFile ? out.withMountedFile('/in/.trivyignore', opts.ignoreFile) : out
+}
+
+/**
+ * Runs one Trivy scan (its arguments after `trivy`) and converts its JSON report to SARIF in the same exec: one
+ * container start per scan instead of two (the engine's per-exec cost dominates small scans).
+ */
+function run(c: Container, args: string[]): Report {
+  const script = `"$@" && trivy convert --quiet --format sarif --output ${OUT_DIR}/report.sarif ${OUT}`
+  const out = c.withExec(['sh', '-c', script, 'trivy', 'trivy', ...args]).directory(OUT_DIR)
+  return { json: out.file('report.json'), sarif: out.file('report.sarif') }
+}
+
+/** Vulnerability scan of a container image (exported as an OCI tarball), with the DB of `trivy` (see trivyWithDb). */
+export function scanImage(trivy: Container, image: Container, opts: RunOptions = {}): Report {
+  const c = prepared(trivy, opts).withMountedFile('/in/image.tar', image.asTarball())
+  return run(c, ['image', '--input', '/in/image.tar', '--scanners', 'vuln', ...OFFLINE, ...reportArgs(opts)])
+}
+
+/** Misconfiguration scan of a directory (Dockerfiles, Kubernetes manifests) with the checks built into Trivy. */
+export function scanConfig(trivy: Container, dir: Directory, opts: RunOptions = {}): Report {
+  const c = prepared(trivy, opts).withMountedDirectory('/in/src', dir).withWorkdir('/in/src')
+  return run(c, ['config', '--skip-check-update', ...NO_DB, ...reportArgs(opts), '.'])
+}
+
+/** Secret scan of a directory (Trivy's built-in rules; matches are masked in the reports). */
+export function scanSecrets(trivy: Container, dir: Directory, opts: RunOptions = {}): Report {
+  const c = prepared(trivy, opts).withMountedDirectory('/in/src', dir).withWorkdir('/in/src')
+  return run(c, ['fs', '--scanners', 'secret', '--no-progress', ...NO_DB, ...reportArgs(opts), '.'])
+}
+
+/** CycloneDX SBOM (JSON) of a container image: its OS and language packages. */
+export function cyclonedx(trivy: Container, image: Container): File {
+  return prepared(trivy)
+    .withMountedFile('/in/image.tar', image.asTarball())
+    .withExec(['trivy', 'image', '--input', '/in/image.tar', '--format', 'cyclonedx', '--output', `${OUT_DIR}/sbom.json`, '--no-progress', ...NO_DB])
+    .file(`${OUT_DIR}/sbom.json`)
+}

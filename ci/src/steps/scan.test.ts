@@ -1,0 +1,96 @@
+// The scan step against the lab: the lab's Trivy image and its offline DB (built from lab/trivy-db/fixtures), run by
+// the lab's Dagger engine. No mocks: a fixture image carries a package with a CRITICAL advisory in that DB.
+import { connection, dag, type Container, type Directory } from '@dagger.io/dagger'
+import { describe, expect, it } from 'vitest'
+import { labVar } from '../../../lab/env.js'
+import { describeBlocked, scan, type ScanOptions, type ScanResult } from './scan.js'
+
+/** Runs fn inside one Dagger session and returns its result. */
+async function inSession<T>(fn: () => Promise<T>): Promise<T> {
+  let result: T | undefined
+  await connection(async () => { result = await fn() })
+  return result as T
+}
+
+const options = (extra: Partial<ScanOptions> = {}): ScanOptions => ({
+  trivyImage: labVar('LAB_IMAGE_TRIVY'),
+  dbRepository: labVar('LAB_TRIVY_DB_REPOSITORY'),
+  ...extra,
+})
+
+const SITE = '/usr/local/lib/python3.11/dist-packages'
+const distInfo = (name: string, version: string) =>
+  [`${SITE}/${name.replace(/-/g, '_')}-${version}.dist-info/METADATA`, `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n`] as const
+
+/** The lab's Python runtime image plus two fixture distributions: one with a CRITICAL advisory, one with a MEDIUM one. */
+const fixtureImage = (): Container => dag.container().from(labVar('LAB_IMAGE_PYTHON_RUNTIME'))
+  .withNewFile(...distInfo('gmi-vulnerable-fixture', '1.0.0'))
+  .withNewFile(...distInfo('gmi-medium-fixture', '1.5.0'))
+
+/** A small service source tree whose Dockerfile passes the CRITICAL/HIGH checks. */
+const cleanContext = (): Directory => dag.directory()
+  .withNewFile('Dockerfile', 'FROM python:3.11-slim-bookworm\nCOPY app /app\nRUN useradd --uid 10001 app\nUSER 10001\nHEALTHCHECK CMD ["python3", "-c", "print(1)"]\nCMD ["python3", "/app/main.py"]\n')
+  .withNewFile('app/main.py', 'print("hello")\n')
+
+/** A GitHub token shaped secret, assembled at run time so that this file itself holds no secret. */
+const plantedToken = ['ghp', '_', 'Zq8', 'x'.repeat(4), 'R2mT7kLw9VbN3cY6dH1fJ5pS0aE4uG8iKo'].join('')
+
+/** Every file of the reports folder, by name. */
+async function reportFiles(result: ScanResult): Promise<Record<string, string>> {
+  const names = await result.reports.entries()
+  const texts = await Promise.all(names.map((n) => result.reports.file(n).contents()))
+  return Object.fromEntries(names.map((n, i) => [n, texts[i]]))
+}
+
+describe('scan (lab Trivy, offline fixture DB)', () => {
+  it('blocks an image with a CRITICAL advisory and names package, CVE, severity and versions', async () => {
+    const { result, files } = await inSession(async () => {
+      const result = await scan(fixtureImage(), cleanContext(), options())
+      return { result, files: await reportFiles(result) }
+    })
+    expect(result.passed).toBe(false)
+    expect(result.blocked).toEqual([expect.objectContaining({
+      package: 'gmi-vulnerable-fixture', id: 'CVE-2099-10001', severity: 'CRITICAL', installed: '1.0.0', fixed: '1.0.1',
+    })])
+    // the HIGH advisory only affects versions before 0.5.0; the MEDIUM one is reported, below the threshold
+    expect(result.counts).toEqual({ CRITICAL: 1, MEDIUM: 1 })
+    expect(result.misconfigurations).toEqual([])
+    expect(result.secrets).toEqual([])
+    const msg = describeBlocked('fixture', result)
+    expect(msg).toContain('scan of fixture blocked: 1 vulnerability')
+    expect(msg).toContain('gmi-vulnerable-fixture 1.0.0: CVE-2099-10001 (CRITICAL), fixed in 1.0.1')
+    expect(msg).toContain('.trivyignore')
+    expect(Object.keys(files).sort()).toEqual(['config.json', 'config.sarif', 'image.json', 'image.sarif', 'secrets.json', 'secrets.sarif'])
+    expect(files['image.sarif']).toContain('CVE-2099-10001')
+    expect(JSON.parse(files['image.sarif']).version).toBe('2.1.0')
+  })
+
+  it('an ignore-file entry lets the image through', async () => {
+    const result = await inSession(() => scan(fixtureImage(), cleanContext(), options({
+      ignoreFile: dag.directory().withNewFile('.trivyignore', '# fixture package: never shipped, test-only\nCVE-2099-10001\n').file('.trivyignore'),
+    })))
+    expect(result.blocked).toEqual([])
+    expect(result.passed).toBe(true)
+    expect(describeBlocked('fixture', result)).toBe('')
+  })
+
+  it('finds a secret planted in the source tree, and it blocks', async () => {
+    const { result, files } = await inSession(async () => {
+      const context = cleanContext().withNewFile('app/settings.py', `DEBUG = False\n\nGITHUB_TOKEN = "${plantedToken}"\n`)
+      const result = await scan(fixtureImage(), context, options({ severity: 'CRITICAL' }))
+      return { result, files: await reportFiles(result) }
+    })
+    expect(result.secrets).toEqual([expect.objectContaining({ rule: 'github-pat', file: 'app/settings.py:3' })])
+    expect(result.passed).toBe(false)
+    expect(describeBlocked('fixture', result)).toMatch(/app\/settings\.py:3: secret github-pat[\s\S]*remove each secret/)
+    // Trivy masks the match: the reports carry where the secret is, not the secret
+    for (const text of Object.values(files)) expect(text).not.toContain(plantedToken)
+  })
+
+  it('a Dockerfile that runs as root is a HIGH misconfiguration', async () => {
+    const result = await inSession(() => scan(fixtureImage(), dag.directory().withNewFile('Dockerfile', 'FROM python:3.11-slim-bookworm\nCMD ["python3"]\n'),
+      options({ ignoreFile: dag.directory().withNewFile('.trivyignore', 'CVE-2099-10001\n').file('.trivyignore') })))
+    expect(result.misconfigurations).toEqual([expect.objectContaining({ severity: 'HIGH', file: expect.stringContaining('Dockerfile') })])
+    expect(result.passed).toBe(false)
+  })
+})

@@ -1,0 +1,92 @@
+// Step: scan an image for vulnerabilities, its build context for misconfigurations and secrets; JSON and SARIF
+// reports, and the gate's decision (what blocks, and one message saying so).
+import { dag, ExecError, type Container, type Directory, type File } from '@dagger.io/dagger'
+import { PipelineError } from '../errors.js'
+import * as trivy from '../adapters/trivy.js'
+import { decide, describeGate, parseSeverities, passes, type Finding, type Misconfiguration, type SecretFinding } from '../plan/scan-gate.js'
+
+export type { Finding, Misconfiguration, SecretFinding } from '../plan/scan-gate.js'
+
+/** How to scan. */
+export interface ScanOptions {
+  /** Trivy image (online: the official image, pinned; the lab: LAB_IMAGE_TRIVY). */
+  trivyImage: string
+  /** Severities that block, comma-separated. Default CRITICAL,HIGH. */
+  severity?: string
+  /** The repository's .trivyignore, when it has one: findings listed there (with a reason) neither block nor appear. */
+  ignoreFile?: File
+  /** OCI repository of the vulnerability DB. Default: the official one (the lab: LAB_TRIVY_DB_REPOSITORY). */
+  dbRepository?: string
+  /** A new value lets Trivy look for a newer DB (it downloads only when its own is due). Default: today's date (UTC). */
+  dbRefreshKey?: string
+  /** Do not block on vulnerabilities that have no fixed version yet. Default false. */
+  ignoreUnfixed?: boolean
+}
+
+/** What a scan found and decided. */
+export interface ScanResult {
+  /** image.json, image.sarif, config.json, config.sarif, secrets.json, secrets.sarif (every severity reported). */
+  reports: Directory
+  /** Vulnerabilities at or above the threshold (they block). */
+  blocked: Finding[]
+  /** Failed misconfiguration checks at or above the threshold (they block). */
+  misconfigurations: Misconfiguration[]
+  /** Secrets found in the context (any secret blocks). */
+  secrets: SecretFinding[]
+  /** Every vulnerability in the image, by severity, blocking or not. */
+  counts: Record<string, number>
+  /** True when nothing blocks. */
+  passed: boolean
+}
+
+/** A Trivy run that failed (not a finding: the scanner itself) as one message with Trivy's own last words. */
+function scanFailure(err: unknown): Error {
+  if (!(err instanceof ExecError)) return err instanceof Error ? err : new Error(String(err))
+  const said = (err.stderr || err.stdout).trim().split('\n').filter((l) => l.trim()).slice(-3).join('\n')
+  return new PipelineError('the scan could not run', `trivy ${['image', 'config', 'fs'].find((c) => err.cmd.includes(c)) ?? ''} failed: ${said}`,
+    'check the Trivy image and the DB repository options (an offline lab: `make lab-status`), then run the scan again')
+}
+
+/** Today's date (UTC): the default DB refresh key, so a cached scan is reused for at most a day. */
+const today = (): string => new Date().toISOString().slice(0, 10)
+
+/**
+ * Scans `image` (vulnerabilities in OS and language packages) and `context` (misconfigurations of the Dockerfiles
+ * and manifests in it; secrets in its files). Reports keep every severity; the result says what blocks.
+ */
+export async function scan(image: Container, context: Directory, opts: ScanOptions): Promise<ScanResult> {
+  const threshold = parseSeverities(opts.severity ?? 'CRITICAL,HIGH')
+  const plain = trivy.trivyContainer(opts.trivyImage)
+  const withDb = trivy.trivyWithDb(opts.trivyImage, {
+    dbRepository: opts.dbRepository ?? trivy.DEFAULT_DB_REPOSITORY,
+    dbRefreshKey: opts.dbRefreshKey ?? today(),
+  })
+  const run = { ignoreFile: opts.ignoreFile, ignoreUnfixed: opts.ignoreUnfixed }
+  const scans = {
+    image: trivy.scanImage(withDb, image, run),
+    config: trivy.scanConfig(plain, context, run),
+    secrets: trivy.scanSecrets(plain, context, run),
+  }
+  let reports = dag.directory()
+  for (const [name, report] of Object.entries(scans)) {
+    reports = reports.withFile(`${name}.json`, report.json).withFile(`${name}.sarif`, report.sarif)
+  }
+  try {
+    reports = await reports.sync()
+  } catch (err) {
+    throw scanFailure(err)
+  }
+  const [imageJson, configJson, secretsJson] = await Promise.all(
+    ['image', 'config', 'secrets'].map((n) => reports.file(`${n}.json`).contents()))
+  const decision = decide({ image: imageJson, config: configJson, secrets: secretsJson }, threshold)
+  return { reports, ...decision, passed: passes(decision) }
+}
+
+/**
+ * One clear message for a blocked scan: each vulnerable package with its CVE, severity, installed and fixed version,
+ * each failed check and secret, and what to do (upgrade, or list the ID in .trivyignore with a reason). Empty when
+ * the scan passed.
+ */
+export function describeBlocked(service: string, result: ScanResult): string {
+  return describeGate(service, result)
+}
