@@ -2,7 +2,7 @@
 // The private key, its password and the registry password enter the container only as Dagger Secrets (environment
 // variables of one exec); the registry credentials are written to a docker config on /dev/shm inside that same exec,
 // so they are never in a layer, a file of the cache, an argument or a log.
-import { dag, ExecError, type Container, type File, type Secret } from '@dagger.io/dagger'
+import { dag, ExecError, type Container, type Directory, type File, type Secret } from '@dagger.io/dagger'
 import { reachRegistry, rehost } from './loopback.js'
 import { registryOf, type RegistryAuth } from '../../adapters/registry.js'
 
@@ -108,12 +108,16 @@ export async function verifyImage(image: string, ref: string, publicKey: File, a
   return cosign(c, ['verify', '--key', '/tmp/gmi-cosign.pub', '--insecure-ignore-tlog=true', ...p.flags, p.ref]).stdout()
 }
 
-/** Generates an encrypted key pair with cosign (password as Secret): cosign.key and cosign.pub in the returned folder. */
-export function generateKeyPair(image: string, password: Secret): Container {
+/**
+ * Generates a key pair with cosign, the private key encrypted with `password` (a Secret): a folder holding
+ * cosign.key and cosign.pub. For tests and first set-up; keep the private key in a secret store, never in git.
+ */
+export function generateKeyPair(image: string, password: Secret): Directory {
   return dag.container().from(image)
     .withWorkdir('/tmp/keys')
     .withUser('0')
     .withSecretVariable('COSIGN_PASSWORD', password)
     .withEnvVariable('GMI_COSIGN_RUN', `${Date.now()}-${Math.random().toString(36).slice(2)}`)
     .withExec(['cosign', 'generate-key-pair'])
+    .directory('/tmp/keys')
 }

@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { sbom } from './sbom.js'
 
+/** These tests start real containers on a shared 2-core machine: give them room beyond the default. */
+const LONG = 420_000
+
 interface CycloneDx { bomFormat: string; components?: Array<{ name: string; version: string; purl?: string; type: string }> }
 
 describe('sbom (lab Trivy)', () => {
@@ -22,5 +25,5 @@ describe('sbom (lab Trivy)', () => {
     expect(purls).toContain('pkg:pypi/six@1.16.0')
     // the OS packages are listed too (Debian's python3 among them)
     expect(purls.some((p) => p.startsWith('pkg:deb/debian/python3.11@'))).toBe(true)
-  })
+  }, LONG)
 })

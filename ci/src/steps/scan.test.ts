@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { describeBlocked, scan, type ScanOptions, type ScanResult } from './scan.js'
 
+/** These tests start real containers on a shared 2-core machine: give them room beyond the default. */
+const LONG = 420_000
+
 /** Runs fn inside one Dagger session and returns its result. */
 async function inSession<T>(fn: () => Promise<T>): Promise<T> {
   let result: T | undefined
@@ -63,7 +66,7 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
     expect(Object.keys(files).sort()).toEqual(['config.json', 'config.sarif', 'image.json', 'image.sarif', 'secrets.json', 'secrets.sarif'])
     expect(files['image.sarif']).toContain('CVE-2099-10001')
     expect(JSON.parse(files['image.sarif']).version).toBe('2.1.0')
-  })
+  }, LONG)
 
   it('an ignore-file entry lets the image through', async () => {
     const result = await inSession(() => scan(fixtureImage(), cleanContext(), options({
@@ -72,7 +75,7 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
     expect(result.blocked).toEqual([])
     expect(result.passed).toBe(true)
     expect(describeBlocked('fixture', result)).toBe('')
-  })
+  }, LONG)
 
   it('finds a secret planted in the source tree, and it blocks', async () => {
     const { result, files } = await inSession(async () => {
@@ -85,12 +88,12 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
     expect(describeBlocked('fixture', result)).toMatch(/app\/settings\.py:3: secret github-pat[\s\S]*remove each secret/)
     // Trivy masks the match: the reports carry where the secret is, not the secret
     for (const text of Object.values(files)) expect(text).not.toContain(plantedToken)
-  })
+  }, LONG)
 
   it('a Dockerfile that runs as root is a HIGH misconfiguration', async () => {
     const result = await inSession(() => scan(fixtureImage(), dag.directory().withNewFile('Dockerfile', 'FROM python:3.11-slim-bookworm\nCMD ["python3"]\n'),
       options({ ignoreFile: dag.directory().withNewFile('.trivyignore', 'CVE-2099-10001\n').file('.trivyignore') })))
     expect(result.misconfigurations).toEqual([expect.objectContaining({ severity: 'HIGH', file: expect.stringContaining('Dockerfile') })])
     expect(result.passed).toBe(false)
-  })
+  }, LONG)
 })
