@@ -64,6 +64,10 @@ bench-lab: deps
 bench-cluster: deps
 	node bench/cluster.mjs
 
+## bench-pipeline: `ci` against a plain docker/trivy/push baseline: warm, one-line change (ARGS=--cold: from empty caches)
+bench-pipeline: deps
+	$(with-lab) node bench/pipeline.mjs $(ARGS)
+
 ## bench-services: image sizes and start-to-ready times of the images `make ci` published
 bench-services:
 	$(with-published) node bench/services.mjs
