@@ -1,15 +1,13 @@
 // The main object of the module: it only wires the steps (ci/src/steps), one function each.
 import { dag, object, func, argument, type Container, type Directory, type File, type Secret } from '@dagger.io/dagger'
 import { serviceConfig } from './config/services.js'
-import { build as buildStep, type BuildOptions } from './steps/build.js'
+import { build as buildStep, buildContext, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
 import { commitTag, imageRef, publish as publishStep } from './steps/publish.js'
-import { ci as ciStep } from './steps/ci.js'
-import { scan as scanStep, describeBlocked, type ScanOptions } from './steps/scan.js'
+import { ci as ciStep, scanGate } from './steps/ci.js'
+import type { ScanOptions } from './steps/scan.js'
 import { sbom as sbomStep } from './steps/sbom.js'
 import { sign as signStep, verify as verifyStep } from './steps/sign.js'
-import { buildContext } from './steps/build.js'
-import { PipelineError } from './errors.js'
 import { registryOf, type RegistryAuth } from '../adapters/registry.js'
 
 /**
@@ -145,9 +143,7 @@ export class GraphmemoryIde {
    */
   @func()
   async scan(service: string): Promise<Directory> {
-    const result = await scanStep(this.build(service), this.scanContext(service), await this.scanOptions())
-    if (!result.passed) throw new PipelineError(`scan of ${service} blocked`, describeBlocked(service, result), 'see the reasons above')
-    return result.reports
+    return scanGate(service, this.build(service), this.scanContext(service), await this.scanOptions())
   }
 
   /** What the misconfiguration and secret scans of a service read: its build context, Dockerfile and manifests. */

@@ -42,10 +42,10 @@ interface Checked {
   reports: Directory
 }
 
-/** Scans a built image and its context; a blocked scan fails naming what blocks. */
-async function scanGate(service: ServiceConfig, image: Container, options: CiOptions): Promise<Directory> {
-  const result = await scan(image, options.scanContext(service.name), options.scan)
-  if (!result.passed) throw new PipelineError(`scan of ${service.name} blocked`, describeBlocked(service.name, result), 'see the reasons above')
+/** Scans a built image and its context and returns the reports; a blocked scan fails naming what blocks. */
+export async function scanGate(service: string, image: Container, context: Directory, options: ScanOptions): Promise<Directory> {
+  const result = await scan(image, context, options)
+  if (!result.passed) throw new PipelineError(`scan of ${service} blocked`, describeBlocked(service, result), 'see the reasons above')
   return result.reports
 }
 
@@ -54,7 +54,7 @@ async function checkService(service: ServiceConfig, options: CiOptions, progress
   const image = build(options.source, service, options.test)
   const testing = progress.step('test', service.name, () => test(options.source, service, options.test), (r) => r.summary)
   const imageChecks = progress.step('build', service.name, () => image.sync()).then(() => Promise.all([
-    progress.step('scan', service.name, () => scanGate(service, image, options)),
+    progress.step('scan', service.name, () => scanGate(service.name, image, options.scanContext(service.name), options.scan)),
     progress.step('sbom', service.name, () => sbom(image, { trivyImage: options.scan.trivyImage }).sync()),
   ]))
   const [tested, checked] = await Promise.allSettled([testing, imageChecks])
