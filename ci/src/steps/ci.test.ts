@@ -7,6 +7,7 @@ import { connection, dag, type Directory } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { GraphmemoryIde } from '../index.js'
+import { generateKeyPair } from '../adapters/cosign.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 const hex = (n: number) => crypto.randomBytes(n).toString('hex')
@@ -22,7 +23,8 @@ const repoSource = () => dag.host().directory(REPO, { exclude: ['**/node_modules
 
 /** The pipeline on the lab's images and release registry, for a fresh commit id (so its tags are its own). */
 const labPipeline = (source: Directory, commit = hex(20)) => new GraphmemoryIde(source, labVar('LAB_IMAGE_PYTHON_BUILD'),
-  labVar('LAB_IMAGE_PYTHON_RUNTIME'), labVar('LAB_IMAGE_POSTGRES'), labVar('LAB_IMAGE_REDIS'), labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000)
+  labVar('LAB_IMAGE_PYTHON_RUNTIME'), labVar('LAB_IMAGE_POSTGRES'), labVar('LAB_IMAGE_REDIS'), labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000,
+  labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH', labVar('LAB_IMAGE_COSIGN'))
 
 const password = () => dag.secret(`file://${labVar('LAB_RELEASE_PASSWORD_FILE')}`)
 const user = () => labVar('LAB_RELEASE_USER')
@@ -32,15 +34,27 @@ const pullable = (ref: string) => dag.container().withRegistryAuth(labVar('LAB_R
   .from(ref).sync().then(() => true, () => false)
 
 describe('ci (library mode, lab engine and registries)', () => {
-  it('builds, tests and publishes the three services; the digests pull back and run as non-root', async () => {
-    const { images, summary, junit, pulledUsers } = await inSession(async () => {
-      const out = await labPipeline(repoSource()).ci('', user(), password())
+  it('builds, tests, scans and publishes the three services; the digests pull back and run as non-root', async () => {
+    const exported = fs.mkdtempSync('/tmp/gmi-ci-out-')
+    const { images, summary, junit, pulledUsers, verified, otherKey } = await inSession(async () => {
+      const pipeline = labPipeline(repoSource())
+      const keyPassword = dag.setSecret(`cosign-password-${hex(6)}`, `pw-${hex(8)}`)
+      const pair = generateKeyPair(labVar('LAB_IMAGE_COSIGN'), keyPassword)
+      const other = generateKeyPair(labVar('LAB_IMAGE_COSIGN'), dag.setSecret(`cosign-password-${hex(6)}`, `pw-${hex(8)}`))
+      const key = dag.setSecret(`cosign-key-${hex(6)}`, await pair.file('cosign.key').contents())
+      const out = await pipeline.ci('', user(), password(), key, keyPassword)
+      await out.export(exported)
       const images = JSON.parse(await out.file('images.json').contents()) as Record<string, string>
       const pulledUsers = await Promise.all(Object.values(images).map((ref) =>
         dag.container().withRegistryAuth(labVar('LAB_RELEASE_REGISTRY'), user(), password()).from(ref)
           .withExec(['id', '-u']).stdout()))
-      return { images, summary: await out.file('summary.txt').contents(), junit: await out.file('api/junit.xml').contents(), pulledUsers }
+      const verified = await Promise.all(Object.values(images).map((ref) => pipeline.verify(ref, pair.file('cosign.pub'), user(), password())))
+      const otherKey = await pipeline.verify(images.api, other.file('cosign.pub'), user(), password()).then(() => 'verified', (e) => String(e))
+      return { images, summary: await out.file('summary.txt').contents(), junit: await out.file('api/junit.xml').contents(), pulledUsers, verified, otherKey }
     })
+    expect(verified.every((v) => /verified with the public key given/.test(v))).toBe(true)
+    expect(otherKey).toMatch(/signature check of .* failed/)
+    expect(summary).toMatch(/✓ api sign/)
     expect(Object.keys(images).sort()).toEqual(['analytics', 'api', 'dashboard'])
     for (const ref of Object.values(images)) expect(ref).toMatch(new RegExp(`^${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/\\w+:[0-9a-f]{12}@sha256:[0-9a-f]{64}$`))
     expect(pulledUsers.map((u) => u.trim())).toEqual(['10001', '10001', '10001'])
@@ -48,6 +62,12 @@ describe('ci (library mode, lab engine and registries)', () => {
     expect(summary).toMatch(/^ok: /m)
     expect(junit).toMatch(/<testsuite[^>]+tests="\d+"/)
     expect(junit).not.toMatch(/failures="[1-9]/)
+    const files = fs.readdirSync(exported, { recursive: true, encoding: 'utf8' }).map((f) => path.join(exported, f)).filter((f) => fs.statSync(f).isFile())
+    expect(files.map((f) => path.relative(exported, f))).toEqual(expect.arrayContaining(['api/scan/image.sarif', 'api/sbom.cdx.json', 'summary.json']))
+    const secret = fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim()
+    expect(files.filter((f) => fs.readFileSync(f, 'utf8').includes(secret))).toEqual([])
+    const sbom = JSON.parse(fs.readFileSync(path.join(exported, 'api/sbom.cdx.json'), 'utf8')) as { components: { name: string }[] }
+    expect(sbom.components.map((c) => c.name)).toEqual(expect.arrayContaining(['fastapi', 'uvicorn']))
   })
 
   it('a failing test fails ci, names the test and publishes nothing', async () => {
