@@ -3,7 +3,7 @@
 // variables of one exec); the registry credentials are written to a docker config on /dev/shm inside that same exec,
 // so they are never in a layer, a file of the cache, an argument or a log.
 import { dag, ExecError, type Container, type Directory, type File, type Secret } from '@dagger.io/dagger'
-import { reachRegistry, rehost } from './loopback.js'
+import { reachRegistry, rehost, unalias } from './loopback.js'
 import { registryOf, type RegistryAuth } from '../../adapters/registry.js'
 
 /**
@@ -81,7 +81,7 @@ export function cosignFailure(err: unknown, ref: string): string | undefined {
   const lines = (err.stderr || err.stdout || err.message).split('\n')
     .map((l) => l.trim()).filter((l) => l && !/^Flag --\S+ has been deprecated|^WARNING/.test(l))
   const last = lines.pop() ?? `exit code ${err.exitCode}`
-  return last.replace(/^error during command execution: /, '').replace(/host-registry-\d+:\d+/g, registry)
+  return unalias(last.replace(/^error during command execution: /, ''), registry)
 }
 
 /**

@@ -39,3 +39,8 @@ export function reachRegistry(container: Container, registry: string): ReachedRe
 export function rehost(ref: string, from: string, to: string): string {
   return from !== to && ref.startsWith(`${from}/`) ? `${to}${ref.slice(from.length)}` : ref
 }
+
+/** Puts a loopback registry's alias back in a tool's message (host-registry-5001:5001 → the registry the caller named). */
+export function unalias(text: string, registry: string): string {
+  return isLoopback(registry) ? text.split(`${aliasOf(registry)}:${LOOPBACK.exec(registry)?.[1] ?? '80'}`).join(registry) : text
+}

@@ -96,4 +96,10 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
     expect(result.misconfigurations).toEqual([expect.objectContaining({ severity: 'HIGH', file: expect.stringContaining('Dockerfile') })])
     expect(result.passed).toBe(false)
   }, LONG)
+
+  it('a DB repository that does not exist fails with one message saying the scan could not run', async () => {
+    const missing = labVar('LAB_TRIVY_DB_REPOSITORY').replace(/:[^:/]+$/, ':no-such-tag')
+    const attempt = inSession(() => scan(fixtureImage(), cleanContext(), options({ dbRepository: missing })))
+    await expect(attempt).rejects.toThrow(/the scan could not run: trivy image failed: run error: [\s\S]*127\.0\.0\.1:5000\/gmi-lab\/trivy-db:no-such-tag[\s\S]*MANIFEST_UNKNOWN[\s\S]*→ check the Trivy image and the DB repository/)
+  }, LONG)
 })

@@ -2,6 +2,8 @@
 // reports, and the gate's decision (what blocks, and one message saying so).
 import { dag, ExecError, type Container, type Directory, type File } from '@dagger.io/dagger'
 import { PipelineError } from '../errors.js'
+import { unalias } from '../adapters/loopback.js'
+import { registryOf } from '../../adapters/registry.js'
 import * as trivy from '../adapters/trivy.js'
 import { decide, describeGate, parseSeverities, passes, type Finding, type Misconfiguration, type SecretFinding } from '../plan/scan-gate.js'
 
@@ -40,9 +42,11 @@ export interface ScanResult {
 }
 
 /** A Trivy run that failed (not a finding: the scanner itself) as one message with Trivy's own last words. */
-function scanFailure(err: unknown): Error {
+function scanFailure(err: unknown, dbRepository: string): Error {
   if (!(err instanceof ExecError)) return err instanceof Error ? err : new Error(String(err))
-  const said = (err.stderr || err.stdout).trim().split('\n').filter((l) => l.trim()).slice(-3).join('\n')
+  const lines = (err.stderr || err.stdout).trim().split('\n').filter((l) => l.trim()).slice(-3)
+  // Trivy's log prefix (time, level, "Fatal error") says nothing a reader needs
+  const said = unalias(lines.map((l) => l.replace(/^\S+\s+FATAL\s+(Fatal error\s+)?/, '')).join('\n'), registryOf(dbRepository))
   return new PipelineError('the scan could not run', `trivy ${['image', 'config', 'fs'].find((c) => err.cmd.includes(c)) ?? ''} failed: ${said}`,
     'check the Trivy image and the DB repository options (an offline lab: `make lab-status`), then run the scan again')
 }
@@ -57,8 +61,9 @@ const today = (): string => new Date().toISOString().slice(0, 10)
 export async function scan(image: Container, context: Directory, opts: ScanOptions): Promise<ScanResult> {
   const threshold = parseSeverities(opts.severity ?? 'CRITICAL,HIGH')
   const plain = trivy.trivyContainer(opts.trivyImage)
+  const dbRepository = opts.dbRepository ?? trivy.DEFAULT_DB_REPOSITORY
   const withDb = trivy.trivyWithDb(opts.trivyImage, {
-    dbRepository: opts.dbRepository ?? trivy.DEFAULT_DB_REPOSITORY,
+    dbRepository,
     dbRefreshKey: opts.dbRefreshKey ?? today(),
   })
   const run = { ignoreFile: opts.ignoreFile, ignoreUnfixed: opts.ignoreUnfixed }
@@ -74,7 +79,7 @@ export async function scan(image: Container, context: Directory, opts: ScanOptio
   try {
     reports = await reports.sync()
   } catch (err) {
-    throw scanFailure(err)
+    throw scanFailure(err, dbRepository)
   }
   const [imageJson, configJson, secretsJson] = await Promise.all(
     ['image', 'config', 'secrets'].map((n) => reports.file(`${n}.json`).contents()))
