@@ -11,6 +11,8 @@ import { generateKeyPair } from '../adapters/cosign.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 const hex = (n: number) => crypto.randomBytes(n).toString('hex')
+/** A whole pipeline run on a shared 2-core machine: minutes when another suite builds beside it. */
+const PIPELINE_RUN = 900_000
 
 /** Runs fn inside one Dagger session and returns its result. */
 async function inSession<T>(fn: () => Promise<T>): Promise<T> {
@@ -68,7 +70,7 @@ describe('ci (library mode, lab engine and registries)', () => {
     expect(files.filter((f) => fs.readFileSync(f, 'utf8').includes(secret))).toEqual([])
     const sbom = JSON.parse(fs.readFileSync(path.join(exported, 'api/sbom.cdx.json'), 'utf8')) as { components: { name: string }[] }
     expect(sbom.components.map((c) => c.name)).toEqual(expect.arrayContaining(['fastapi', 'uvicorn']))
-  })
+  }, PIPELINE_RUN)
 
   it('a failing test fails ci, names the test and publishes nothing', async () => {
     const commit = hex(20)
@@ -85,7 +87,7 @@ describe('ci (library mode, lab engine and registries)', () => {
     expect(error).toMatch(/test_planted_failure/)
     expect(error).toMatch(/nothing published/)
     expect(published).toEqual([false, false])
-  })
+  }, PIPELINE_RUN)
 
   it('an unknown service fails before any work, listing the known ones', async () => {
     const error = await inSession(() => labPipeline(repoSource()).ci('api,web').then(() => '', (e) => String(e)))
@@ -100,5 +102,5 @@ describe('ci (library mode, lab engine and registries)', () => {
       .then(() => '', (e) => String(e)))
     expect(error).toMatch(new RegExp(`to ${labVar('LAB_RELEASE_REGISTRY').replace(/\./g, '\\.')}: authentication failed`))
     expect(error).not.toContain(wrong)
-  })
+  }, PIPELINE_RUN)
 })
