@@ -48,11 +48,13 @@ async function pipelineCi() {
 const libraryStart = () => timed(() => sh({ cwd: REPO })`npx tsx ci/run.ts --source ${work} --commit ${commit} --commit-time ${commitTime} build --service api`)
 
 // ---- the baseline ------------------------------------------------------------------------------------------------
+// Debian's 20.10 client builds with BuildKit without the buildx plugin (a newer client in /usr/local/bin needs it)
+const DOCKER = fs.existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker'
 const dockerConfig = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-bench-docker-'))
 const docker = $({ env: { ...env, DOCKER_CONFIG: dockerConfig, DOCKER_BUILDKIT: '1' }, quiet: true })
-await docker({ input: fs.readFileSync(env.LAB_RELEASE_PASSWORD_FILE) })`docker login ${env.LAB_RELEASE_REGISTRY} -u ${env.LAB_RELEASE_USER} --password-stdin`
+await docker({ input: fs.readFileSync(env.LAB_RELEASE_PASSWORD_FILE) })`${DOCKER} login ${env.LAB_RELEASE_REGISTRY} -u ${env.LAB_RELEASE_USER} --password-stdin`
 const TRIVY_CACHE = 'gmi-bench-trivy-cache'
-const trivy = (...a) => docker`docker run --rm --network host -v /var/run/docker.sock:/var/run/docker.sock -v ${TRIVY_CACHE}:/root/.cache/trivy -v ${work}:/src:ro ${env.LAB_IMAGE_TRIVY} ${a}`
+const trivy = (...a) => docker`${DOCKER} run --rm --network host -v /var/run/docker.sock:/var/run/docker.sock -v ${TRIVY_CACHE}:/root/.cache/trivy -v ${work}:/src:ro ${env.LAB_IMAGE_TRIVY} ${a}`
 const BACKING = {
   postgres: { image: env.LAB_IMAGE_POSTGRES, env: ['-e', 'POSTGRES_USER=gmi', '-e', 'POSTGRES_DB=gmi_test', '-e', 'POSTGRES_HOST_AUTH_METHOD=trust'],
     ready: ['pg_isready', '-h', '127.0.0.1', '-U', 'gmi'], url: ['TEST_DATABASE_URL', 'postgresql://gmi@postgres:5432/gmi_test'] },
@@ -61,22 +63,22 @@ const BACKING = {
 
 async function runSuite(svc, testImage) {
   const net = `gmi-bench-${svc.name}`
-  await docker`docker network create ${net}`
+  await docker`${DOCKER} network create ${net}`
   try {
     const urls = []
     for (const kind of svc.needs) {
       const b = BACKING[kind]
-      await docker`docker run -d --name ${net}-${kind} --network ${net} --network-alias ${kind} ${b.env} ${b.image}`
-      for (let i = 0; (await docker`docker exec ${net}-${kind} ${b.ready}`.nothrow()).exitCode !== 0; i++) {
+      await docker`${DOCKER} run -d --name ${net}-${kind} --network ${net} --network-alias ${kind} ${b.env} ${b.image}`
+      for (let i = 0; (await docker`${DOCKER} exec ${net}-${kind} ${b.ready}`.nothrow()).exitCode !== 0; i++) {
         if (i > 300) throw new Error(`${kind} did not become ready`)
         await new Promise((r) => setTimeout(r, 100))
       }
       urls.push('-e', `${b.url[0]}=${b.url[1]}`)
     }
-    await docker`docker run --rm --network ${net} ${urls} ${testImage}`
+    await docker`${DOCKER} run --rm --network ${net} ${urls} ${testImage}`
   } finally {
-    await docker`docker rm -f ${svc.needs.map((k) => `${net}-${k}`)}`.nothrow()
-    await docker`docker network rm ${net}`.nothrow()
+    await docker`${DOCKER} rm -f ${svc.needs.map((k) => `${net}-${k}`)}`.nothrow()
+    await docker`${DOCKER} network rm ${net}`.nothrow()
   }
 }
 
@@ -85,14 +87,14 @@ async function baselineService(svc, tag) {
     '--build-arg', `RUNTIME_IMAGE=${env.LAB_IMAGE_PYTHON_RUNTIME}`, '--build-arg', `REVISION=${commit}`]
   const testImage = `gmi-bench/${svc.name}-test`
   const image = `${env.LAB_RELEASE_REGISTRY}/graphmemory-bench/${svc.name}:${tag}`
-  await docker`docker build -q --target test -t ${testImage} ${common} ${path.join(work, 'services')}`
+  await docker`${DOCKER} build -q --target test -t ${testImage} ${common} ${path.join(work, 'services')}`
   await runSuite(svc, testImage)
-  await docker`docker build -q --target runtime -t ${image} ${common} ${path.join(work, 'services')}`
+  await docker`${DOCKER} build -q --target runtime -t ${image} ${common} ${path.join(work, 'services')}`
   await trivy('image', '--db-repository', env.LAB_TRIVY_DB_REPOSITORY, '--skip-java-db-update', '--exit-code', '1', '--severity', 'CRITICAL,HIGH', '--quiet', image)
   await trivy('config', '--exit-code', '1', '--severity', 'CRITICAL,HIGH', '--quiet', '/src/docker/production')
   await trivy('fs', '--scanners', 'secret', '--exit-code', '1', '--quiet', `/src/services/${svc.name}`)
   await trivy('image', '--format', 'cyclonedx', '--quiet', '--skip-db-update', '--offline-scan', image)
-  await docker`docker push -q ${image}`
+  await docker`${DOCKER} push -q ${image}`
 }
 const baselineCi = () => timed(async () => { for (const svc of SERVICES) await baselineService(svc, commit.slice(0, 12)) })
 
@@ -101,10 +103,10 @@ async function emptyCaches() {
   await sh`docker rm -f gmi-dagger-engine`.nothrow()
   await sh`docker volume rm gmi-dagger-state`.nothrow()
   await sh({ cwd: REPO })`node lab/up.mjs`
-  await docker`docker builder prune -af`.nothrow()
-  const mine = (await docker`docker images -q --filter reference=gmi-bench/* --filter reference=${env.LAB_RELEASE_REGISTRY}/graphmemory-bench/*`).stdout.trim().split('\n').filter(Boolean)
-  if (mine.length) await docker`docker rmi -f ${mine}`.nothrow()
-  await docker`docker volume rm -f ${TRIVY_CACHE}`.nothrow()
+  await docker`${DOCKER} builder prune -af`.nothrow()
+  const mine = (await docker`${DOCKER} images -q --filter reference=gmi-bench/* --filter reference=${env.LAB_RELEASE_REGISTRY}/graphmemory-bench/*`).stdout.trim().split('\n').filter(Boolean)
+  if (mine.length) await docker`${DOCKER} rmi -f ${mine}`.nothrow()
+  await docker`${DOCKER} volume rm -f ${TRIVY_CACHE}`.nothrow()
 }
 
 // ---- the run ----------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // The main object of the module: it only wires the steps (ci/src/steps), one function each.
 import { dag, object, func, argument, type Container, type Directory, type File, type Secret } from '@dagger.io/dagger'
 import { serviceConfig } from './config/services.js'
-import { build as buildStep, buildContext, type BuildOptions } from './steps/build.js'
+import { build as buildStep, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
 import { commitTag, imageRef, publish as publishStep } from './steps/publish.js'
 import { ci as ciStep, scanGate } from './steps/ci.js'
@@ -146,10 +146,16 @@ export class GraphmemoryIde {
     return scanGate(service, this.build(service), this.scanContext(service), await this.scanOptions())
   }
 
-  /** What the misconfiguration and secret scans of a service read: its build context, Dockerfile and manifests. */
+  /**
+   * What the misconfiguration and secret scans of a service read: its own folder, its Dockerfile and the manifests.
+   * Only the service's folder, so a change to one service leaves the other services' scans cached.
+   */
   private scanContext(service: string): Directory {
-    const context = buildContext(this.source, serviceConfig(service))
-    return context.withDirectory('k8s', this.source.directory('k8s'))
+    const config = serviceConfig(service)
+    return dag.directory()
+      .withDirectory(config.name, this.source.directory(`${config.context}/${config.name}`))
+      .withFile('Dockerfile', this.source.file(config.dockerfile))
+      .withDirectory('k8s', this.source.directory('k8s'))
   }
 
   /**
