@@ -19,11 +19,9 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const args = process.argv.slice(2)
 const COLD = args.includes('--cold')
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined
-const env = { ...process.env }
-for (const line of fs.readFileSync(path.join(process.env.LAB_HOME ?? path.join(os.homedir(), '.graphmemory-lab'), 'state/lab.env'), 'utf8').split('\n')) {
-  const eq = line.indexOf('=')
-  if (eq > 0) env[line.slice(0, eq)] ??= line.slice(eq + 1)
-}
+// the lab's env (lab.env) comes from the caller: `make bench-pipeline` loads it, as for every lab target
+const env = process.env
+if (!env.LAB_RELEASE_REGISTRY) throw new Error('the lab env is not loaded: run `make bench-pipeline` (after `make lab-up`)')
 const sh = $({ env, quiet: true })
 
 const SERVICES = [
