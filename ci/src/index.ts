@@ -3,12 +3,11 @@ import { dag, object, func, argument, type Container, type Directory, type File,
 import { serviceConfig } from './config/services.js'
 import { build as buildStep, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
-import { commitTag, imageRef, publish as publishStep } from './steps/publish.js'
+import { authFor, commitTag, imageRef, publish as publishStep } from './steps/publish.js'
 import { ci as ciStep, scanGate } from './steps/ci.js'
 import type { ScanOptions } from './steps/scan.js'
 import { sbom as sbomStep } from './steps/sbom.js'
 import { sign as signStep, verify as verifyStep } from './steps/sign.js'
-import { registryOf, type RegistryAuth } from '../adapters/registry.js'
 
 /**
  * The delivery pipeline of GraphMemory-IDE: build, test, scan, SBOM, sign and publish the API, the dashboard and the
@@ -81,10 +80,6 @@ export class GraphmemoryIde {
     }
   }
 
-  /** Credentials for the registry of ref, when a password is given. */
-  private auth(ref: string, username: string, password?: Secret): RegistryAuth | undefined {
-    return password ? { address: registryOf(ref), username, password } : undefined
-  }
 
   private get buildOptions(): BuildOptions {
     return { builderImage: this.builderImage, runtimeImage: this.runtimeImage, revision: this.commit || 'unknown', sourceDateEpoch: this.commitTime }
@@ -132,7 +127,7 @@ export class GraphmemoryIde {
   async publish(service: string, username = '', password?: Secret): Promise<string> {
     const config = serviceConfig(service)
     const ref = imageRef(this.registry, config, commitTag(this.commit))
-    return publishStep(this.build(service), ref, this.auth(ref, username, password))
+    return publishStep(this.build(service), ref, authFor(ref, username, password))
   }
 
   /**
@@ -177,7 +172,7 @@ export class GraphmemoryIde {
    */
   @func()
   async sign(ref: string, key: Secret, keyPassword: Secret, username = '', password?: Secret): Promise<string> {
-    return signStep(ref, key, keyPassword, this.auth(ref, username, password), { cosignImage: this.cosignImage })
+    return signStep(ref, key, keyPassword, authFor(ref, username, password), { cosignImage: this.cosignImage })
   }
 
   /**
@@ -189,7 +184,7 @@ export class GraphmemoryIde {
    */
   @func()
   async verify(ref: string, publicKey: File, username = '', password?: Secret): Promise<string> {
-    return verifyStep(ref, publicKey, this.auth(ref, username, password), { cosignImage: this.cosignImage })
+    return verifyStep(ref, publicKey, authFor(ref, username, password), { cosignImage: this.cosignImage })
   }
 
   /**
@@ -217,7 +212,6 @@ export class GraphmemoryIde {
       tag: commitTag(this.commit),
       username,
       password,
-      output: dag.directory(),
     })
   }
 }

@@ -1,13 +1,12 @@
 // Step: the whole pipeline. Per service in parallel: build and test, then scan and SBOM; then, only when every
 // step passed, publish (and sign) every image. One summary, human and JSON, beside the reports.
-import type { Container, Directory, Secret } from '@dagger.io/dagger'
+import { dag, type Container, type Directory, type Secret } from '@dagger.io/dagger'
 import { selectServices, type ServiceConfig } from '../config/services.js'
 import { PipelineError } from '../errors.js'
 import { Progress, formatSummary } from '../progress.js'
-import { registryOf } from '../../adapters/registry.js'
 import { build } from './build.js'
 import { test, type TestOptions } from './test.js'
-import { imageRef, publish } from './publish.js'
+import { authFor, imageRef, publish } from './publish.js'
 import { scan, describeBlocked, type ScanOptions } from './scan.js'
 import { sbom } from './sbom.js'
 import { sign } from './sign.js'
@@ -29,8 +28,6 @@ export interface CiOptions {
   username: string
   /** Registry password; without it nothing is published. */
   password?: Secret
-  /** The folder the reports are written into (an empty Directory). */
-  output: Directory
   /** Where progress lines go (default: stderr). */
   log?: (line: string) => void
 }
@@ -61,7 +58,7 @@ async function checkService(service: ServiceConfig, options: CiOptions, progress
   if (tested.status === 'rejected') throw tested.reason
   if (checked.status === 'rejected') throw checked.reason
   const [scanReports, bom] = checked.value
-  const reports = options.output
+  const reports = dag.directory()
     .withFile(`${service.name}/junit.xml`, tested.value.junit)
     .withDirectory(`${service.name}/scan`, scanReports)
     .withFile(`${service.name}/sbom.cdx.json`, bom)
@@ -75,7 +72,7 @@ export async function ci(options: CiOptions): Promise<Directory> {
   const progress = new Progress(options.log)
   const checked = await Promise.allSettled(services.map((s) => checkService(s, options, progress)))
 
-  let output = options.output
+  let output = dag.directory()
   for (const c of checked) if (c.status === 'fulfilled') output = output.withDirectory('.', c.value.reports)
   const failed = checked.some((c) => c.status === 'rejected')
 
@@ -85,7 +82,7 @@ export async function ci(options: CiOptions): Promise<Directory> {
   } else if (!options.password) {
     progress.skip('publish', undefined, 'no registry password given')
   } else {
-    const auth = { address: registryOf(refs[0]), username: options.username, password: options.password }
+    const auth = authFor(refs[0], options.username, options.password)
     await Promise.all(checked.map(async (c, i) => {
       if (c.status !== 'fulfilled') return
       published[c.value.service.name] = await progress.step('publish', c.value.service.name, () => publish(c.value.image, refs[i], auth))

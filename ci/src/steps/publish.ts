@@ -1,7 +1,7 @@
 // Step: push images to a registry, tagged with the commit, and return their references with digests.
-import type { Container } from '@dagger.io/dagger'
+import type { Container, Secret } from '@dagger.io/dagger'
 import type { ServiceConfig } from '../config/services.js'
-import { publish as push, type RegistryAuth } from '../../adapters/registry.js'
+import { publish as push, registryOf, type RegistryAuth } from '../../adapters/registry.js'
 import { PipelineError } from '../errors.js'
 
 /** The tag images of a commit carry: the first 12 characters of the commit, or "dev" without one. */
@@ -14,6 +14,11 @@ export function imageRef(registry: string, service: ServiceConfig, tag: string):
       'pass e.g. --registry ghcr.io/acme or --registry 127.0.0.1:5001')
   }
   return `${registry}/${service.image}:${tag}`
+}
+
+/** Credentials for the registry of ref, when a password is given (none: anonymous). */
+export function authFor(ref: string, username: string, password?: Secret): RegistryAuth | undefined {
+  return password ? { address: registryOf(ref), username, password } : undefined
 }
 
 /** Pushes one image and returns its reference with the digest (ref@sha256:...). */
