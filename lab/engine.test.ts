@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { connection, dag } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from './env.js'
-import { publish, pull, type RegistryAuth } from '../ci/adapters/registry.js'
+import { publish, pull, type RegistryAuth } from '../ci/src/adapters/registry.js'
 
 const nonce = () => crypto.randomBytes(6).toString('hex')
 

@@ -4,7 +4,7 @@
 // so they are never in a layer, a file of the cache, an argument or a log.
 import { dag, ExecError, type Container, type Directory, type File, type Secret } from '@dagger.io/dagger'
 import { reachRegistry, rehost, unalias } from './loopback.js'
-import { registryOf, type RegistryAuth } from '../../adapters/registry.js'
+import { registryOf, type RegistryAuth } from './registry.js'
 
 /**
  * The official cosign image, pinned: its `-dev` variant (distroless debug, nonroot), because the registry login

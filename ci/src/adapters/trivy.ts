@@ -2,7 +2,7 @@
 // runners that write Trivy's own reports. No policy here: what blocks is decided by the scan step.
 import { dag, type Container, type Directory, type File } from '@dagger.io/dagger'
 import { reachRegistry, rehost } from './loopback.js'
-import { registryOf } from '../../adapters/registry.js'
+import { registryOf } from './registry.js'
 
 /** The official Trivy image, pinned (online default; the lab passes LAB_IMAGE_TRIVY). */
 export const DEFAULT_TRIVY_IMAGE = 'docker.io/aquasec/trivy:0.74.0'

@@ -1,7 +1,7 @@
 // Step: push images to a registry, tagged with the commit, and return their references with digests.
 import type { Container, Secret } from '@dagger.io/dagger'
 import type { ServiceConfig } from '../config/services.js'
-import { publish as push, registryOf, type RegistryAuth } from '../../adapters/registry.js'
+import { publish as push, registryOf, type RegistryAuth } from '../adapters/registry.js'
 import { PipelineError } from '../errors.js'
 
 /** The tag images of a commit carry: the first 12 characters of the commit, or "dev" without one. */

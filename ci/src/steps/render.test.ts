@@ -9,7 +9,7 @@ import { connection, dag } from '@dagger.io/dagger'
 import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { Kube, KubeApiError, type KubeObject } from '../../adapters/kubernetes.js'
+import { Kube, KubeApiError, type KubeObject } from '../adapters/kubernetes.js'
 import { ENVIRONMENT_NAMES, environment, type EnvironmentName } from '../config/environments.js'
 import {
   assertAppLabels, containerImages, objectId, parseManifests, parseRequiredSecrets, podSpecs, referencedSecrets,

@@ -3,7 +3,7 @@
 import { dag, ExecError, type Container, type Directory, type File } from '@dagger.io/dagger'
 import { PipelineError } from '../errors.js'
 import { unalias } from '../adapters/loopback.js'
-import { registryOf } from '../../adapters/registry.js'
+import { registryOf } from '../adapters/registry.js'
 import * as trivy from '../adapters/trivy.js'
 import { decide, describeGate, parseSeverities, passes, type Finding, type Misconfiguration, type SecretFinding } from '../plan/scan-gate.js'
 

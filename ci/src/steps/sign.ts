@@ -1,7 +1,7 @@
 // Step: sign a published image by digest with cosign, and verify a signature with a public key.
 import type { File, Secret } from '@dagger.io/dagger'
 import { cosignFailure, signImage, verifyImage } from '../adapters/cosign.js'
-import { registryOf, type RegistryAuth } from '../../adapters/registry.js'
+import { registryOf, type RegistryAuth } from '../adapters/registry.js'
 import { PipelineError } from '../errors.js'
 
 /** How to sign and verify. */

@@ -1,0 +1,302 @@
+// A thin typed wrapper over @kubernetes/client-node: load a kubeconfig, server-side apply, get/list/delete, and
+// errors a person can act on. No rollout policy lives here: that belongs to the pipeline steps that use it.
+import * as k8s from '@kubernetes/client-node'
+
+export type KubeObject = k8s.KubernetesObject & {
+  metadata: k8s.V1ObjectMeta & { name: string }
+  [field: string]: unknown
+}
+
+/** What identifies one object in the API. */
+export interface ObjectRef {
+  apiVersion: string
+  kind: string
+  name: string
+  namespace?: string
+}
+
+export interface ApplyOptions {
+  /** The field manager recorded in managedFields (default: graphmemory-ci). */
+  fieldManager?: string
+  /** Take over fields owned by other managers (default: true, as a pipeline owns what it deploys). */
+  force?: boolean
+  /** Server-side dry run: validation and admission run in full, nothing is stored (default: false). */
+  dryRun?: boolean
+  /** What the server does with unknown or duplicated fields (default: Strict, refuse them). */
+  fieldValidation?: 'Strict' | 'Warn' | 'Ignore'
+}
+
+export interface LoadOptions {
+  /** Context of the kubeconfig to use (default: its current-context). */
+  context?: string
+  /** Bearer token used instead of the kubeconfig user's credentials. */
+  token?: string
+}
+
+/** The rollout-relevant fields of a Deployment, read as they are (no judgement made here). */
+export interface DeploymentState {
+  name: string
+  namespace: string
+  generation: number
+  observedGeneration: number
+  replicas: number
+  updatedReplicas: number
+  readyReplicas: number
+  availableReplicas: number
+  unavailableReplicas: number
+  conditions: k8s.V1DeploymentCondition[]
+  /** The deployment.kubernetes.io/revision annotation: bumped by the controller for each new ReplicaSet. */
+  revision?: string
+}
+
+/** The API server refused the credentials (401) or the permission (403). */
+export class KubeAuthError extends Error {
+  constructor(
+    message: string,
+    readonly status: 401 | 403,
+    readonly server: string,
+  ) {
+    super(message)
+    this.name = 'KubeAuthError'
+  }
+}
+
+/** Any other refusal by the API server, with its HTTP status and reason. */
+export class KubeApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly reason?: string,
+  ) {
+    super(message)
+    this.name = 'KubeApiError'
+  }
+}
+
+interface StatusBody {
+  message?: string
+  reason?: string
+}
+
+function statusBody(body: unknown): StatusBody {
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody
+    } catch {
+      return { message: body }
+    }
+  }
+  return (body ?? {}) as StatusBody
+}
+
+/**
+ * The generic object client, plus a server-side apply that sends the object exactly as given. The library's own
+ * patch() serializes known kinds through their typed models, which silently drops any field the model lacks (a
+ * misspelt field never reaches the server); here the server sees every field and, with fieldValidation=Strict,
+ * refuses unknown or duplicated ones.
+ */
+class ObjectApi extends k8s.KubernetesObjectApi {
+  static forConfig(kc: k8s.KubeConfig): ObjectApi {
+    const api = kc.makeApiClient(ObjectApi)
+    api.setDefaultNamespace(kc)
+    return api
+  }
+
+  async applyExact<T extends k8s.KubernetesObject>(obj: T, q: { fieldManager: string; force: boolean; dryRun: boolean; fieldValidation: string }): Promise<T> {
+    const ctx = this.configuration.baseServer.makeRequestContext(await this.specUriPath(obj, 'patch'), k8s.HttpMethod.PATCH)
+    ctx.setHeaderParam('Accept', 'application/json')
+    ctx.setHeaderParam('Content-Type', k8s.PatchStrategy.ServerSideApply)
+    ctx.setQueryParam('fieldManager', q.fieldManager)
+    ctx.setQueryParam('force', String(q.force))
+    ctx.setQueryParam('fieldValidation', q.fieldValidation)
+    if (q.dryRun) ctx.setQueryParam('dryRun', 'All')
+    ctx.setBody(JSON.stringify(obj))
+    return this.requestPromise<T>(ctx)
+  }
+}
+
+const describe = (ref: Partial<ObjectRef>) =>
+  `${ref.kind ?? 'object'} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name ?? ''}`.trim()
+
+export class Kube {
+  private readonly objects: ObjectApi
+
+  private constructor(
+    readonly config: k8s.KubeConfig,
+    /** Where the configuration came from, for error messages. */
+    readonly source: string,
+  ) {
+    this.objects = ObjectApi.forConfig(config)
+  }
+
+  /** Loads a kubeconfig file (e.g. the lab's KUBECONFIG_LAB). */
+  static fromFile(file: string, opts: LoadOptions = {}): Kube {
+    const kc = new k8s.KubeConfig()
+    try {
+      kc.loadFromFile(file)
+    } catch (err) {
+      throw new Error(`cannot read kubeconfig ${file}: ${(err as Error).message}`)
+    }
+    return Kube.fromKubeConfig(kc, opts, opts.token === undefined ? `kubeconfig ${file}` : `a token used in place of the user of kubeconfig ${file}`)
+  }
+
+  /** Wraps an already loaded KubeConfig. */
+  static fromKubeConfig(kc: k8s.KubeConfig, opts: LoadOptions = {}, source = 'the kubeconfig'): Kube {
+    if (opts.context) kc.setCurrentContext(opts.context)
+    if (!kc.getCurrentCluster()) throw new Error(`${source}: no cluster for context "${kc.getCurrentContext()}"`)
+    if (opts.token !== undefined) {
+      const current = kc.getCurrentContext()
+      const ctx = kc.getContextObject(current)!
+      const users = kc.users.map((u) => (u.name === ctx.user ? { name: u.name, token: opts.token } : u))
+      const next = new k8s.KubeConfig()
+      next.loadFromOptions({ clusters: kc.clusters, users, contexts: kc.contexts, currentContext: current })
+      kc = next
+    }
+    return new Kube(kc, source)
+  }
+
+  /** The API server's URL. */
+  get server(): string {
+    return this.config.getCurrentCluster()!.server
+  }
+
+  /** Turns a client error into one message: authentication/authorization problems are named as such. */
+  translate(err: unknown, action: string): Error {
+    if (err instanceof KubeAuthError || err instanceof KubeApiError) return err
+    if (err instanceof k8s.ApiException) {
+      const body = statusBody(err.body)
+      if (err.code === 401) {
+        return new KubeAuthError(
+          `Kubernetes API server ${this.server} refused to ${action}: authentication failed (401 Unauthorized). ` +
+            `The credentials (${this.source}) were not accepted: check that the kubeconfig points at the right cluster ` +
+            `and that its token (or client certificate) is current; for the lab, run \`make lab-up\` and use KUBECONFIG_LAB.`,
+          401,
+          this.server,
+        )
+      }
+      // 403 is also how admission refuses (Pod Security, quota, LimitRange): only an RBAC denial names a user
+      if (err.code === 403 && /\bUser "[^"]*" cannot /.test(body.message ?? '')) {
+        return new KubeAuthError(
+          `Kubernetes API server ${this.server} refused to ${action}: authorization failed (403 Forbidden)` +
+            `${body.message ? `: ${body.message}` : ''}. ` +
+            `The identity (${this.source}) lacks that RBAC permission: check the kubeconfig's user/token, or grant it a Role.`,
+          403,
+          this.server,
+        )
+      }
+      return new KubeApiError(
+        `Kubernetes API server ${this.server} could not ${action}: ${err.code}${body.reason ? ` ${body.reason}` : ''}` +
+          `${body.message ? `: ${body.message}` : ''}`,
+        err.code,
+        body.reason,
+      )
+    }
+    const e = err as Error & { code?: string; cause?: { code?: string } }
+    const code = e?.code ?? e?.cause?.code
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT') {
+      return new Error(
+        `cannot reach the Kubernetes API server ${this.server} to ${action} (${code}): is the cluster up? (lab: make lab-status)`,
+      )
+    }
+    return new Error(`${action} on ${this.server} failed: ${e?.message ?? String(err)}`)
+  }
+
+  private async call<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw this.translate(err, action)
+    }
+  }
+
+  /** Server-side apply of one object; returns the object as stored (with dryRun: as it would be stored). */
+  async apply<T extends KubeObject>(obj: T, opts: ApplyOptions = {}): Promise<T> {
+    const fieldManager = opts.fieldManager ?? 'graphmemory-ci'
+    return this.call(`${opts.dryRun ? 'dry-run apply' : 'apply'} ${describe({ ...obj.metadata, kind: obj.kind })}`, () =>
+      this.objects.applyExact<T>(obj, { fieldManager, force: opts.force ?? true, dryRun: opts.dryRun ?? false, fieldValidation: opts.fieldValidation ?? 'Strict' }),
+    )
+  }
+
+  /** Server-side apply of several objects, in order. */
+  async applyAll(objs: KubeObject[], opts: ApplyOptions = {}): Promise<KubeObject[]> {
+    const out: KubeObject[] = []
+    for (const o of objs) out.push(await this.apply(o, opts))
+    return out
+  }
+
+  /** Reads one object; undefined when it does not exist. */
+  async get<T extends k8s.KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.call(`read ${describe(ref)}`, () =>
+        this.objects.read<T>({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } }),
+      )
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined
+      throw err
+    }
+  }
+
+  /** Lists objects of a kind (in a namespace, or cluster-wide), optionally by label selector. */
+  async list<T extends k8s.KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string } = {},
+  ): Promise<T[]> {
+    const list = await this.call(`list ${kind}${opts.namespace ? ` in ${opts.namespace}` : ''}`, () =>
+      this.objects.list<T>(apiVersion, kind, opts.namespace, undefined, undefined, undefined, undefined, opts.labelSelector),
+    )
+    return list.items
+  }
+
+  /** Deletes one object; false when it was already gone. Dependents are removed in the background. */
+  async delete(ref: ObjectRef, opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' } = {}): Promise<boolean> {
+    try {
+      await this.call(`delete ${describe(ref)}`, () =>
+        this.objects.delete(
+          { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          opts.propagationPolicy ?? 'Background',
+        ),
+      )
+      return true
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return false
+      throw err
+    }
+  }
+
+  /** Creates (or updates) a namespace by server-side apply. */
+  async ensureNamespace(name: string, labels: Record<string, string> = {}): Promise<k8s.V1Namespace> {
+    return (await this.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } })) as k8s.V1Namespace
+  }
+
+  /** The API server's version (gitVersion), e.g. v1.36.3. */
+  async version(): Promise<string> {
+    const api = this.config.makeApiClient(k8s.VersionApi)
+    const v = await this.call('read the server version', () => api.getCode())
+    return v.gitVersion
+  }
+
+  /** The rollout-relevant state of a Deployment; undefined when it does not exist. */
+  async readDeployment(name: string, namespace: string): Promise<DeploymentState | undefined> {
+    const d = await this.get<k8s.V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', name, namespace })
+    if (!d) return undefined
+    const s = d.status ?? {}
+    return {
+      name,
+      namespace,
+      generation: d.metadata?.generation ?? 0,
+      observedGeneration: s.observedGeneration ?? 0,
+      replicas: d.spec?.replicas ?? 1,
+      updatedReplicas: s.updatedReplicas ?? 0,
+      readyReplicas: s.readyReplicas ?? 0,
+      availableReplicas: s.availableReplicas ?? 0,
+      unavailableReplicas: s.unavailableReplicas ?? 0,
+      conditions: s.conditions ?? [],
+      revision: d.metadata?.annotations?.['deployment.kubernetes.io/revision'],
+    }
+  }
+}
