@@ -6,11 +6,12 @@ import * as registries from './registries.mjs'
 import * as baseImages from './base-images.mjs'
 import * as dagger from './dagger.mjs'
 import * as scanners from './scanners.mjs'
+import * as monitoring from './monitoring.mjs'
 import * as kustomize from './kustomize.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, kustomize, kubernetes, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, kubernetes, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {

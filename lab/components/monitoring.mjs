@@ -1,0 +1,107 @@
+// The monitoring tools the pipeline's lint step and the compose stack run: Prometheus (with promtool) and
+// Alertmanager (with amtool) from Debian's `prometheus` and `prometheus-alertmanager` packages, packed on the lab's
+// Debian base and pushed to the mirror under lab names (LAB_IMAGE_PROMETHEUS, LAB_IMAGE_ALERTMANAGER). They are laid
+// out like the official images (user nobody, the server as entrypoint, promtool/amtool on the PATH), so the pipeline
+// and the compose file take either by configuration only.
+import crypto from 'node:crypto'
+import { $ } from 'zx'
+import { LabError } from '../lib/step.mjs'
+import { MIRROR } from './registries.mjs'
+import { IMAGES, ref } from './base-images.mjs'
+
+export const name = 'monitoring'
+
+/** The versions Debian bookworm ships (checked in each image after its build: `promtool --version`, `amtool --version`). */
+export const PROMETHEUS_VERSION = '2.42.0'
+export const ALERTMANAGER_VERSION = '0.25.0'
+/** The official images' user (nobody): the servers run as it and own their data folders. */
+const UID = 65534
+
+const TOOLS = [
+  {
+    repo: 'gmi-lab/prometheus', tag: `${PROMETHEUS_VERSION}-bookworm`, version: PROMETHEUS_VERSION, pkg: 'prometheus',
+    check: ['promtool', '--version'], data: '/prometheus',
+    entrypoint: '["/usr/bin/prometheus"]',
+    cmd: '["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]',
+    links: [],
+  },
+  {
+    repo: 'gmi-lab/alertmanager', tag: `${ALERTMANAGER_VERSION}-bookworm`, version: ALERTMANAGER_VERSION, pkg: 'prometheus-alertmanager',
+    check: ['amtool', '--version'], data: '/alertmanager',
+    entrypoint: '["/usr/bin/prometheus-alertmanager"]',
+    cmd: '["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]',
+    // the official image names the server `alertmanager`
+    links: [['/usr/bin/prometheus-alertmanager', '/usr/local/bin/alertmanager']],
+  },
+]
+
+const image = (t) => `${MIRROR}/${t.repo}:${t.tag}`
+
+/** The image's Dockerfile. Debian's postinst scripts find no running init in a build and start nothing. */
+const dockerfile = (t, base, stamp) => `FROM ${base}
+RUN apt-get update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${t.pkg}=${t.version}* \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc /usr/share/man \\
+ && mkdir -p ${t.data} && chown ${UID}:${UID} ${t.data}${t.links.map(([from, to]) => ` \\\n && ln -s ${from} ${to}`).join('')}
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="${t.repo.split('/')[1]}" org.opencontainers.image.version="${t.version}"
+USER ${UID}:${UID}
+WORKDIR ${t.data}
+ENTRYPOINT ${t.entrypoint}
+CMD ${t.cmd}
+`
+
+/** What an image is made of: its Dockerfile on the base image's reference; a change gives a new stamp and a rebuild. */
+const stampOf = (t) => crypto.createHash('sha256').update(dockerfile(t, ref(IMAGES[0]), '')).digest('hex').slice(0, 16)
+
+async function inMirror(t) {
+  const r = await fetch(`http://${MIRROR}/v2/${t.repo}/manifests/${t.tag}`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  }).catch(() => undefined)
+  return r?.status === 200
+}
+
+const imageStamp = async (target) =>
+  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${target}`.nothrow().quiet()).stdout.trim()
+
+/** Builds, checks and pushes one tool image unless the mirror already holds this build of it. */
+async function toolImage(t) {
+  const stamp = stampOf(t)
+  const target = image(t)
+  if ((await imageStamp(target)) === stamp && (await inMirror(t))) return false
+  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
+  const r = await $({ input: dockerfile(t, base, stamp) })`docker build -q -t ${target} -`.nothrow().quiet()
+  if (r.exitCode !== 0) {
+    throw new LabError(`building the ${t.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'),
+      'fix the error above (is the Debian mirror reachable from containers?), then run `make lab-up`')
+  }
+  const v = await $`docker run --rm --entrypoint ${t.check[0]} ${target} ${t.check.slice(1)}`.nothrow().quiet()
+  if (!`${v.stdout}${v.stderr}`.includes(`version ${t.version}`)) {
+    throw new LabError(`${t.repo} holds the wrong ${t.check[0]}`, `expected version ${t.version}, got: ${`${v.stdout}${v.stderr}`.trim().split('\n')[0]}`,
+      `Debian's ${t.pkg} moved: set the new version in lab/components/monitoring.mjs, then run \`make lab-up\``)
+  }
+  const p = await $`docker push ${target}`.nothrow().quiet()
+  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
+  return true
+}
+
+export async function up() {
+  const done = []
+  for (const t of TOOLS) if (await toolImage(t)) done.push(`${t.repo.split('/')[1]} ${t.version}`)
+  return { note: done.length ? `pushed ${done.join(', ')}` : 'all current' }
+}
+
+export async function down() {}
+
+export async function status() {
+  const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
+  return Promise.all(TOOLS.map(async (t) => ({
+    name: t.repo.split('/')[1],
+    state: !mirrorUp ? 'down' : (await inMirror(t)) ? 'ok' : 'missing',
+    version: t.version,
+    address: image(t),
+  })))
+}
+
+export function env() {
+  return { LAB_IMAGE_PROMETHEUS: image(TOOLS[0]), LAB_IMAGE_ALERTMANAGER: image(TOOLS[1]) }
+}
