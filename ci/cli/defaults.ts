@@ -12,6 +12,7 @@ export const LAB_DEFAULTS: Record<string, string> = {
   trivyImage: 'LAB_IMAGE_TRIVY',
   trivyDbRepository: 'LAB_TRIVY_DB_REPOSITORY',
   cosignImage: 'LAB_IMAGE_COSIGN',
+  kustomizeImage: 'LAB_IMAGE_KUSTOMIZE',
 }
 
 /** The commit of a work tree and its time; a tree with uncommitted changes is marked "-dirty". */

@@ -1,5 +1,5 @@
 // The main object of the module: it only wires the steps (ci/src/steps), one function each.
-import { dag, object, func, argument, type Container, type Directory, type File, type Secret } from '@dagger.io/dagger'
+import { dag, object, func, argument, type Container, type Directory, type File, type Secret, type Service } from '@dagger.io/dagger'
 import { serviceConfig } from './config/services.js'
 import { build as buildStep, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
@@ -8,10 +8,16 @@ import { ci as ciStep, scanGate } from './steps/ci.js'
 import type { ScanOptions } from './steps/scan.js'
 import { sbom as sbomStep } from './steps/sbom.js'
 import { sign as signStep, verify as verifyStep } from './steps/sign.js'
+import { render as renderStep } from './steps/render.js'
+import { imagesFromArgs } from './plan/images.js'
+import {
+  deployEnvironment, environmentHistory, planEnvironment, promoteEnvironment, rollbackEnvironment, type DeployContext,
+} from './steps/commands.js'
 
 /**
  * The delivery pipeline of GraphMemory-IDE: build, test, scan, SBOM, sign and publish the API, the dashboard and the
- * analytics service. Every function is one pipeline step; `ci` runs them all.
+ * analytics service, then deploy them to Kubernetes with plan, prune, rollout health, automatic rollback and
+ * promotion. Every function is one pipeline step; `ci` runs the build side, `deploy` the release side.
  */
 @object()
 export class GraphmemoryIde {
@@ -27,6 +33,7 @@ export class GraphmemoryIde {
   trivyDbRepository: string
   severity: string
   cosignImage: string
+  kustomizeImage: string
 
   /**
    * @param source the repository (services, Dockerfiles, manifests)
@@ -41,6 +48,7 @@ export class GraphmemoryIde {
    * @param trivyDbRepository OCI repository of Trivy's vulnerability database
    * @param severity severities that block a scan, comma-separated (UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)
    * @param cosignImage the cosign image that signs and verifies (it needs a shell)
+   * @param kustomizeImage the kustomize (v5) image that renders the manifests
    */
   constructor(
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '.git', '**/__pycache__', '**/.pytest_cache', '**/.venv', '.ci-out', 'ci/sdk'] })
@@ -56,6 +64,7 @@ export class GraphmemoryIde {
     trivyDbRepository = 'mirror.gcr.io/aquasec/trivy-db:2',
     severity = 'CRITICAL,HIGH',
     cosignImage = 'ghcr.io/sigstore/cosign/cosign:v3.1.3-dev',
+    kustomizeImage = 'registry.k8s.io/kustomize/kustomize:v5.8.0',
   ) {
     this.source = source
     this.builderImage = builderImage
@@ -69,6 +78,7 @@ export class GraphmemoryIde {
     this.trivyDbRepository = trivyDbRepository
     this.severity = severity
     this.cosignImage = cosignImage
+    this.kustomizeImage = kustomizeImage
   }
 
   /** The scan settings; the repository's .trivyignore applies when it has one. */
@@ -213,5 +223,95 @@ export class GraphmemoryIde {
       username,
       password,
     })
+  }
+
+  /** What the deploy commands need: the source, the render image, and how to make images that are not given. */
+  private deployContext(username: string, password?: Secret): DeployContext {
+    return {
+      source: this.source, kustomizeImage: this.kustomizeImage, commit: this.commit,
+      images: { publish: (service) => this.publish(service, username, password), postgresImage: this.postgresImage, redisImage: this.redisImage },
+      log: (line) => process.stderr.write(`${line}\n`),
+    }
+  }
+
+  /**
+   * The manifests of an environment, rendered by kustomize with the images pinned to digests.
+   * @param env dev, staging or prod (required, no default)
+   * @param images name=ref@sha256:digest pairs, comma-separated (e.g. graphmemory/api=registry/api@sha256:...)
+   */
+  @func()
+  render(env: string, images = ''): File {
+    return renderStep(this.source.directory('k8s'), env, imagesFromArgs(images ? [images] : []), this.kustomizeImage)
+  }
+
+  /**
+   * What deploying would change in an environment (server-side dry run): per object create, update (with the changed
+   * fields), prune or unchanged. Without images, the images running there now (so only manifest changes show).
+   * @param env dev, staging or prod (required, no default)
+   * @param kubeconfig kubeconfig of the cluster
+   * @param images name=ref@sha256:digest pairs, comma-separated
+   * @param json print the plan as JSON
+   * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   */
+  @func()
+  async plan(env: string, kubeconfig: Secret, images = '', json = false, cluster?: Service): Promise<string> {
+    return planEnvironment(this.deployContext(''), env, kubeconfig, images, json, cluster)
+  }
+
+  /**
+   * Deploys to an environment, guarded: builds and publishes the images unless given by digest, renders, plans,
+   * creates the given Secrets, applies (server-side, under the environment's lock), prunes what the last release had
+   * and this one lacks, waits for every rollout and records the release. On failure the last good release is applied
+   * again and the call fails naming the object, its condition and its recent events.
+   * @param env dev, staging or prod (required, no default)
+   * @param kubeconfig kubeconfig of the cluster
+   * @param secrets the environment's Secrets as YAML (<secret>: {<key>: <value>}); required once, kept after
+   * @param images name=ref@sha256:digest pairs, comma-separated; the others are built and published
+   * @param username registry user (for publishing)
+   * @param password registry password or token (for publishing)
+   * @param timeout seconds every rollout may take
+   * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   */
+  @func()
+  async deploy(env: string, kubeconfig: Secret, secrets?: Secret, images = '', username = '', password?: Secret, timeout = 300, cluster?: Service): Promise<string> {
+    return deployEnvironment(this.deployContext(username, password), env, kubeconfig, secrets, images, timeout, cluster)
+  }
+
+  /**
+   * Rolls an environment back to an earlier release (default: the one before the current), from its recorded manifest.
+   * @param env dev, staging or prod (required, no default)
+   * @param kubeconfig kubeconfig of the cluster
+   * @param to the release number to restore (see history); 0 means the previous good one
+   * @param timeout seconds every rollout may take
+   * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   */
+  @func()
+  async rollback(env: string, kubeconfig: Secret, to = 0, timeout = 300, cluster?: Service): Promise<string> {
+    return rollbackEnvironment(this.deployContext(''), env, kubeconfig, to, timeout, cluster)
+  }
+
+  /**
+   * The releases of an environment, newest first: status, time, commit, origin and digests.
+   * @param env dev, staging or prod (required, no default)
+   * @param kubeconfig kubeconfig of the cluster
+   * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   */
+  @func()
+  async history(env: string, kubeconfig: Secret, cluster?: Service): Promise<string> {
+    return environmentHistory(env, kubeconfig, cluster)
+  }
+
+  /**
+   * Promotes a release: deploys to `to` exactly the digests running in `from` (dev → staging → prod), no rebuild.
+   * @param from the environment whose running release is promoted
+   * @param to the next environment
+   * @param kubeconfig kubeconfig of the cluster of `to`
+   * @param fromKubeconfig kubeconfig of the cluster of `from`, when it is another cluster
+   * @param timeout seconds every rollout may take
+   * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   */
+  @func()
+  async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, timeout = 300, cluster?: Service): Promise<string> {
+    return promoteEnvironment(this.deployContext(''), from, to, kubeconfig, fromKubeconfig, timeout, cluster)
   }
 }

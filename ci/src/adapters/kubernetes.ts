@@ -140,6 +140,17 @@ export class Kube {
     return Kube.fromKubeConfig(kc, opts, opts.token === undefined ? `kubeconfig ${file}` : `a token used in place of the user of kubeconfig ${file}`)
   }
 
+  /** Loads a kubeconfig from its text (e.g. a Dagger Secret's plaintext): nothing is written to disk. */
+  static fromString(text: string, opts: LoadOptions = {}, source = 'the kubeconfig given'): Kube {
+    const kc = new k8s.KubeConfig()
+    try {
+      kc.loadFromString(text)
+    } catch (err) {
+      throw new Error(`${source} is not a kubeconfig: ${(err as Error).message.split('\n')[0]}`)
+    }
+    return Kube.fromKubeConfig(kc, opts, source)
+  }
+
   /** Wraps an already loaded KubeConfig. */
   static fromKubeConfig(kc: k8s.KubeConfig, opts: LoadOptions = {}, source = 'the kubeconfig'): Kube {
     if (opts.context) kc.setCurrentContext(opts.context)
@@ -236,16 +247,26 @@ export class Kube {
     }
   }
 
-  /** Lists objects of a kind (in a namespace, or cluster-wide), optionally by label selector. */
+  /** Lists objects of a kind (in a namespace, or cluster-wide), optionally by label and field selectors. */
   async list<T extends k8s.KubernetesObject>(
     apiVersion: string,
     kind: string,
-    opts: { namespace?: string; labelSelector?: string } = {},
+    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {},
   ): Promise<T[]> {
     const list = await this.call(`list ${kind}${opts.namespace ? ` in ${opts.namespace}` : ''}`, () =>
-      this.objects.list<T>(apiVersion, kind, opts.namespace, undefined, undefined, undefined, undefined, opts.labelSelector),
+      this.objects.list<T>(apiVersion, kind, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, opts.labelSelector),
     )
     return list.items
+  }
+
+  /** Creates an object; fails with status 409 (AlreadyExists) when it exists. */
+  async create<T extends KubeObject>(obj: T): Promise<T> {
+    return this.call(`create ${describe({ ...obj.metadata, kind: obj.kind })}`, () => this.objects.create<T>(obj))
+  }
+
+  /** Replaces an object; with metadata.resourceVersion set, fails with status 409 (Conflict) when it changed since it was read. */
+  async replace<T extends KubeObject>(obj: T): Promise<T> {
+    return this.call(`replace ${describe({ ...obj.metadata, kind: obj.kind })}`, () => this.objects.replace<T>(obj))
   }
 
   /** Deletes one object; false when it was already gone. Dependents are removed in the background. */

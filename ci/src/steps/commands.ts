@@ -1,0 +1,102 @@
+// Steps: the deploy commands (plan, deploy, rollback, history, promote) composed from the release helpers, the
+// cluster client and the guarded deploy. Each checks what it can (environment, secrets, cluster access) before any work.
+import type { Directory, Secret, Service } from '@dagger.io/dagger'
+import { environment, type Environment } from '../config/environments.js'
+import { PipelineError } from '../errors.js'
+import { formatPlan, type Plan } from '../plan/changes.js'
+import { current, formatHistory, rollbackTarget } from '../plan/releases.js'
+import { parseSecretValues } from '../plan/secrets.js'
+import type { Kube } from '../adapters/kubernetes.js'
+import { connectCluster } from './cluster.js'
+import { deployRelease, type DeployOutcome } from './deploy.js'
+import { readManifest, readReleases } from './history.js'
+import { checkManifest, namespaceExists, planChanges } from './plan.js'
+import { releaseImages, renderManifest, requiredSecrets, secretText, type ImageSources } from './release.js'
+
+/** What every deploy command needs from the pipeline object. */
+export interface DeployContext {
+  source: Directory
+  kustomizeImage: string
+  commit: string
+  images: ImageSources
+  log?: (line: string) => void
+}
+
+/** The cluster of an environment, checked reachable and authorised now (a bad token fails here, before any work). */
+async function cluster(env: Environment, kubeconfig: Secret, service?: Service): Promise<Kube> {
+  const kube = await connectCluster(kubeconfig, service)
+  await namespaceExists(kube, env)
+  return kube
+}
+
+const outcomeLine = (o: DeployOutcome, what: string): string =>
+  `${what} ${o.env}: release ${o.revision} ${o.changed ? 'is running' : 'was already running (nothing applied)'}`
+
+/** Plan: what deploying these images (default: those running now) would change, human or JSON. */
+export async function planEnvironment(ctx: DeployContext, envName: string, kubeconfig: Secret, images: string, json: boolean, service?: Service): Promise<string> {
+  const env = environment(envName)
+  const kube = await cluster(env, kubeconfig, service)
+  const running = current(await readReleases(kube, env.namespace))
+  if (!images && !running) {
+    throw new PipelineError(`nothing is deployed in ${env.name} yet`, 'plan compares with the running release when no images are given',
+      'pass --images graphmemory/api=<ref@sha256:...>,... (publish prints them)')
+  }
+  const pinned = images ? { ...running?.images, ...(await releaseImages(images, { ...ctx.images, publish: async (s) => running!.images[`graphmemory/${s}`] })) } : running!.images
+  const objects = checkManifest(await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage), env, await requiredSecrets(ctx.source, env))
+  const { plan } = await planChanges(kube, env, objects, running?.inventory ?? [])
+  return json ? JSON.stringify({ environment: env.name, ...plan }, null, 2) : formatPlan(plan, env.name)
+}
+
+/** Deploy: images given or built and published, rendered, then the guarded deploy. */
+export async function deployEnvironment(ctx: DeployContext, envName: string, kubeconfig: Secret, secrets: Secret | undefined, images: string, timeoutSeconds: number, service?: Service): Promise<string> {
+  const env = environment(envName)
+  const values = parseSecretValues((await secretText(secrets)) ?? '')
+  const kube = await cluster(env, kubeconfig, service)
+  const required = await requiredSecrets(ctx.source, env)
+  const pinned = await releaseImages(images, ctx.images)
+  const manifest = await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage)
+  const outcome = await deployRelease(kube, { env, manifest, images: pinned, commit: ctx.commit, origin: 'deploy', required, secrets: values, timeoutSeconds, log: ctx.log })
+  return outcomeLine(outcome, 'deployed')
+}
+
+/** Rollback: the recorded manifest of an earlier release (default: the one before the current), applied again. */
+export async function rollbackEnvironment(ctx: DeployContext, envName: string, kubeconfig: Secret, to: number, timeoutSeconds: number, service?: Service): Promise<string> {
+  const env = environment(envName)
+  const kube = await cluster(env, kubeconfig, service)
+  const target = rollbackTarget(await readReleases(kube, env.namespace), env.name, to || undefined)
+  const manifest = await readManifest(kube, env.namespace, target.revision)
+  const outcome = await deployRelease(kube, {
+    env, manifest, images: target.images, commit: target.commit, origin: `rollback to ${target.revision}`,
+    required: await requiredSecrets(ctx.source, env), timeoutSeconds, log: ctx.log,
+  })
+  return outcomeLine(outcome, `rolled back to release ${target.revision} in`)
+}
+
+/** History: the releases of an environment, newest first. */
+export async function environmentHistory(envName: string, kubeconfig: Secret, service?: Service): Promise<string> {
+  const env = environment(envName)
+  const kube = await cluster(env, kubeconfig, service)
+  return formatHistory(await readReleases(kube, env.namespace), env.name)
+}
+
+/** Promote: exactly the digests running in `from`, rendered for `to` and deployed there, with no rebuild. */
+export async function promoteEnvironment(ctx: DeployContext, fromName: string, toName: string, kubeconfig: Secret, fromKubeconfig: Secret | undefined, timeoutSeconds: number, service?: Service): Promise<string> {
+  const from = environment(fromName)
+  const to = environment(toName)
+  if (to.promotesFrom !== from.name) {
+    throw new PipelineError(`cannot promote ${from.name} to ${to.name}`, `${to.name} takes its releases from ${to.promotesFrom ?? 'no other environment (it is the first)'}`,
+      'promote along dev → staging → prod, one step at a time')
+  }
+  const target = await cluster(to, kubeconfig, service)
+  const origin = fromKubeconfig ? await cluster(from, fromKubeconfig) : target
+  const running = current(await readReleases(origin, from.namespace))
+  if (!running) throw new PipelineError(`nothing is deployed in ${from.name}`, 'promote takes the digests of its running release', `deploy ${from.name} first`)
+  const manifest = await renderManifest(ctx.source, to, running.images, ctx.kustomizeImage)
+  const outcome = await deployRelease(target, {
+    env: to, manifest, images: running.images, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
+    required: await requiredSecrets(ctx.source, to), timeoutSeconds, log: ctx.log,
+  })
+  return outcomeLine(outcome, `promoted ${from.name} release ${running.revision} to`)
+}
+
+export type { Plan }

@@ -1,0 +1,49 @@
+// Step helpers: what a release is made of before it is deployed: its images (given by digest, or built and
+// published), its rendered manifest, and the environment's list of required Secrets.
+import { dag, type Directory, type Secret } from '@dagger.io/dagger'
+import { SERVICES } from '../config/services.js'
+import type { Environment } from '../config/environments.js'
+import { imagesFromArgs, imagePins } from '../plan/images.js'
+import { parseRequiredSecrets, type RequiredSecrets } from '../plan/manifests.js'
+import { render } from './render.js'
+
+/** The environment's committed list of required Secrets (k8s/overlays/<env>/required-secrets.yaml). */
+export async function requiredSecrets(source: Directory, env: Environment): Promise<RequiredSecrets> {
+  const file = `k8s/${env.overlay}/required-secrets.yaml`
+  return parseRequiredSecrets(await source.file(file).contents(), file)
+}
+
+/** Where a release's images come from when the caller does not give them. */
+export interface ImageSources {
+  /** Builds and publishes one service; returns its reference with digest. */
+  publish: (service: string) => Promise<string>
+  /** Postgres and Redis images by tag: pinned to the digest they have now. */
+  postgresImage: string
+  redisImage: string
+}
+
+/** The digest reference of an image tag, as the registry serves it now. */
+export const pinTag = (ref: string): Promise<string> => dag.container().from(ref).imageRef()
+
+/**
+ * Every image a release needs, by digest: those given (`name=ref@sha256:...`, comma-separated) as they are, the
+ * others built and published (the services) or pinned from their tag (Postgres, Redis). Checked before any work.
+ */
+export async function releaseImages(given: string, sources: ImageSources): Promise<Record<string, string>> {
+  const images = imagesFromArgs(given ? [given] : [])
+  imagePins(images)
+  const missing = async (name: string, make: () => Promise<string>) => (images[name] ? [] : [[name, await make()] as const])
+  const made = await Promise.all([
+    ...SERVICES.map((s) => missing(`graphmemory/${s.name}`, () => sources.publish(s.name))),
+    missing('graphmemory/postgres', () => pinTag(sources.postgresImage)),
+    missing('graphmemory/redis', () => pinTag(sources.redisImage)),
+  ])
+  return { ...images, ...Object.fromEntries(made.flat()) }
+}
+
+/** Renders the environment's manifest with the images pinned; returns its text. */
+export const renderManifest = (source: Directory, env: Environment, images: Record<string, string>, kustomizeImage: string): Promise<string> =>
+  render(source.directory('k8s'), env.name, images, kustomizeImage).contents()
+
+/** Reads a Secret argument's text, or undefined when none was given. */
+export const secretText = async (s?: Secret): Promise<string | undefined> => (s ? s.plaintext() : undefined)

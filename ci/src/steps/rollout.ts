@@ -1,0 +1,72 @@
+// Step helper: wait until every Deployment and StatefulSet of a release has rolled out, or say which did not and why
+// (its condition and its recent events, and those of its ReplicaSets and pods).
+import type { Kube, KubeObject } from '../adapters/kubernetes.js'
+import { objectId, type K8sObject } from '../plan/manifests.js'
+import { WAITED_KINDS, rolloutVerdict, type RolloutVerdict, type Workload } from '../plan/rollout.js'
+
+/** A workload that did not become ready. */
+export interface RolloutFailure {
+  object: string
+  reason: string
+  events: string[]
+}
+
+interface EventLike {
+  involvedObject?: { kind?: string; name?: string }
+  reason?: string
+  message?: string
+  type?: string
+  lastTimestamp?: string | Date
+  eventTime?: string | Date
+  metadata?: { creationTimestamp?: string | Date }
+}
+
+const time = (e: EventLike) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime()
+
+/** The last events of a workload and of what it owns (named <workload>-...), oldest first. */
+export async function recentEvents(kube: Kube, namespace: string, name: string, count = 5): Promise<string[]> {
+  const events = await kube.list<KubeObject & EventLike>('v1', 'Event', { namespace })
+  return events
+    .filter((e) => e.involvedObject?.name === name || e.involvedObject?.name?.startsWith(`${name}-`))
+    .sort((a, b) => time(a) - time(b))
+    .slice(-count)
+    .map((e) => `${e.type ?? ''} ${e.reason ?? ''} ${e.involvedObject?.kind ?? ''}/${e.involvedObject?.name ?? ''}: ${e.message ?? ''}`.trim())
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Polls the workloads among `objects` until all are ready; returns the failures (empty when all became ready).
+ * A workload fails on ProgressDeadlineExceeded (the wait stops at the first), or when it is still not ready at the timeout.
+ */
+export async function waitForRollout(kube: Kube, objects: K8sObject[], timeoutSeconds: number, log: (line: string) => void = () => {}): Promise<RolloutFailure[]> {
+  const waited = objects.filter((o) => WAITED_KINDS.includes(o.kind))
+  const deadline = Date.now() + timeoutSeconds * 1000
+  const last = new Map<string, RolloutVerdict>()
+  let pending = waited
+  while (pending.length) {
+    const verdicts = await Promise.all(pending.map(async (o) => {
+      const live = await kube.get<KubeObject>({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace })
+      return { o, v: live ? rolloutVerdict(live as unknown as Workload) : { state: 'progressing' as const, reason: 'not found yet' } }
+    }))
+    for (const { o, v } of verdicts) {
+      if (v.state === 'ready' && last.get(objectId(o))?.state !== 'ready') log(`ready: ${objectId(o)} (${v.reason})`)
+      last.set(objectId(o), v)
+    }
+    if (verdicts.some(({ v }) => v.state === 'failed')) break
+    pending = verdicts.filter(({ v }) => v.state !== 'ready').map(({ o }) => o)
+    if (!pending.length || Date.now() >= deadline) break
+    await sleep(1000)
+  }
+  const timedOut = Date.now() >= deadline
+  const failed = waited.filter((o) => last.get(objectId(o))?.state === 'failed' || (timedOut && last.get(objectId(o))?.state !== 'ready'))
+  return Promise.all(failed.map(async (o) => {
+    const v = last.get(objectId(o))!
+    const reason = v.state === 'failed' ? v.reason : `not ready after ${timeoutSeconds} s: ${v.reason}`
+    return { object: objectId(o), reason, events: await recentEvents(kube, o.metadata.namespace ?? '', o.metadata.name) }
+  }))
+}
+
+/** The failures as lines: each object, why, and its recent events. */
+export const formatFailures = (failures: RolloutFailure[]): string =>
+  failures.map((f) => `${f.object}: ${f.reason}${f.events.length ? `\n      ${f.events.join('\n      ')}` : ''}`).join('\n  ')
