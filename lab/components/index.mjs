@@ -9,9 +9,10 @@ import * as scanners from './scanners.mjs'
 import * as monitoring from './monitoring.mjs'
 import * as kustomize from './kustomize.mjs'
 import * as kubernetes from './kubernetes.mjs'
+import * as deployer from './deployer.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, kubernetes, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, kubernetes, deployer, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {

@@ -1,0 +1,105 @@
+// The deployer identity: a ServiceAccount bound by RBAC to what a deploy needs, in the application's namespaces only
+// (the lab creates them; a deploy never needs to create namespaces here). `make deploy` and the deploy tests use its
+// kubeconfig (KUBECONFIG_DEPLOYER), not the lab admin's.
+import fs from 'node:fs'
+import path from 'node:path'
+import * as k8s from '@kubernetes/client-node'
+import { STATE } from '../lib/paths.mjs'
+import { LabError } from '../lib/step.mjs'
+
+export const name = 'deployer'
+
+const ADMIN_KUBECONFIG = path.join(STATE, 'kubernetes', 'kubeconfig')
+const KUBECONFIG = path.join(STATE, 'kubernetes', 'kubeconfigs', 'deployer.kubeconfig')
+/** Where the identity lives, and its name. */
+export const SYSTEM_NAMESPACE = 'graphmemory-system'
+export const ACCOUNT = 'deployer'
+/** The ClusterRole a RoleBinding grants in each application namespace. */
+export const ROLE = 'graphmemory-deployer'
+/** The application's namespaces (one per environment). */
+export const NAMESPACES = ['graphmemory-dev', 'graphmemory-staging', 'graphmemory-prod']
+/** Token lifetime: renewed at every lab-up. */
+const TOKEN_SECONDS = 7 * 24 * 3600
+
+const ALL = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']
+/** What a deploy reads and writes. Bound per namespace, so `namespaces` means only the namespace itself. */
+const RULES = [
+  { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'patch'] },
+  { apiGroups: [''], resources: ['configmaps', 'secrets', 'services', 'serviceaccounts', 'persistentvolumeclaims', 'resourcequotas', 'limitranges'], verbs: ALL },
+  { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ALL },
+  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ALL },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ALL },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: ALL },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ALL },
+]
+
+const exists = (f) => fs.existsSync(f)
+let admin
+const objects = () => {
+  if (!admin) {
+    const kc = new k8s.KubeConfig()
+    kc.loadFromFile(ADMIN_KUBECONFIG)
+    admin = { kc, api: k8s.KubernetesObjectApi.makeApiClient(kc), core: kc.makeApiClient(k8s.CoreV1Api) }
+  }
+  return admin
+}
+
+/** Server-side apply as the lab admin. */
+async function apply(obj) {
+  try {
+    await objects().api.patch(obj, undefined, undefined, 'graphmemory-lab', true, k8s.PatchStrategy.ServerSideApply)
+  } catch (err) {
+    throw new LabError(`applying ${obj.kind} ${obj.metadata.name} failed`, String(err?.body ?? err?.message ?? err).slice(0, 300), 'check `make lab-status`, then run `make lab-up` again')
+  }
+}
+
+/** Binds the deployer's role in one namespace (the lab uses it for the deploy tests' own namespaces too). */
+export const roleBinding = (namespace) => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding',
+  metadata: { name: ROLE, namespace },
+  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: ROLE },
+  subjects: [{ kind: 'ServiceAccount', name: ACCOUNT, namespace: SYSTEM_NAMESPACE }],
+})
+
+/** The deployer's kubeconfig: the admin's cluster and CA, the ServiceAccount's token. */
+function writeKubeconfig(token) {
+  const { kc } = objects()
+  const cluster = kc.getCurrentCluster()
+  const config = {
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: 'graphmemory-lab', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData ?? fs.readFileSync(cluster.caFile).toString('base64') } }],
+    users: [{ name: `${SYSTEM_NAMESPACE}/${ACCOUNT}`, user: { token } }],
+    contexts: [{ name: 'graphmemory-lab-deployer', context: { cluster: 'graphmemory-lab', user: `${SYSTEM_NAMESPACE}/${ACCOUNT}` } }],
+    'current-context': 'graphmemory-lab-deployer',
+  }
+  fs.mkdirSync(path.dirname(KUBECONFIG), { recursive: true })
+  fs.writeFileSync(KUBECONFIG, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
+}
+
+export async function up() {
+  if (!exists(ADMIN_KUBECONFIG)) throw new LabError('no lab cluster to make the deployer in', `${ADMIN_KUBECONFIG} is missing`, 'run `make lab-up` (kubernetes comes first)')
+  await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: SYSTEM_NAMESPACE } })
+  await apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: ACCOUNT, namespace: SYSTEM_NAMESPACE }, automountServiceAccountToken: false })
+  await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: ROLE }, rules: RULES })
+  for (const ns of NAMESPACES) {
+    await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })
+    await apply(roleBinding(ns))
+  }
+  const token = await objects().core.createNamespacedServiceAccountToken({
+    name: ACCOUNT, namespace: SYSTEM_NAMESPACE, body: { spec: { expirationSeconds: TOKEN_SECONDS, audiences: [] } },
+  }).catch((err) => { throw new LabError('the deployer token was not issued', String(err?.body ?? err?.message ?? err).slice(0, 300), 'check the API server log (make lab-status)') })
+  writeKubeconfig(token.status.token)
+  return { note: `ServiceAccount ${SYSTEM_NAMESPACE}/${ACCOUNT} bound in ${NAMESPACES.join(', ')}` }
+}
+
+export async function down() {}
+
+export async function status() {
+  return [{ name, state: exists(KUBECONFIG) ? 'ok' : 'missing', version: `${SYSTEM_NAMESPACE}/${ACCOUNT}`, address: KUBECONFIG }]
+}
+
+export function env() {
+  return { KUBECONFIG_DEPLOYER: KUBECONFIG }
+}
