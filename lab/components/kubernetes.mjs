@@ -10,7 +10,8 @@ import { REPO, STATE, goCache, binDir } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild, goEnv } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { startDaemon, stopDaemon, runningPid, waitFor, ensurePortFree, logFile } from '../lib/proc.mjs'
+import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, logFile } from '../lib/proc.mjs'
+import { kubeClient, applyObject, apiReady as readyz, readObject, messageOf, nodeIsReady } from '../lib/kube.mjs'
 
 export const name = 'kubernetes'
 
@@ -28,12 +29,14 @@ const KWOK_PORT = port('LAB_KUBE_KWOK_PORT', 10247)
 
 const DIR = path.join(STATE, 'kubernetes')
 const PKI = path.join(DIR, 'pki')
+/** The cluster CA's certificate: what the API server trusts for client certificates, and what signs its own. */
+export const CA_FILE = path.join(PKI, 'ca.crt')
 const ETCD_DATA = path.join(DIR, 'etcd')
 const KUBECONFIG = path.join(DIR, 'kubeconfig')
 const API = `https://127.0.0.1:${API_PORT}`
 
 /** The fake nodes kwok keeps Ready: sized like small real machines so scheduling decisions stay realistic. */
-const NODES = ['lab-node-1', 'lab-node-2']
+export const NODES = ['lab-node-1', 'lab-node-2']
 const NODE_SIZE = { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' }
 
 const [major, minor] = KUBE_VERSION.slice(1).split('.')
@@ -83,6 +86,32 @@ async function openssl(args, what) {
   }
 }
 
+/**
+ * A key pair and a certificate signed by the cluster CA, at `${prefix}.key` / `${prefix}.crt`: made once, made again
+ * when the CA or what was asked for changes (`${prefix}.spec` records both). `usage`: clientAuth or serverAuth;
+ * `sans`: subjectAltName entries (`IP:...`, `DNS:...`). Client certificates authenticate to the API server as
+ * user = CN, groups = O (its --client-ca-file is this CA).
+ */
+export async function issueCert(prefix, { cn, orgs = [], usage = 'clientAuth', sans = [], days = 825 }) {
+  const ca = fs.readFileSync(CA_FILE)
+  const spec = JSON.stringify({ cn, orgs, usage, sans, ca: crypto.createHash('sha256').update(ca).digest('hex') })
+  const [crt, key, specFile] = ['crt', 'key', 'spec'].map((e) => `${prefix}.${e}`)
+  if (exists(crt) && exists(key) && exists(specFile) && fs.readFileSync(specFile, 'utf8') === spec) return { crt, key }
+  fs.mkdirSync(path.dirname(prefix), { recursive: true, mode: 0o700 })
+  const subject = `${orgs.map((o) => `/O=${o}`).join('')}/CN=${cn}`
+  const ext = `${prefix}.ext`
+  fs.writeFileSync(ext, [
+    'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${usage}`,
+    ...(sans.length ? [`subjectAltName=${sans.join(',')}`] : []), '',
+  ].join('\n'))
+  await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', key, '-out', `${prefix}.csr`], `the key of ${cn}`)
+  await openssl(['x509', '-req', '-in', `${prefix}.csr`, '-CA', CA_FILE, '-CAkey', pki('ca.key'), '-CAcreateserial',
+    '-days', String(days), '-sha256', '-extfile', ext, '-out', crt], `the certificate of ${cn}`)
+  fs.chmodSync(key, 0o600)
+  fs.writeFileSync(specFile, spec)
+  return { crt, key }
+}
+
 /** CA, apiserver serving certificate (SAN 127.0.0.1, localhost), service-account key pair, static tokens. */
 async function ensurePki() {
   fs.mkdirSync(PKI, { recursive: true, mode: 0o700 })
@@ -119,6 +148,8 @@ async function ensurePki() {
       [crypto.randomBytes(24).toString('hex'), user, `lab-${id}`, ...(groups.length ? [`"${groups.join(',')}"`] : [])].join(','))
     fs.writeFileSync(tokenFile, lines.join('\n') + '\n', { mode: 0o600 })
   }
+  // the API server's identity toward kubelets (logs, exec, port-forward on the lab's real node)
+  await issueCert(pki('apiserver-kubelet-client'), { cn: 'kube-apiserver-kubelet-client', orgs: ['system:masters'] })
   for (const f of fs.readdirSync(PKI)) if (/\.(key|csv)$/.test(f)) fs.chmodSync(pki(f), 0o600)
 }
 
@@ -148,46 +179,20 @@ function writeKubeconfig(id) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Talking to the API server (a few requests; no client library needed here)
+// Talking to the API server: @kubernetes/client-node as the lab admin (lab/lib/kube.mjs)
 
-/** One HTTPS request to the API server as the lab admin; resolves { status, body }. */
-function api(method, urlPath, body, { contentType = 'application/json', timeoutMs = 10000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = https.request(`${API}${urlPath}`, {
-      method,
-      ca: fs.readFileSync(pki('ca.crt')),
-      headers: {
-        Authorization: `Bearer ${tokenOf('admin')}`,
-        Accept: 'application/json',
-        ...(body === undefined ? {} : { 'Content-Type': contentType }),
-      },
-      timeout: timeoutMs,
-    }, (res) => {
-      let data = ''
-      res.setEncoding('utf8')
-      res.on('data', (c) => { data += c })
-      res.on('end', () => {
-        let parsed = data
-        try { parsed = JSON.parse(data) } catch { /* plain text (healthz) */ }
-        resolve({ status: res.statusCode, body: parsed })
-      })
-    })
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs}ms`)))
-    req.on('error', reject)
-    if (body !== undefined) req.write(typeof body === 'string' ? body : JSON.stringify(body))
-    req.end()
-  })
-}
+let adminClient
+/** The admin client (made on first use: the admin kubeconfig is written by up() before any call). */
+const client = () => (adminClient ??= kubeClient(KUBECONFIG))
 
-/** Server-side apply of one object (create or update, idempotent). */
-async function apply(urlPath, obj) {
-  const r = await api('PATCH', `${urlPath}?fieldManager=graphmemory-lab&force=true`, obj,
-    { contentType: 'application/apply-patch+yaml' })
-  if (r.status >= 300) {
-    throw new LabError(`applying ${obj.kind} ${obj.metadata.name} failed`, `API server answered ${r.status}: ${r.body?.message ?? r.body}`,
-      `see ${logFile('kube-apiserver')}, then run \`make lab-up\` again`)
+/** Server-side apply of one object (create or update, idempotent); `subresource` e.g. 'status'. */
+async function apply(obj, subresource) {
+  try {
+    return await applyObject(client(), obj, subresource)
+  } catch (err) {
+    throw new LabError(`applying ${obj.kind} ${obj.metadata.name}${subresource ? ` (${subresource})` : ''} failed`,
+      `API server answered ${messageOf(err)}`, `see ${logFile('kube-apiserver')}, then run \`make lab-up\` again`)
   }
-  return r.body
 }
 
 /** A local HTTPS health endpoint (self-signed serving certificates of the controller-manager, scheduler). */
@@ -214,7 +219,7 @@ function httpOk(url) {
   })
 }
 
-const apiReady = async () => (await api('GET', '/readyz', undefined, { timeoutMs: 3000 })).status === 200
+const apiReady = () => readyz(client())
 
 // ---------------------------------------------------------------------------------------------------------------
 // Daemons
@@ -268,6 +273,10 @@ function daemonSpecs(bin, stages) {
         // the `kubernetes` Service cannot point at a loopback address: no endpoint reconciling in this lab
         '--endpoint-reconciler-type=none',
         '--allow-privileged=true', '--profiling=false', `--cert-dir=${path.join(DIR, 'apiserver')}`,
+        // kubelets (the lab's real node) are reached on their InternalIP, their serving certificates checked against
+        // the lab CA, and the API server shows them its own client certificate (logs, exec, port-forward)
+        `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt')}`, `--kubelet-client-key=${pki('apiserver-kubelet-client.key')}`,
+        `--kubelet-certificate-authority=${CA_FILE}`, '--kubelet-preferred-address-types=InternalIP,Hostname',
       ],
     },
     {
@@ -317,7 +326,7 @@ const PORTS = [
 
 async function ensureObjects() {
   for (const node of NODES) {
-    await apply(`/api/v1/nodes/${node}`, {
+    await apply({
       apiVersion: 'v1', kind: 'Node',
       metadata: {
         name: node,
@@ -329,29 +338,28 @@ async function ensureObjects() {
       },
     })
     // capacity is status: kwok keeps what is there (node-initialize), so it is set through the status subresource
-    await apply(`/api/v1/nodes/${node}/status`, {
+    await apply({
       apiVersion: 'v1', kind: 'Node', metadata: { name: node },
       status: { capacity: NODE_SIZE, allocatable: NODE_SIZE },
-    })
+    }, 'status')
   }
-  await apply('/apis/storage.k8s.io/v1/storageclasses/standard', {
+  await apply({
     apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass',
     metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
     provisioner: 'kubernetes.io/host-path', reclaimPolicy: 'Delete', volumeBindingMode: 'Immediate',
   })
-  await apply('/apis/networking.k8s.io/v1/ingressclasses/nginx', {
+  await apply({
     apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass',
     metadata: { name: 'nginx', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } },
     spec: { controller: 'k8s.io/ingress-nginx' },
   })
 }
 
-/** Names of the lab's nodes whose Ready condition is True, and how many there are. */
+/** How many of the lab's fake nodes are Ready (real nodes, e.g. the node component's, report themselves). */
 async function nodesReady() {
-  const r = await api('GET', '/api/v1/nodes', undefined, { timeoutMs: 3000 })
-  if (r.status !== 200) return { ready: 0, total: NODES.length }
-  const ready = r.body.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-  return { ready: ready.length, total: Math.max(NODES.length, r.body.items.length) }
+  const { items } = await client().core.listNode()
+  const ready = items.filter((n) => NODES.includes(n.metadata.name) && nodeIsReady(n))
+  return { ready: ready.length, total: NODES.length }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -367,7 +375,15 @@ export async function up() {
   for (const { id } of IDENTITIES) writeKubeconfig(id)
 
   let started = 0
+  const restarted = []
   for (const spec of daemonSpecs(bin, await kwokStages())) {
+    // a daemon running with other arguments than this lab gives it (an older lab) is restarted with the new ones:
+    // same addresses, CA and kubeconfigs, so clients only see a few seconds without an answer
+    const args = runningArgs(spec.name)
+    if (args && JSON.stringify(args) !== JSON.stringify(spec.args)) {
+      await stopDaemon(spec.name)
+      restarted.push(spec.name)
+    }
     if (!runningPid(spec.name)) {
       fs.mkdirSync(DIR, { recursive: true })
       startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
@@ -382,11 +398,11 @@ export async function up() {
   }, 90000)
   // new namespaces need their `default` ServiceAccount before pods can be created: wait for the controller
   await waitFor('kube-controller-manager', async () =>
-    (await api('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, 60000)
+    Boolean(await readObject(client(), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: 'default' } })), 60000)
 
   const secs = (a, b) => ((b - a) / 1000).toFixed(1)
   const note = started
-    ? `${KUBE_VERSION} on ${API} (${bin.built ? `built in ${secs(t0, tBuilt)}s, ` : ''}started ${started} processes, ready in ${secs(tBuilt, performance.now())}s), ${NODES.length} fake nodes`
+    ? `${KUBE_VERSION} on ${API} (${bin.built ? `built in ${secs(t0, tBuilt)}s, ` : ''}started ${started} processes${restarted.length ? ` (restarted with new arguments: ${restarted.join(', ')})` : ''}, ready in ${secs(tBuilt, performance.now())}s), ${NODES.length} fake nodes`
     : `${KUBE_VERSION} already running on ${API}`
   return { note, built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())) }
 }
@@ -406,7 +422,7 @@ export async function status() {
     const built = exists(path.join(binDir('kubernetes', KUBE_VERSION), 'kube-apiserver'))
     return [{ name: 'kubernetes', state: built ? 'down' : 'missing', version: KUBE_VERSION, address: API }]
   }
-  const version = await api('GET', '/version', undefined, { timeoutMs: 3000 }).then((r) => r.body?.gitVersion).catch(() => undefined)
+  const version = await client().version.getCode().then((v) => v.gitVersion).catch(() => undefined)
   const ready = version ? await apiReady().catch(() => false) : false
   const nodes = ready ? await nodesReady().catch(() => ({ ready: 0, total: NODES.length })) : { ready: 0, total: NODES.length }
   const allRunning = Object.values(running).every(Boolean)

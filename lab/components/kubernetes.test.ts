@@ -5,7 +5,7 @@ import https from 'node:https'
 import { execFileSync } from 'node:child_process'
 import { beforeAll, describe, expect, it } from 'vitest'
 import * as kube from './kubernetes.mjs'
-import { runningPid } from '../lib/proc.mjs'
+import { runningArgs, runningPid } from '../lib/proc.mjs'
 
 const get = (url: string, ca: Buffer, token?: string) =>
   new Promise<number>((resolve, reject) => {
@@ -52,5 +52,16 @@ describe('kubernetes lab component', () => {
       .filter((l) => pids.some((p) => l.includes(`pid=${p},`)))
     expect(lines.length).toBeGreaterThanOrEqual(5)
     for (const l of lines) expect(l.split(/\s+/)[3]).toMatch(/^127\.0\.0\.1:\d+$/)
+  })
+
+  it('shows kubelets a client certificate of the lab CA and checks theirs against it (logs from the real node)', () => {
+    const args = runningArgs('kube-apiserver') ?? []
+    const flag = (f: string) => args.find((a) => a.startsWith(`--${f}=`))?.split('=')[1]
+    expect(flag('kubelet-certificate-authority')).toBe(kube.CA_FILE)
+    expect(flag('kubelet-preferred-address-types')).toBe('InternalIP,Hostname')
+    const cert = flag('kubelet-client-certificate')!
+    const subject = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-subject', '-nameopt', 'RFC2253'], { encoding: 'utf8' })
+    expect(subject).toMatch(/CN=kube-apiserver-kubelet-client,O=system:masters/)
+    expect(execFileSync('openssl', ['verify', '-CAfile', kube.CA_FILE, cert], { encoding: 'utf8' })).toContain(': OK')
   })
 })

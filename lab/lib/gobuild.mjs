@@ -41,9 +41,11 @@ function buildError(module, target, stderr) {
  * environment, e.g. GOEXPERIMENT).
  * `nice: true` runs the compiler at the lowest CPU priority (`nice -n 19`), so a build started beside other work
  * (a lab already serving tests, another component's build) does not starve it; the default keeps the old behaviour.
+ * `name` (default: the module) names the binary folder, so two components can build different targets of one module
+ * (each folder has its own stamp).
  */
-export async function goBuild({ module, version, targets, moduleDir = path.join(REPO, 'lab', 'go', module), nice = false }) {
-  const out = binDir(module, version)
+export async function goBuild({ module, version, targets, moduleDir = path.join(REPO, 'lab', 'go', module), nice = false, name = module }) {
+  const out = binDir(name, version)
   const stamp = stampOf(moduleDir, targets)
   const stampFile = path.join(out, '.stamp')
   const done = fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp

@@ -21,6 +21,17 @@ export function runningPid(name) {
   }
 }
 
+/** The arguments (without the command) a running daemon was started with, or undefined when it is not running. */
+export function runningArgs(name) {
+  const pid = runningPid(name)
+  if (!pid) return undefined
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1, -1)
+  } catch {
+    return undefined
+  }
+}
+
 /** Starts a detached daemon with its output in the lab log folder; returns its pid. */
 export function startDaemon(name, cmd, args, { env = {}, cwd } = {}) {
   fs.mkdirSync(RUN, { recursive: true })

@@ -1,0 +1,85 @@
+// The lab's own calls to its Kubernetes API server, through @kubernetes/client-node: a client per kubeconfig, server-side
+// apply of exact objects, and errors that say what the API server answered.
+import fs from 'node:fs'
+import * as k8s from '@kubernetes/client-node'
+
+/** Field manager of everything the lab applies. */
+export const FIELD_MANAGER = 'graphmemory-lab'
+
+/**
+ * The generic object client with a server-side apply that sends the object exactly as given (the library's patch()
+ * passes known kinds through its typed models first, which would drop any field a model lacks).
+ */
+class ObjectApi extends k8s.KubernetesObjectApi {
+  async applyExact(obj, subresource) {
+    const uri = `${await this.specUriPath(obj, 'patch')}${subresource ? `/${subresource}` : ''}`
+    const ctx = this.configuration.baseServer.makeRequestContext(uri, k8s.HttpMethod.PATCH)
+    ctx.setHeaderParam('Accept', 'application/json')
+    ctx.setHeaderParam('Content-Type', k8s.PatchStrategy.ServerSideApply)
+    ctx.setQueryParam('fieldManager', FIELD_MANAGER)
+    ctx.setQueryParam('force', 'true')
+    ctx.setBody(JSON.stringify(obj))
+    return this.requestPromise(ctx)
+  }
+}
+
+/** HTTP status of a client error (0 when the server did not answer: refused connection, timeout, TLS). */
+export const statusOf = (err) => (err instanceof k8s.ApiException ? err.code : 0)
+
+/** The API server's own words for a refused request. */
+export function messageOf(err) {
+  if (!(err instanceof k8s.ApiException)) return err?.message ?? String(err)
+  let body = err.body
+  if (typeof body === 'string') {
+    try { body = JSON.parse(body) } catch { return `${err.code}: ${body}` }
+  }
+  return `${err.code}${body?.reason ? ` ${body.reason}` : ''}${body?.message ? `: ${body.message}` : ''}`
+}
+
+/** Clients for one kubeconfig file: `core` (CoreV1Api), `objects` (apply/read/delete any kind), `kc`. */
+export function kubeClient(kubeconfigFile) {
+  const kc = new k8s.KubeConfig()
+  kc.loadFromString(fs.readFileSync(kubeconfigFile, 'utf8'))
+  return {
+    kc,
+    server: kc.getCurrentCluster().server,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    objects: kc.makeApiClient(ObjectApi),
+    version: kc.makeApiClient(k8s.VersionApi),
+    health: new k8s.Health(kc),
+  }
+}
+
+/**
+ * Server-side apply (create or update, idempotent); `obj` needs apiVersion, kind, metadata.name (and namespace).
+ * `subresource` (e.g. 'status') applies to that subresource instead.
+ */
+export const applyObject = (client, obj, subresource) => client.objects.applyExact(obj, subresource)
+
+/** True when the API server answers /readyz with 200 within timeoutMs. */
+export const apiReady = (client, timeoutMs = 3000) =>
+  client.health.readyz({ signal: AbortSignal.timeout(timeoutMs) }).catch(() => false)
+
+/** Resolves the object, or undefined when it does not exist (404). */
+export async function readObject(client, ref) {
+  try {
+    return await client.objects.read(ref)
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined
+    throw err
+  }
+}
+
+/** Deletes an object; true when it existed. */
+export async function deleteObject(client, ref) {
+  try {
+    await client.objects.delete(ref)
+    return true
+  } catch (err) {
+    if (statusOf(err) === 404) return false
+    throw err
+  }
+}
+
+/** True when a node's Ready condition is True. */
+export const nodeIsReady = (node) => Boolean(node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
