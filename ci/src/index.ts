@@ -307,11 +307,12 @@ export class GraphmemoryIde {
    * @param to the next environment
    * @param kubeconfig kubeconfig of the cluster of `to`
    * @param fromKubeconfig kubeconfig of the cluster of `from`, when it is another cluster
+   * @param secrets the Secrets of `to` as YAML (<secret>: {<key>: <value>}), when they are not there yet
    * @param timeout seconds every rollout may take
    * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
    */
   @func()
-  async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, timeout = 300, cluster?: Service): Promise<string> {
-    return promoteEnvironment(this.deployContext(''), from, to, kubeconfig, fromKubeconfig, timeout, cluster)
+  async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, secrets?: Secret, timeout = 300, cluster?: Service): Promise<string> {
+    return promoteEnvironment(this.deployContext(''), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
   }
 }

@@ -175,3 +175,10 @@ describe('formatHistory', () => {
     ].join('\n'))
   })
 })
+
+describe('a damaged release record', () => {
+  it('is refused as damaged (not a raw parse error), so history can skip it', () => {
+    expect(() => releaseOf({ metadata: { name: 'graphmemory-release-v3' }, data: { release: '{"revision": 3,' } }))
+      .toThrow(/release record graphmemory-release-v3 is damaged: its release data is not JSON/)
+  })
+})

@@ -58,8 +58,13 @@ interface ConfigMapLike {
 /** The release recorded in a ConfigMap. */
 export function releaseOf(cm: ConfigMapLike): Release {
   const text = cm.data?.release
-  if (!text) throw new PipelineError(`release record ${cm.metadata?.name} is damaged`, 'it has no release data', 'delete that ConfigMap; history skips it')
-  return JSON.parse(text) as Release
+  const damaged = (why: string) => new PipelineError(`release record ${cm.metadata?.name} is damaged`, why, 'delete that ConfigMap; history skips it')
+  if (!text) throw damaged('it has no release data')
+  try {
+    return JSON.parse(text) as Release
+  } catch {
+    throw damaged('its release data is not JSON')
+  }
 }
 
 /** The rendered manifest recorded in a release ConfigMap. */
@@ -105,7 +110,7 @@ export function rollbackTarget(releases: Release[], env: string, to?: number): R
 export function formatHistory(releases: Release[], env: string): string {
   if (!releases.length) return `${env}: no releases yet\n`
   const lines = newestFirst(releases).map((r) =>
-    `${String(r.revision).padStart(4)}  ${r.status.padEnd(10)} ${r.time}  ${(r.commit || '-').slice(0, 12).padEnd(12)}  ${r.origin}\n` +
-    Object.entries(r.images).sort().map(([n, ref]) => `        ${n} ${ref.slice(ref.indexOf('@') + 1, ref.indexOf('@') + 20)}`).join('\n'))
+    [`${String(r.revision).padStart(4)}  ${r.status.padEnd(10)} ${r.time}  ${(r.commit || '-').slice(0, 12).padEnd(12)}  ${r.origin}`,
+      ...Object.entries(r.images).sort().map(([n, ref]) => `        ${n} ${ref.slice(ref.indexOf('@') + 1, ref.indexOf('@') + 20)}`)].join('\n'))
   return `${['REV', 'STATUS    ', 'TIME', 'COMMIT', 'ORIGIN'].join('  ')}\n${lines.join('\n')}\n`
 }

@@ -190,3 +190,15 @@ describe('secretObjects', () => {
     expect(secretObjects(REQUIRED, {}, {})).toEqual([])
   })
 })
+
+describe('a value typed without a space after ":" never reaches a message', () => {
+  it('withholds a key name that may hold the value, in the parse error and in the unknown list', () => {
+    const required = parseRequiredSecrets('environment: dev\nnamespace: ns\nsecrets:\n  pg: {type: Opaque, keys: [password]}\n')
+    expect(() => parseSecretValues('pg: {password:hunter2}')).toThrow(/key \(a key whose name is withheld/)
+    expect(() => parseSecretValues('pg: {password:hunter2}')).not.toThrow(/hunter2/)
+    const given = parseSecretValues('pg: {password: ok, "token=hunter2": x}')
+    const unknown = checkSecrets(required, given, {}).unknown
+    expect(unknown).toHaveLength(1)
+    expect(unknown.join()).not.toMatch(/hunter2/)
+  })
+})

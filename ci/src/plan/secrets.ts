@@ -9,6 +9,10 @@ export type SecretValues = Record<string, Record<string, string>>
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** What a Secret key may be called (Kubernetes' rule). Anything else is not named in messages: `{password:x}` (no space) is one key holding the value. */
+const KEY = /^[-._a-zA-Z0-9]+$/
+const keyName = (k: string): string => (KEY.test(k) ? k : '(a key whose name is withheld: it is not a valid key and may hold a value; check for a missing space after ":")')
+
 /** Reads the secrets argument. Errors name the secret and key, never the value (the YAML parser's messages quote text, so they are not passed on). */
 export function parseSecretValues(text: string): SecretValues {
   let doc: unknown
@@ -26,7 +30,7 @@ export function parseSecretValues(text: string): SecretValues {
     if (!isMap(keys)) throw new PipelineError(`secret ${name} in the secrets argument is not a map of keys`, 'each secret needs key: value pairs', shape)
     out[name] = {}
     for (const [k, v] of Object.entries(keys)) {
-      if (typeof v !== 'string' || v === '') throw new PipelineError(`secret ${name} key ${k} has no text value`, 'every value must be a non-empty string', 'quote it in the YAML')
+      if (typeof v !== 'string' || v === '') throw new PipelineError(`secret ${name} key ${keyName(k)} has no text value`, 'every value must be a non-empty string', 'quote it in the YAML')
       out[name][k] = v
     }
   }
@@ -45,7 +49,7 @@ export function checkSecrets(required: RequiredSecrets, given: SecretValues, liv
   const missing = Object.entries(required.secrets).flatMap(([name, { keys }]) =>
     keys.filter((k) => (given[name] ? given[name][k] === undefined : !live[name]?.includes(k))).map((k) => `${name}/${k}`))
   const unknown = Object.keys(given).filter((n) => !required.secrets[n])
-    .concat(Object.entries(given).flatMap(([n, keys]) => (required.secrets[n] ? Object.keys(keys).filter((k) => !required.secrets[n].keys.includes(k)).map((k) => `${n}/${k}`) : [])))
+    .concat(Object.entries(given).flatMap(([n, keys]) => (required.secrets[n] ? Object.keys(keys).filter((k) => !required.secrets[n].keys.includes(k)).map((k) => `${n}/${keyName(k)}`) : [])))
   return { missing, unknown }
 }
 

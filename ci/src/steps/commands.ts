@@ -80,9 +80,10 @@ export async function environmentHistory(envName: string, kubeconfig: Secret, se
 }
 
 /** Promote: exactly the digests running in `from`, rendered for `to` and deployed there, with no rebuild. */
-export async function promoteEnvironment(ctx: DeployContext, fromName: string, toName: string, kubeconfig: Secret, fromKubeconfig: Secret | undefined, timeoutSeconds: number, service?: Service): Promise<string> {
+export async function promoteEnvironment(ctx: DeployContext, fromName: string, toName: string, kubeconfig: Secret, fromKubeconfig: Secret | undefined, secrets: Secret | undefined, timeoutSeconds: number, service?: Service): Promise<string> {
   const from = environment(fromName)
   const to = environment(toName)
+  const values = parseSecretValues((await secretText(secrets)) ?? '')
   if (to.promotesFrom !== from.name) {
     throw new PipelineError(`cannot promote ${from.name} to ${to.name}`, `${to.name} takes its releases from ${to.promotesFrom ?? 'no other environment (it is the first)'}`,
       'promote along dev → staging → prod, one step at a time')
@@ -94,7 +95,7 @@ export async function promoteEnvironment(ctx: DeployContext, fromName: string, t
   const manifest = await renderManifest(ctx.source, to, running.images, ctx.kustomizeImage)
   const outcome = await deployRelease(target, {
     env: to, manifest, images: running.images, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
-    required: await requiredSecrets(ctx.source, to), timeoutSeconds, log: ctx.log,
+    required: await requiredSecrets(ctx.source, to), secrets: values, timeoutSeconds, log: ctx.log,
   })
   return outcomeLine(outcome, `promoted ${from.name} release ${running.revision} to`)
 }

@@ -2,10 +2,17 @@
 import type { Kube, KubeObject } from '../adapters/kubernetes.js'
 import { RELEASE_LABEL, manifestOf, releaseConfigMap, releaseName, releaseOf, type Release, type ReleaseStatus } from '../plan/releases.js'
 
-/** Every release recorded in the namespace. */
-export async function readReleases(kube: Kube, namespace: string): Promise<Release[]> {
+/** Every release recorded in the namespace; a damaged record is skipped (and said). */
+export async function readReleases(kube: Kube, namespace: string, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<Release[]> {
   const cms = await kube.list<KubeObject>('v1', 'ConfigMap', { namespace, labelSelector: RELEASE_LABEL })
-  return cms.map((cm) => releaseOf(cm as never))
+  return cms.flatMap((cm) => {
+    try {
+      return [releaseOf(cm as never)]
+    } catch (err) {
+      log(`skipping: ${(err as Error).message.split('\n')[0]}`)
+      return []
+    }
+  })
 }
 
 /** The manifest a release applied, as recorded. */
