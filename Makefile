@@ -8,11 +8,15 @@ with-lab = set -a && . $(LAB_ENV) && set +a &&
 pipeline = $(with-lab) npm run --silent pipeline --
 # Credentials of the lab's release registry, as secret references (the value never appears on a command line)
 release-auth = --username $$LAB_RELEASE_USER --password file:$$LAB_RELEASE_PASSWORD_FILE
+# The lab cluster as the deployer identity (RBAC-bound to the application namespaces), never the admin
+cluster-auth = --kubeconfig file:$$KUBECONFIG_DEPLOYER
+# The environment deploy, plan, rollback and history act on
+ENV ?= prod
 # What `make ci` published, pulled by digest into Docker for the compose checks
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy bench-lab bench-cluster bench-services bench-pipeline
+.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote bench-lab bench-cluster bench-services bench-pipeline
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -52,9 +56,27 @@ test-services:
 smoke:
 	$(with-published) $$LAB_SMOKE_PYTHON services/smoke/compose_smoke.py
 
-## deploy: the main job, deploy to the lab's cluster (the deploy pipeline arrives with its own issue)
+## deploy: the main job: build, publish and deploy ENV (default prod) to the lab's cluster: plan, apply, rollout, rollback on failure
 deploy: lab-up
-	@echo "make deploy: the deploy pipeline is not built yet; the lab is up (make lab-status shows it)" >&2; exit 2
+	@$(with-lab) echo "deploy $(ENV): namespace graphmemory-$(ENV) on $$LAB_KUBE_API as $$(basename $$KUBECONFIG_DEPLOYER .kubeconfig); images built in the engine at $$_EXPERIMENTAL_DAGGER_RUNNER_HOST, pushed to $$LAB_RELEASE_REGISTRY"
+	$(pipeline) deploy --env $(ENV) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(ENV).yaml $(release-auth)
+	$(pipeline) history --env $(ENV) $(cluster-auth)
+
+## plan: what deploying would change in ENV (the images running there, or IMAGES=name=ref@sha256:...,...)
+plan: deps
+	$(pipeline) plan --env $(ENV) $(cluster-auth) $(if $(IMAGES),--images $(IMAGES))
+
+## rollback: restore the previous good release of ENV (or TO=<release number>)
+rollback: deps
+	$(pipeline) rollback --env $(ENV) $(cluster-auth) $(if $(TO),--to $(TO))
+
+## history: the releases of ENV, newest first
+history: deps
+	$(pipeline) history --env $(ENV) $(cluster-auth)
+
+## promote: deploy to TO exactly the digests running in FROM (dev → staging → prod), no rebuild
+promote: deps
+	$(pipeline) promote --from $(FROM) --to $(TO) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(TO).yaml
 
 ## bench-lab: measure warm lab-up (add ARGS=--cold or ARGS=--cold-builds for cold figures)
 bench-lab: deps

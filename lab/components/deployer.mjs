@@ -3,8 +3,11 @@
 // kubeconfig (KUBECONFIG_DEPLOYER), not the lab admin's.
 import fs from 'node:fs'
 import path from 'node:path'
+import crypto from 'node:crypto'
 import * as k8s from '@kubernetes/client-node'
-import { STATE } from '../lib/paths.mjs'
+import { $ } from 'zx'
+import { stringify } from 'yaml'
+import { SECRETS, STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 
 export const name = 'deployer'
@@ -78,6 +81,34 @@ function writeKubeconfig(token) {
   fs.writeFileSync(KUBECONFIG, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
 }
 
+/** Where the lab keeps each environment's Secret values for deploys (YAML, 0600): `--secrets file:<this>/<env>.yaml`. */
+export const DEPLOY_SECRETS = path.join(SECRETS, 'deploy')
+
+/**
+ * The values an environment's Secrets get in the lab, made once: URL-safe random passwords, a bootstrap API key and
+ * a self-signed certificate for the environment's hosts (the lab has no ingress controller; the Ingress still needs it).
+ */
+async function writeDeploySecrets(env) {
+  const file = path.join(DEPLOY_SECRETS, `${env}.yaml`)
+  if (exists(file)) return
+  fs.mkdirSync(DEPLOY_SECRETS, { recursive: true, mode: 0o700 })
+  const host = env === 'prod' ? 'graphmemory.example.com' : `${env}.graphmemory.example.com`
+  const tmp = fs.mkdtempSync(path.join(DEPLOY_SECRETS, '.tls-'))
+  try {
+    await $`openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj ${`/CN=${host}`} -addext ${`subjectAltName=DNS:${host},DNS:api.${host}`} -keyout ${path.join(tmp, 'tls.key')} -out ${path.join(tmp, 'tls.crt')}`.quiet()
+    const secret = () => crypto.randomBytes(24).toString('hex')
+    const values = {
+      'graphmemory-postgres': { password: secret() },
+      'graphmemory-redis': { password: secret() },
+      'graphmemory-api': { 'bootstrap-api-key': secret() },
+      'graphmemory-tls': { 'tls.crt': fs.readFileSync(path.join(tmp, 'tls.crt'), 'utf8'), 'tls.key': fs.readFileSync(path.join(tmp, 'tls.key'), 'utf8') },
+    }
+    fs.writeFileSync(file, stringify(values), { mode: 0o600 })
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
 export async function up() {
   if (!exists(ADMIN_KUBECONFIG)) throw new LabError('no lab cluster to make the deployer in', `${ADMIN_KUBECONFIG} is missing`, 'run `make lab-up` (kubernetes comes first)')
   await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: SYSTEM_NAMESPACE } })
@@ -91,6 +122,7 @@ export async function up() {
     name: ACCOUNT, namespace: SYSTEM_NAMESPACE, body: { spec: { expirationSeconds: TOKEN_SECONDS, audiences: [] } },
   }).catch((err) => { throw new LabError('the deployer token was not issued', String(err?.body ?? err?.message ?? err).slice(0, 300), 'check the API server log (make lab-status)') })
   writeKubeconfig(token.status.token)
+  for (const ns of NAMESPACES) await writeDeploySecrets(ns.replace('graphmemory-', ''))
   return { note: `ServiceAccount ${SYSTEM_NAMESPACE}/${ACCOUNT} bound in ${NAMESPACES.join(', ')}` }
 }
 
@@ -101,5 +133,5 @@ export async function status() {
 }
 
 export function env() {
-  return { KUBECONFIG_DEPLOYER: KUBECONFIG }
+  return { KUBECONFIG_DEPLOYER: KUBECONFIG, LAB_DEPLOY_SECRETS: DEPLOY_SECRETS }
 }
