@@ -297,3 +297,13 @@ describe('formatPlan', () => {
       .toBe('plan for dev: no changes\n= unchanged Namespace gm\n')
   })
 })
+
+describe('formatPlan with changesOnly', () => {
+  it('keeps the counts and leaves out the unchanged objects', () => {
+    const plan = makePlan([{ object: 'Service ns/api', action: 'unchanged' }, { object: 'Deployment ns/api', action: 'update', fields: ['spec.replicas'] }], [])
+    const text = formatPlan(plan, 'dev', true)
+    expect(text).toContain('0 to create, 1 to update, 0 to prune, 1 unchanged')
+    expect(text).toContain('~ update    Deployment ns/api\n      spec.replicas')
+    expect(text).not.toContain('Service ns/api')
+  })
+})

@@ -142,9 +142,9 @@ export function forApply(object: K8sObject, exists: boolean, scaled: Set<string>
 
 const SIGN: Record<Action, string> = { create: '+', update: '~', unchanged: '=', prune: '-' }
 
-/** The human form: one line per object (changed fields under updates), then the counts. */
-export function formatPlan(plan: Plan, env: string): string {
-  const lines = plan.entries.map((e) =>
+/** The human form: the counts, then one line per object (changed fields under updates); `changesOnly` leaves out unchanged ones. */
+export function formatPlan(plan: Plan, env: string, changesOnly = false): string {
+  const lines = plan.entries.filter((e) => !changesOnly || e.action !== 'unchanged').map((e) =>
     `${SIGN[e.action]} ${e.action.padEnd(9)} ${e.object}${e.fields ? `\n${e.fields.map((f) => `      ${f}`).join('\n')}` : ''}`)
   const count = (a: Action) => plan.entries.filter((e) => e.action === a).length
   const totals = `${count('create')} to create, ${count('update')} to update, ${count('prune')} to prune, ${count('unchanged')} unchanged`

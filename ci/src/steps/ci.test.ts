@@ -2,14 +2,12 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { connection, dag, type Directory } from '@dagger.io/dagger'
+import { connection, dag } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { GraphmemoryIde } from '../index.js'
+import { labPipeline, repoSource } from '../../../lab/pipeline.js'
 import { generateKeyPair } from '../adapters/cosign.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 const hex = (n: number) => crypto.randomBytes(n).toString('hex')
 /** A whole pipeline run on a shared 2-core machine: minutes when another suite builds beside it. */
 const PIPELINE_RUN = 900_000
@@ -21,12 +19,6 @@ async function inSession<T>(fn: () => Promise<T>): Promise<T> {
   return result as T
 }
 
-const repoSource = () => dag.host().directory(REPO, { exclude: ['**/node_modules', '.git', '.ci-out', '**/__pycache__'] })
-
-/** The pipeline on the lab's images and release registry, for a fresh commit id (so its tags are its own). */
-const labPipeline = (source: Directory, commit = hex(20)) => new GraphmemoryIde(source, labVar('LAB_IMAGE_PYTHON_BUILD'),
-  labVar('LAB_IMAGE_PYTHON_RUNTIME'), labVar('LAB_IMAGE_POSTGRES'), labVar('LAB_IMAGE_REDIS'), labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000,
-  labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH', labVar('LAB_IMAGE_COSIGN'))
 
 const password = () => dag.secret(`file://${labVar('LAB_RELEASE_PASSWORD_FILE')}`)
 const user = () => labVar('LAB_RELEASE_USER')

@@ -89,7 +89,7 @@ export async function deployRelease(kube: Kube, req: ReleaseRequest): Promise<De
       if (!nsExisted) await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: req.env.namespace })
       throw err
     }
-    log(formatPlan(planned.plan, req.env.name).trimEnd())
+    log(formatPlan(planned.plan, req.env.name, true).trimEnd())
     const hash = manifestHash(req.manifest)
     if (planned.plan.empty && running?.manifestHash === hash) {
       const failures = await waitForRollout(kube, objects, req.timeoutSeconds, log)

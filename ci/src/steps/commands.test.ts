@@ -1,0 +1,62 @@
+// The deploy commands as a user calls them (`deploy --env dev`, `promote`, `rollback`, `history`): the module's class
+// in library mode against the lab's engine, release registry and cluster, as the deployer identity, in the lab's
+// dev and staging namespaces. Images are really built and published from this repository.
+import { connection, dag } from '@dagger.io/dagger'
+import { describe, expect, it } from 'vitest'
+import { labVar } from '../../../lab/env.js'
+import { labPipeline, repoSource } from '../../../lab/pipeline.js'
+import { Kube, type KubeObject } from '../adapters/kubernetes.js'
+
+/** Runs fn inside one Dagger session and returns its result. */
+async function inSession<T>(fn: () => Promise<T>): Promise<T> {
+  let result: T | undefined
+  await connection(async () => { result = await fn() })
+  return result as T
+}
+
+const kubeconfig = () => dag.secret(`file://${labVar('KUBECONFIG_DEPLOYER')}`)
+const secrets = (env: string) => dag.secret(`file://${labVar('LAB_DEPLOY_SECRETS')}/${env}.yaml`)
+const password = () => dag.secret(`file://${labVar('LAB_RELEASE_PASSWORD_FILE')}`)
+const admin = () => Kube.fromFile(labVar('KUBECONFIG_LAB'))
+/** Two commits of the same tree: their images differ only in the revision label, so both are cheap to build. */
+const COMMIT_A = 'a'.repeat(40)
+const COMMIT_B = 'b'.repeat(40)
+
+/** The image of every application Deployment and StatefulSet in a namespace. */
+async function runningImages(namespace: string): Promise<Record<string, string>> {
+  const kinds = await Promise.all(['Deployment', 'StatefulSet'].map((k) => admin().list<KubeObject>('apps/v1', k, { namespace })))
+  return Object.fromEntries(kinds.flat().map((o) => [o.metadata.name,
+    (o as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0].image]))
+}
+
+describe('deploy commands (library mode, lab engine, registry and cluster)', () => {
+  it('refuses an unknown environment before any work, naming the valid ones', async () => {
+    const message = await inSession(() => labPipeline(repoSource()).deploy('qa', kubeconfig()).then(() => 'deployed', (e: Error) => e.message))
+    expect(message).toMatch(/unknown environment "qa": valid environments are dev, staging, prod/)
+  })
+
+  it('deploys dev from source, rolls back, promotes dev to staging, and lists the history', async () => {
+    const out = await inSession(async () => {
+      const deployA = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), secrets('dev'), '', labVar('LAB_RELEASE_USER'), password(), 180)
+      const imagesA = await runningImages('graphmemory-dev')
+      const again = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180)
+      await labPipeline(repoSource(), COMMIT_B).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180)
+      const imagesB = await runningImages('graphmemory-dev')
+      const rolledBack = await labPipeline(repoSource()).rollback('dev', kubeconfig(), 0, 180)
+      const imagesAfterRollback = await runningImages('graphmemory-dev')
+      const promoted = await labPipeline(repoSource()).promote('dev', 'staging', kubeconfig(), undefined, secrets('staging'), 180)
+      const history = await labPipeline(repoSource()).history('dev', kubeconfig())
+      return { deployA, imagesA, again, imagesB, rolledBack, imagesAfterRollback, promoted, history, staging: await runningImages('graphmemory-staging') }
+    })
+    expect(out.deployA).toMatch(/^deployed dev: release \d+ (is running|was already running)/)
+    for (const s of ['api', 'analytics', 'dashboard']) expect(out.imagesA[s]).toMatch(new RegExp(`^${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/${s}:${COMMIT_A.slice(0, 12)}@sha256:`))
+    expect(out.again).toMatch(/was already running \(nothing applied\)/)
+    expect(out.imagesB.api).not.toBe(out.imagesA.api)
+    expect(out.rolledBack).toMatch(/^rolled back to release \d+ in dev: release \d+ is running/)
+    expect(out.imagesAfterRollback).toEqual(out.imagesA)
+    expect(out.promoted).toMatch(/^promoted dev release \d+ to staging/)
+    expect(out.staging).toEqual(out.imagesA)
+    expect(out.history).toMatch(/rollback to \d+/)
+    expect(out.history).toMatch(/superseded/)
+  }, 1_800_000)
+})
