@@ -1,0 +1,610 @@
+// A real node beside kwok's fake ones: a kubelet (from the lab's k8s.io/kubernetes wrapper module) on a second
+// containerd instance (Debian's, CRI plugin on, its own root, state and socket: not Docker's), Debian's runc and CNI
+// plugins, and a pause image built here. Pods on it really pull, start, probe, crash and log. kube-proxy and CoreDNS
+// give the cluster Service routing and DNS names. The node is labelled and tainted, so only pods that ask land on it.
+import fs from 'node:fs'
+import path from 'node:path'
+import http from 'node:http'
+import { $ } from 'zx'
+import { STATE, binDir } from '../lib/paths.mjs'
+import { setHeaderOptions } from '@kubernetes/client-node'
+import { LabError } from '../lib/step.mjs'
+import { goBuild } from '../lib/gobuild.mjs'
+import { ensureApt } from '../lib/apt.mjs'
+import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep } from '../lib/proc.mjs'
+import { kubeClient, applyObject, readObject, deleteObject, messageOf, nodeIsReady } from '../lib/kube.mjs'
+import { MIRROR, RELEASE, RELEASE_USER } from './registries.mjs'
+import * as registries from './registries.mjs'
+import { KUBE_VERSION, CA_FILE, issueCert } from './kubernetes.mjs'
+import * as kubernetes from './kubernetes.mjs'
+
+export const name = 'node'
+
+/** The real node's name, and the label and taint that keep every pod off it unless the pod asks for it. */
+export const NODE_NAME = process.env.LAB_NODE_NAME ?? 'lab-real-node'
+export const NODE_LABEL = { key: 'graphmemory.dev/real-node', value: 'true' }
+export const NODE_TAINT = { key: 'graphmemory.dev/real-node', value: 'true', effect: 'NoSchedule' }
+/** The image pull secret (type kubernetes.io/dockerconfigjson) for the release registry. */
+export const PULL_SECRET = 'lab-release-pull'
+/** Namespaces that get the pull secret on every `up()` when they exist (more: `ensurePullSecret(namespace)`). */
+export const PULL_SECRET_NAMESPACES = ['default', 'graphmemory-dev', 'graphmemory-staging', 'graphmemory-prod']
+
+export const COREDNS_VERSION = 'v1.15.0' // github.com/coredns/coredns in lab/go/coredns/go.mod
+export const PAUSE_IMAGE = `${MIRROR}/gmi-lab/pause:1.0`
+
+const port = (envVar, fallback) => Number(process.env[envVar] ?? fallback)
+/** Pod network: a bridge whose address is also the node's InternalIP (host-internal, not routed from outside). */
+const POD_SUBNET = '10.88.0.0/24'
+export const NODE_IP = '10.88.0.1'
+const BRIDGE = 'gmi-node0'
+const CLUSTER_DNS = '10.96.0.10' // in the API server's service range 10.96.0.0/16
+const KUBELET_PORT = port('LAB_NODE_KUBELET_PORT', 10250) // on NODE_IP: the API server calls it for logs/exec
+const KUBELET_HEALTHZ_PORT = port('LAB_NODE_KUBELET_HEALTHZ_PORT', 10248)
+const PROXY_HEALTHZ_PORT = port('LAB_NODE_PROXY_HEALTHZ_PORT', 10256)
+const PROXY_METRICS_PORT = port('LAB_NODE_PROXY_METRICS_PORT', 10249)
+// CoreDNS on the node IP; not port 53, which the Dagger engine's dnsmasq holds on every address (0.0.0.0:53):
+// the kube-dns Service maps 53 to it
+const DNS_PORT = port('LAB_NODE_DNS_PORT', 1053)
+const DNS_HEALTH_PORT = port('LAB_NODE_DNS_HEALTH_PORT', 10262)
+const DNS_READY_PORT = port('LAB_NODE_DNS_READY_PORT', 10263)
+const FORWARD_CHAIN = 'GMI-LAB-NODE'
+
+const DIR = path.join(STATE, 'node')
+const d = (...p) => path.join(DIR, ...p)
+const PKI = d('pki')
+const SOCKET = d('containerd', 'containerd.sock')
+const CONTAINERD_ROOT = d('containerd', 'root')
+const CONTAINERD_STATE = d('containerd', 'state')
+const KUBELET_ROOT = d('kubelet')
+const POD_LOGS = d('pod-logs')
+const CNI_CONF = d('cni', 'net.d')
+const CNI_DATA = d('cni', 'networks')
+const CNI_BIN = '/usr/lib/cni' // Debian's containernetworking-plugins
+const RUNC = '/usr/sbin/runc' // Debian's runc
+const KUBECONFIGS = d('kubeconfigs')
+/** The kubeconfig the node's kubelet uses (shown by `make lab-status`). */
+export const KUBELET_KUBECONFIG = path.join(KUBECONFIGS, 'kubelet.kubeconfig')
+
+const APT = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'iproute2', 'conntrack', 'openssl']
+const DAEMONS = ['node-containerd', 'kubelet', 'kube-proxy', 'coredns']
+
+// ---------------------------------------------------------------------------------------------------------------
+// Builds: kubelet, kube-proxy and the pause program from the Kubernetes wrapper module; CoreDNS from its own
+
+const [major, minor] = KUBE_VERSION.slice(1).split('.')
+const stamp = (pkg) => [`-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`,
+  `-X ${pkg}.gitTreeState=clean`]
+const kubeLdflags = [...stamp('k8s.io/component-base/version'), ...stamp('k8s.io/client-go/pkg/version')].join(' ')
+const NODE_TARGETS = [
+  { pkg: 'k8s.io/kubernetes/cmd/kubelet', out: 'kubelet', ldflags: kubeLdflags },
+  { pkg: 'k8s.io/kubernetes/cmd/kube-proxy', out: 'kube-proxy', ldflags: kubeLdflags },
+  { pkg: './pause', out: 'pause', ldflags: '-X main.version=1.0' },
+]
+const COREDNS_TARGETS = [
+  { pkg: '.', out: 'coredns', ldflags: `-X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}` },
+]
+
+/** Builds (or finds cached) the node's binaries, at the lowest CPU priority; returns their folders. */
+export async function build() {
+  const kube = await goBuild({ module: 'kubernetes', name: 'kubernetes-node', version: KUBE_VERSION, targets: NODE_TARGETS, nice: true })
+  const dns = await goBuild({ module: 'coredns', version: COREDNS_VERSION, targets: COREDNS_TARGETS, nice: true })
+  return { kube: kube.dir, dns: dns.dir, built: [kube.built && 'kubelet, kube-proxy, pause', dns.built && 'coredns'].filter(Boolean) }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The pause image: the lab's own pause program, alone in an image, in the mirror (containerd's sandbox_image)
+
+const imageStamp = async (ref) =>
+  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${ref}`.nothrow().quiet()).stdout.trim()
+async function inMirror(ref) {
+  const [, repo, tag] = ref.match(/^[^/]+\/(.+):([^:]+)$/)
+  const r = await fetch(`http://${MIRROR}/v2/${repo}/manifests/${tag}`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  }).catch(() => undefined)
+  return r?.status === 200
+}
+
+async function pauseImage(binDir) {
+  const stampText = fs.readFileSync(path.join(binDir, '.stamp'), 'utf8').slice(0, 16)
+  if ((await imageStamp(PAUSE_IMAGE)) === stampText && (await inMirror(PAUSE_IMAGE))) return false
+  const dockerfile = `FROM scratch
+COPY pause /pause
+LABEL org.gmi-lab.stamp="${stampText}" org.opencontainers.image.title="gmi-lab pause"
+USER 65535:65535
+ENTRYPOINT ["/pause"]
+`
+  const r = await $({ input: dockerfile })`docker build -q -f - -t ${PAUSE_IMAGE} ${binDir}`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError('building the pause image failed', r.stderr.trim().split('\n').slice(-6).join('\n'), 'fix the error above, then run `make lab-up`')
+  const p = await $`docker push ${PAUSE_IMAGE}`.nothrow().quiet()
+  if (p.exitCode !== 0) throw new LabError(`pushing ${PAUSE_IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
+  return true
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Identities: client certificates signed by the cluster CA (no API server restart needed), and the kubelet's serving
+// certificate (the API server checks it against the same CA)
+
+function writeKubeconfig(file, user, cert) {
+  const config = {
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: 'graphmemory-lab', cluster: { server: kubernetes.env().LAB_KUBE_API, 'certificate-authority-data': fs.readFileSync(CA_FILE).toString('base64') } }],
+    users: [{ name: user, user: { 'client-certificate-data': fs.readFileSync(cert.crt).toString('base64'), 'client-key-data': fs.readFileSync(cert.key).toString('base64') } }],
+    contexts: [{ name: 'graphmemory-lab', context: { cluster: 'graphmemory-lab', user } }],
+    'current-context': 'graphmemory-lab',
+  }
+  const text = JSON.stringify(config, null, 2) + '\n'
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text, { mode: 0o600 })
+  return file
+}
+
+async function ensureIdentities() {
+  const p = (f) => path.join(PKI, f)
+  // the Node authorizer knows the kubelet by this user and group: it may read only what its own pods need
+  const kubelet = await issueCert(p('kubelet-client'), { cn: `system:node:${NODE_NAME}`, orgs: ['system:nodes'] })
+  const serving = await issueCert(p('kubelet-serving'), { cn: NODE_NAME, usage: 'serverAuth', sans: [`IP:${NODE_IP}`, `DNS:${NODE_NAME}`] })
+  // system:kube-proxy is bound to the bootstrap role system:node-proxier
+  const proxy = await issueCert(p('kube-proxy'), { cn: 'system:kube-proxy' })
+  const dns = await issueCert(p('coredns'), { cn: 'system:lab-coredns' })
+  return {
+    serving,
+    kubelet: writeKubeconfig(KUBELET_KUBECONFIG, 'kubelet', kubelet),
+    proxy: writeKubeconfig(path.join(KUBECONFIGS, 'kube-proxy.kubeconfig'), 'kube-proxy', proxy),
+    dns: writeKubeconfig(path.join(KUBECONFIGS, 'coredns.kubeconfig'), 'coredns', dns),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Host network: the pod bridge (its address is the node IP, so kubelet and CoreDNS can bind to it before the first
+// pod) and a FORWARD chain that lets pod traffic through Docker's DROP policy. Removed again by down().
+
+async function ensureNetwork() {
+  if ((await $`ip link show ${BRIDGE}`.nothrow().quiet()).exitCode !== 0) {
+    await $`ip link add ${BRIDGE} type bridge`.quiet()
+  }
+  const addrs = (await $`ip -4 -o addr show dev ${BRIDGE}`.quiet()).stdout
+  if (!addrs.includes(` ${NODE_IP}/`)) await $`ip addr add ${NODE_IP}/${POD_SUBNET.split('/')[1]} dev ${BRIDGE}`.quiet()
+  await $`ip link set ${BRIDGE} up`.quiet()
+  if ((await $`iptables -w -L ${FORWARD_CHAIN} -n`.nothrow().quiet()).exitCode !== 0) {
+    await $`iptables -w -N ${FORWARD_CHAIN}`.quiet()
+    await $`iptables -w -A ${FORWARD_CHAIN} -s ${POD_SUBNET} -j ACCEPT -m comment --comment ${'graphmemory lab node: pod traffic'}`.quiet()
+    await $`iptables -w -A ${FORWARD_CHAIN} -d ${POD_SUBNET} -j ACCEPT -m comment --comment ${'graphmemory lab node: pod traffic'}`.quiet()
+  }
+  if ((await $`iptables -w -C FORWARD -j ${FORWARD_CHAIN}`.nothrow().quiet()).exitCode !== 0) {
+    await $`iptables -w -I FORWARD 1 -j ${FORWARD_CHAIN}`.quiet()
+  }
+}
+
+/** The chains the kubelet itself makes (kube-proxy --cleanup leaves them), per table, for IPv4 and IPv6. */
+const KUBELET_CHAINS = { filter: ['KUBE-FIREWALL', 'KUBE-KUBELET-CANARY'], nat: ['KUBE-KUBELET-CANARY'], mangle: ['KUBE-IPTABLES-HINT', 'KUBE-KUBELET-CANARY'] }
+
+async function removeChain(tool, table, chain, from = []) {
+  for (const parent of from) {
+    while ((await $`${tool} -w -t ${table} -D ${parent} -j ${chain}`.nothrow().quiet()).exitCode === 0) { /* every copy */ }
+  }
+  await $`${tool} -w -t ${table} -F ${chain}`.nothrow().quiet()
+  await $`${tool} -w -t ${table} -X ${chain}`.nothrow().quiet()
+}
+
+async function removeNetwork() {
+  await removeChain('iptables', 'filter', FORWARD_CHAIN, ['FORWARD'])
+  for (const tool of ['iptables', 'ip6tables']) {
+    for (const [table, chains] of Object.entries(KUBELET_CHAINS)) {
+      for (const chain of chains) await removeChain(tool, table, chain, chain === 'KUBE-FIREWALL' ? ['INPUT', 'OUTPUT'] : [])
+    }
+  }
+  await $`ip link del ${BRIDGE}`.nothrow().quiet()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Configuration files
+
+const toml = (v) => JSON.stringify(v) // TOML basic strings and arrays of them are written like JSON
+
+function containerdConfig() {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"'
+  return `# The lab node's containerd (written by lab/components/node.mjs): a second instance beside Docker's own.
+version = 2
+root = ${toml(CONTAINERD_ROOT)}
+state = ${toml(CONTAINERD_STATE)}
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+
+[grpc]
+  address = ${toml(SOCKET)}
+[ttrpc]
+  address = ${toml(`${SOCKET}.ttrpc`)}
+[debug]
+  address = ""
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = ${toml(d('containerd', 'opt'))}
+
+[${cri}]
+  sandbox_image = ${toml(PAUSE_IMAGE)}
+  # this VM's capability set lacks CAP_SYS_RESOURCE: without it every sandbox fails in runc
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_cdi = false
+  [${cri}.containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [${cri}.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [${cri}.containerd.runtimes.runc.options]
+        BinaryName = ${toml(RUNC)}
+        SystemdCgroup = false
+  [${cri}.cni]
+    bin_dir = ${toml(CNI_BIN)}
+    conf_dir = ${toml(CNI_CONF)}
+    max_conf_num = 1
+  [${cri}.registry]
+    config_path = ${toml(d('containerd', 'certs.d'))}
+`
+}
+
+/** Both lab registries speak plain HTTP on the loopback: one hosts.toml each (credentials come from pull secrets). */
+function registryHosts() {
+  return Object.fromEntries([MIRROR, RELEASE].map((host) => [host, `server = "http://${host}"
+
+[host."http://${host}"]
+  capabilities = ["pull", "resolve"]
+`]))
+}
+
+function cniConfig() {
+  return {
+    cniVersion: '1.0.0',
+    name: 'gmi-lab-node',
+    plugins: [{
+      type: 'bridge', bridge: BRIDGE, isGateway: true, ipMasq: false, hairpinMode: true,
+      ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET, gateway: NODE_IP }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: CNI_DATA },
+    }],
+  }
+}
+
+function kubeletConfig(ids) {
+  return {
+    apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration',
+    address: NODE_IP, port: KUBELET_PORT, readOnlyPort: 0,
+    healthzBindAddress: '127.0.0.1', healthzPort: KUBELET_HEALTHZ_PORT,
+    tlsCertFile: ids.serving.crt, tlsPrivateKeyFile: ids.serving.key,
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: CA_FILE } },
+    authorization: { mode: 'Webhook' },
+    containerRuntimeEndpoint: `unix://${SOCKET}`, imageServiceEndpoint: `unix://${SOCKET}`,
+    // what this VM allows (../shared/LAB.md, "A real kubelet"): cgroup v1, no QoS cgroups, no node allocatable
+    cgroupDriver: 'cgroupfs', failCgroupV1: false, cgroupsPerQOS: false, enforceNodeAllocatable: [], failSwapOn: false,
+    protectKernelDefaults: false,
+    registerNode: true, registerWithTaints: [NODE_TAINT],
+    clusterDNS: [CLUSTER_DNS], clusterDomain: 'cluster.local', resolvConf: '/etc/resolv.conf',
+    podLogsDir: POD_LOGS, volumePluginDir: path.join(KUBELET_ROOT, 'volume-plugins'),
+    maxPods: 30, serializeImagePulls: false,
+    // the disk is shared with the whole lab: evict only when it is really full, and keep images unless it nearly is
+    evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '2%', 'imagefs.available': '2%', 'nodefs.inodesFree': '2%' },
+    imageGCHighThresholdPercent: 97, imageGCLowThresholdPercent: 95,
+    containerLogMaxSize: '10Mi', containerLogMaxFiles: 3,
+    rotateCertificates: false, serverTLSBootstrap: false,
+  }
+}
+
+function kubeProxyConfig(kubeconfig) {
+  return {
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration',
+    clientConnection: { kubeconfig },
+    hostnameOverride: NODE_NAME, mode: 'iptables', clusterCIDR: POD_SUBNET,
+    bindAddress: NODE_IP, healthzBindAddress: `127.0.0.1:${PROXY_HEALTHZ_PORT}`, metricsBindAddress: `127.0.0.1:${PROXY_METRICS_PORT}`,
+    // NodePorts only on the node's bridge address, never on the VM's own interfaces; no route_localnet
+    nodePortAddresses: [`${NODE_IP}/32`],
+    iptables: { localhostNodePorts: false, masqueradeAll: false },
+    // 0: leave the host's conntrack settings alone (the VM may not allow changing them)
+    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+  }
+}
+
+function corefile(kubeconfig) {
+  return `# The lab cluster's DNS (written by lab/components/node.mjs): cluster names from the API, the rest upstream.
+.:${DNS_PORT} {
+    bind ${NODE_IP}
+    errors
+    health 127.0.0.1:${DNS_HEALTH_PORT}
+    ready 127.0.0.1:${DNS_READY_PORT}
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig ${kubeconfig} graphmemory-lab
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 30
+    }
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+`
+}
+
+function writeIfChanged(file, text, mode = 0o644) {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return false
+  fs.writeFileSync(file, text, { mode })
+  return true
+}
+
+function writeConfigs(ids) {
+  writeIfChanged(d('containerd', 'config.toml'), containerdConfig())
+  for (const [host, text] of Object.entries(registryHosts())) writeIfChanged(d('containerd', 'certs.d', host, 'hosts.toml'), text)
+  writeIfChanged(path.join(CNI_CONF, '10-gmi-lab-node.conflist'), JSON.stringify(cniConfig(), null, 2) + '\n')
+  writeIfChanged(d('kubelet-config.json'), JSON.stringify(kubeletConfig(ids), null, 2) + '\n')
+  writeIfChanged(d('kube-proxy-config.json'), JSON.stringify(kubeProxyConfig(ids.proxy), null, 2) + '\n')
+  writeIfChanged(d('Corefile'), corefile(ids.dns))
+  for (const dir of [KUBELET_ROOT, POD_LOGS, CNI_DATA, CONTAINERD_ROOT, CONTAINERD_STATE]) fs.mkdirSync(dir, { recursive: true })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Daemons
+
+const httpOk = (url) => new Promise((resolve) => {
+  const req = http.get(url, { timeout: 2000 }, (res) => { res.resume(); resolve(res.statusCode === 200) })
+  req.on('timeout', () => req.destroy())
+  req.on('error', () => resolve(false))
+})
+const ctr = (args) => $`ctr -a ${SOCKET} ${args}`.nothrow().quiet()
+
+function daemonSpecs(bin, ids) {
+  return [
+    {
+      name: 'node-containerd', cmd: '/usr/bin/containerd', ready: async () => (await ctr(['version'])).exitCode === 0,
+      args: ['--config', d('containerd', 'config.toml')],
+    },
+    {
+      name: 'kubelet', cmd: path.join(bin.kube, 'kubelet'), ready: () => httpOk(`http://127.0.0.1:${KUBELET_HEALTHZ_PORT}/healthz`),
+      timeoutMs: 120000,
+      args: [
+        `--config=${d('kubelet-config.json')}`, `--kubeconfig=${ids.kubelet}`, `--root-dir=${KUBELET_ROOT}`,
+        `--hostname-override=${NODE_NAME}`, `--node-ip=${NODE_IP}`, `--node-labels=${NODE_LABEL.key}=${NODE_LABEL.value}`,
+      ],
+    },
+    {
+      name: 'kube-proxy', cmd: path.join(bin.kube, 'kube-proxy'), ready: () => httpOk(`http://127.0.0.1:${PROXY_HEALTHZ_PORT}/healthz`),
+      args: [`--config=${d('kube-proxy-config.json')}`],
+    },
+    {
+      name: 'coredns', cmd: path.join(bin.dns, 'coredns'), ready: () => httpOk(`http://127.0.0.1:${DNS_READY_PORT}/ready`),
+      args: ['-conf', d('Corefile')],
+    },
+  ]
+}
+
+const PORTS = [
+  ['kubelet', KUBELET_HEALTHZ_PORT, 'LAB_NODE_KUBELET_HEALTHZ_PORT'], ['kube-proxy', PROXY_HEALTHZ_PORT, 'LAB_NODE_PROXY_HEALTHZ_PORT'],
+  ['kube-proxy', PROXY_METRICS_PORT, 'LAB_NODE_PROXY_METRICS_PORT'], ['coredns', DNS_HEALTH_PORT, 'LAB_NODE_DNS_HEALTH_PORT'],
+  ['coredns', DNS_READY_PORT, 'LAB_NODE_DNS_READY_PORT'], ['coredns', DNS_PORT, 'LAB_NODE_DNS_PORT'],
+]
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cluster objects: the node's label and taint (also set by the kubelet when it registers), CoreDNS's read access,
+// the kube-dns Service (its endpoint is CoreDNS on the node IP), the release registry's pull secret
+
+let adminClient
+const client = () => (adminClient ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
+
+async function apply(obj) {
+  try {
+    return await applyObject(client(), obj)
+  } catch (err) {
+    throw new LabError(`applying ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name} failed`,
+      `API server answered ${messageOf(err)}`, 'see the kube-apiserver log in the lab logs folder, then run `make lab-up` again')
+  }
+}
+
+/** The release registry's login as a dockerconfigjson document. */
+function dockerConfigJson() {
+  const password = fs.readFileSync(registries.env().LAB_RELEASE_PASSWORD_FILE, 'utf8').trim()
+  const auth = Buffer.from(`${RELEASE_USER}:${password}`).toString('base64')
+  return JSON.stringify({ auths: { [RELEASE]: { username: RELEASE_USER, password, auth } } })
+}
+
+/** Creates or updates the pull secret `lab-release-pull` in a namespace (which must exist). */
+export async function ensurePullSecret(namespace) {
+  await apply({
+    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/dockerconfigjson',
+    metadata: { name: PULL_SECRET, namespace, labels: { 'app.kubernetes.io/managed-by': 'graphmemory-lab' } },
+    data: { '.dockerconfigjson': Buffer.from(dockerConfigJson()).toString('base64') },
+  })
+}
+
+async function ensureObjects() {
+  await apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'graphmemory-lab:coredns' },
+    rules: [
+      { apiGroups: [''], resources: ['services', 'endpoints', 'pods', 'namespaces'], verbs: ['list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    ],
+  })
+  await apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'graphmemory-lab:coredns' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'graphmemory-lab:coredns' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'system:lab-coredns' }],
+  })
+  const dnsPorts = [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }]
+  await apply({
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' } },
+    spec: { clusterIP: CLUSTER_DNS, ports: dnsPorts.map((p) => ({ ...p, targetPort: DNS_PORT })) },
+  })
+  // no selector: CoreDNS runs on the node's host network, so its one endpoint is written here
+  await apply({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: {
+      name: 'kube-dns-lab', namespace: 'kube-system',
+      labels: { 'kubernetes.io/service-name': 'kube-dns', 'endpointslice.kubernetes.io/managed-by': 'graphmemory-lab' },
+    },
+    addressType: 'IPv4', ports: dnsPorts.map((p) => ({ ...p, port: DNS_PORT })),
+    endpoints: [{ addresses: [NODE_IP], conditions: { ready: true }, nodeName: NODE_NAME }],
+  })
+  for (const ns of PULL_SECRET_NAMESPACES) {
+    if (await readObject(client(), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })) await ensurePullSecret(ns)
+  }
+}
+
+/** Label and taint, applied by the lab admin too: a node registered earlier (or edited since) is put right. */
+async function ensureNodeMarks() {
+  const node = await readObject(client(), { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME } })
+  if (!node) return false
+  const hasTaint = node.spec?.taints?.some((t) => t.key === NODE_TAINT.key && t.value === NODE_TAINT.value && t.effect === NODE_TAINT.effect)
+  if (node.metadata.labels?.[NODE_LABEL.key] === NODE_LABEL.value && hasTaint) return true
+  const taints = [...(node.spec?.taints ?? []).filter((t) => t.key !== NODE_TAINT.key), NODE_TAINT]
+  await client().core.patchNode({ name: NODE_NAME, body: { metadata: { labels: { [NODE_LABEL.key]: NODE_LABEL.value } }, spec: { taints } } },
+    // a merge patch: the kubelet owns the other labels and taints
+    setHeaderOptions('Content-Type', 'application/merge-patch+json'))
+  return true
+}
+
+async function readNode() {
+  return readObject(client(), { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME } })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The component contract
+
+export async function up() {
+  const t0 = performance.now()
+  if ((await kubernetes.status())[0].state !== 'ok') {
+    throw new LabError('the real node needs the lab cluster', 'the Kubernetes control plane is not running',
+      'run `make lab-up` (the kubernetes component comes first)')
+  }
+  await ensureApt(APT)
+  const bin = await build()
+  const tBuilt = performance.now()
+  const pushed = await pauseImage(bin.kube)
+  for (const [daemon, p, envVar] of PORTS) await ensurePortFree(daemon, p, envVar)
+  const ids = await ensureIdentities()
+  await ensureNetwork()
+  writeConfigs(ids)
+
+  const started = []
+  for (const spec of daemonSpecs(bin, ids)) {
+    const args = runningArgs(spec.name)
+    if (args && JSON.stringify(args) !== JSON.stringify(spec.args)) await stopDaemon(spec.name)
+    if (!runningPid(spec.name)) {
+      startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
+      started.push(spec.name)
+    }
+    await waitFor(spec.name, spec.ready, spec.timeoutMs ?? 60000)
+    if (spec.name === 'kubelet') {
+      await waitFor('kubelet', () => ensureNodeMarks(), 60000)
+      await ensureObjects() // kube-dns and CoreDNS's access before kube-proxy and CoreDNS start
+    }
+  }
+  await waitFor('kubelet', async () => nodeIsReady(await readNode()), 120000)
+  const secs = (a, b) => ((b - a) / 1000).toFixed(1)
+  const note = started.length
+    ? `${NODE_NAME} Ready (${bin.built.length ? `built ${bin.built.join(', ')} in ${secs(t0, tBuilt)}s, ` : ''}${pushed ? 'pause image pushed, ' : ''}started ${started.join(', ')} in ${secs(tBuilt, performance.now())}s)`
+    : `${NODE_NAME} already Ready`
+  return { note, built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())) }
+}
+
+/**
+ * Pinned network namespaces of this node's sandboxes left behind (e.g. containerd stopped before its sandboxes were
+ * removed): CRI's `cni-…` namespaces whose interface has an address in the node's pod subnet. Others are not touched.
+ */
+async function strayNetns() {
+  const dir = '/run/netns'
+  const prefix = POD_SUBNET.split('.').slice(0, 3).join('.') + '.'
+  const found = []
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).filter((x) => x.startsWith('cni-')) : []) {
+    const addrs = (await $`ip -n ${f} -4 -o addr show`.nothrow().quiet()).stdout
+    if (addrs.includes(` ${prefix}`)) found.push(path.join(dir, f))
+  }
+  return found
+}
+
+/** Mounts whose mount point is under one of the folders, deepest first. */
+function mountsUnder(dirs) {
+  const points = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
+    .map((l) => l.split(' ')[4].replace(/\\040/g, ' '))
+  return [...new Set(points.filter((p) => dirs.some((dir) => p === dir || p.startsWith(`${dir}/`))))]
+    .sort((a, b) => b.length - a.length)
+}
+
+/**
+ * Stops what up() started: CoreDNS, kube-proxy (and its iptables rules), the kubelet, every container of the node's
+ * containerd and the containerd itself; unmounts pod volumes, sandbox network namespaces and container root
+ * filesystems; removes the bridge, the FORWARD chain and the Node object. Images and certificates stay.
+ */
+export async function down() {
+  let stopped = 0
+  for (const dname of ['coredns', 'kube-proxy', 'kubelet']) if (await stopDaemon(dname)) stopped++
+  const netns = new Set()
+  if (runningPid('node-containerd')) {
+    const ids = (await ctr(['-n', 'k8s.io', 'containers', 'list', '-q'])).stdout.split('\n').filter(Boolean)
+    for (const id of ids) {
+      const info = await ctr(['-n', 'k8s.io', 'containers', 'info', id])
+      try {
+        for (const ns of JSON.parse(info.stdout).Spec?.linux?.namespaces ?? []) if (ns.type === 'network' && ns.path) netns.add(ns.path)
+      } catch { /* no spec: nothing to note */ }
+      await ctr(['-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', id])
+    }
+    for (const id of ids) {
+      for (let i = 0; i < 20 && (await ctr(['-n', 'k8s.io', 'tasks', 'delete', id])).stdout.includes('running'); i++) await sleep(250)
+      await ctr(['-n', 'k8s.io', 'tasks', 'delete', '-f', id])
+      await ctr(['-n', 'k8s.io', 'containers', 'delete', id])
+    }
+  }
+  if (await stopDaemon('node-containerd')) stopped++
+  // what is still mounted: pod volumes (tmpfs for tokens and secrets), sandbox network namespaces, rootfs overlays
+  // (a sandbox's namespace is pinned at /var/run/netns/cni-…; mountinfo names it through the /run it links to)
+  const real = (p) => { try { return path.join(fs.realpathSync(path.dirname(p)), path.basename(p)) } catch { return p } }
+  const pinned = [...new Set([...netns].map(real).concat(await strayNetns()))]
+  const mounts = mountsUnder([KUBELET_ROOT, CONTAINERD_ROOT, CONTAINERD_STATE, ...pinned])
+  for (const m of mounts) await $`umount ${m}`.nothrow().quiet().then((r) => r.exitCode && $`umount -l ${m}`.nothrow().quiet())
+  for (const p of pinned) {
+    try { fs.rmSync(p, { force: true }) } catch (err) { process.stderr.write(`  could not remove ${p}: ${err.message}\n`) }
+  }
+  const proxyBin = path.join(binDir('kubernetes-node', KUBE_VERSION), 'kube-proxy')
+  if (fs.existsSync(proxyBin)) await $`${proxyBin} --cleanup`.nothrow().quiet()
+  await removeNetwork()
+  fs.rmSync(CNI_DATA, { recursive: true, force: true }) // the addresses of pods that are gone
+  fs.rmSync(path.join(KUBELET_ROOT, 'pods'), { recursive: true, force: true })
+  for (const f of fs.existsSync('/var/log/containers') ? fs.readdirSync('/var/log/containers') : []) {
+    const link = path.join('/var/log/containers', f)
+    try { if (fs.readlinkSync(link).startsWith(`${POD_LOGS}/`)) fs.rmSync(link) } catch { /* not a link */ }
+  }
+  if ((await kubernetes.status())[0].state === 'ok') await deleteObject(client(), { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME } }).catch(() => false)
+  return { note: stopped ? `stopped ${stopped} processes, ${mounts.length} mounts removed` : 'was not running' }
+}
+
+export async function status() {
+  const running = Object.fromEntries(DAEMONS.map((x) => [x, Boolean(runningPid(x))]))
+  const missing = DAEMONS.filter((x) => !running[x])
+  const apiUp = (await kubernetes.status().catch(() => [{}]))[0].state === 'ok'
+  const node = apiUp ? await readNode().catch(() => undefined) : undefined
+  const ready = nodeIsReady(node)
+  const runtime = node?.status?.nodeInfo?.containerRuntimeVersion ?? 'containerd'
+  const rows = [{
+    name: 'node',
+    state: ready && !missing.length ? 'ok' : running.kubelet || node ? 'down' : 'missing',
+    version: node?.status?.nodeInfo?.kubeletVersion ?? KUBE_VERSION,
+    address: `${NODE_NAME} ${ready ? 'Ready' : 'NotReady'} on ${runtime} (${NODE_IP}), kubeconfig ${KUBELET_KUBECONFIG}` +
+      `${missing.length ? ` (not running: ${missing.join(', ')})` : ''}`,
+  }]
+  rows.push({
+    name: 'cluster-dns',
+    state: running.coredns && running['kube-proxy'] && (await httpOk(`http://127.0.0.1:${DNS_READY_PORT}/ready`)) ? 'ok' : 'down',
+    version: `coredns ${COREDNS_VERSION}`,
+    address: `kube-dns ${CLUSTER_DNS}:53 → ${NODE_IP}:${DNS_PORT}, kube-proxy iptables`,
+  })
+  return rows
+}
+
+export function env() {
+  return {
+    LAB_NODE_NAME: NODE_NAME,
+    LAB_NODE_LABEL: `${NODE_LABEL.key}=${NODE_LABEL.value}`,
+    LAB_NODE_TAINT: `${NODE_TAINT.key}=${NODE_TAINT.value}:${NODE_TAINT.effect}`,
+    LAB_NODE_PULL_SECRET: PULL_SECRET,
+    LAB_NODE_KUBECONFIG: KUBELET_KUBECONFIG,
+  }
+}

@@ -1,0 +1,213 @@
+// The lab's real node against the running cluster (`make lab-up`): pods from the lab's images really pull, start,
+// probe, crash and log; Services route and their names resolve. Each test makes its own pods in a throw-away namespace.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import * as k8s from '@kubernetes/client-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as kube from './kubernetes.mjs'
+import * as node from './node.mjs'
+
+const env = (name: string): string => {
+  const v = process.env[name]
+  if (!v) throw new Error(`${name} is not set: run \`make lab-up\` and load ~/.graphmemory-lab/state/lab.env`)
+  return v
+}
+
+const ns = `lab-node-test-${Date.now().toString(36)}`
+let core: k8s.CoreV1Api
+
+/** What a pod needs to land on the real node: its label as nodeSelector, and a toleration of its taint. */
+const onRealNode = {
+  nodeSelector: { [node.NODE_LABEL.key]: node.NODE_LABEL.value },
+  tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: node.NODE_TAINT.effect }],
+}
+
+function pod(name: string, container: Partial<k8s.V1Container>, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod {
+  return {
+    metadata: { name, labels: { app: name } },
+    spec: {
+      ...onRealNode,
+      terminationGracePeriodSeconds: 1,
+      enableServiceLinks: false,
+      ...spec,
+      containers: [{ name: 'main', image: env('LAB_IMAGE_PYTHON_RUNTIME'), imagePullPolicy: 'IfNotPresent', ...container }],
+    },
+  }
+}
+
+const create = (p: k8s.V1Pod) => core.createNamespacedPod({ namespace: ns, body: p })
+
+async function events(name: string): Promise<string[]> {
+  const list = await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` })
+  return list.items.map((e) => `${e.reason}: ${e.message}`)
+}
+
+/** Polls the pod until `done` holds; on timeout fails with the pod's status and events. */
+async function waitPod(name: string, what: string, done: (p: k8s.V1Pod) => boolean, timeoutMs = 90000): Promise<k8s.V1Pod> {
+  const until = Date.now() + timeoutMs
+  let last: k8s.V1Pod | undefined
+  while (Date.now() < until) {
+    last = await core.readNamespacedPod({ name, namespace: ns })
+    if (done(last)) return last
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new Error(`pod ${ns}/${name} is not ${what} after ${timeoutMs / 1000}s: ${JSON.stringify(last?.status, null, 1)}\n` +
+    `events:\n${(await events(name)).join('\n')}`)
+}
+
+const condition = (p: k8s.V1Pod, type: string) => p.status?.conditions?.find((c) => c.type === type)?.status
+const waiting = (p: k8s.V1Pod) => p.status?.containerStatuses?.[0]?.state?.waiting
+const running = (p: k8s.V1Pod) => Boolean(p.status?.containerStatuses?.[0]?.state?.running)
+
+/** A Python web server serving one page; readiness is checked on `probePath`. */
+const webServer = (marker: string, probePath = '/'): Partial<k8s.V1Container> => ({
+  command: ['sh', '-c', `mkdir -p /tmp/www && echo ${marker} > /tmp/www/index.html && echo "serving ${marker}" && exec python3 -u -m http.server 8080 -d /tmp/www`],
+  ports: [{ containerPort: 8080, name: 'http' }],
+  readinessProbe: { httpGet: { path: probePath, port: 8080 }, periodSeconds: 1, failureThreshold: 1, timeoutSeconds: 2 },
+})
+
+describe('the lab real node', () => {
+  beforeAll(async () => {
+    const [row] = await node.status()
+    if (row.state !== 'ok') throw new Error(`the lab's real node is ${row.state} (${row.address}): run \`make lab-up\` first`)
+    const kc = new k8s.KubeConfig()
+    kc.loadFromFile(env('KUBECONFIG_LAB'))
+    core = kc.makeApiClient(k8s.CoreV1Api)
+    await core.createNamespace({ body: { metadata: { name: ns, labels: { 'graphmemory.dev/test': 'lab-node' } } } })
+    // the default ServiceAccount (made by the controller-manager) must exist before pods can be created
+    const until = Date.now() + 60000
+    while (Date.now() < until) {
+      if (await core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false)) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  })
+
+  afterAll(async () => {
+    if (core) await core.deleteNamespace({ name: ns }).catch(() => undefined)
+  })
+
+  it('is registered labelled and tainted, with a container runtime, and keeps pods that do not ask away', async () => {
+    const n = await core.readNode({ name: node.NODE_NAME })
+    expect(n.metadata?.labels?.[node.NODE_LABEL.key]).toBe(node.NODE_LABEL.value)
+    expect(n.spec?.taints).toContainEqual(node.NODE_TAINT)
+    expect(n.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\/1\.6\./)
+    expect(n.status?.addresses).toContainEqual({ type: 'InternalIP', address: node.NODE_IP })
+    // a pod that asks for the node but does not tolerate its taint is not scheduled anywhere
+    await create({ ...pod('no-toleration', { command: ['sleep', '60'] }), spec: { ...pod('x', {}).spec!, tolerations: [] } })
+    const p = await waitPod('no-toleration', 'refused by the scheduler', (q) => condition(q, 'PodScheduled') === 'False', 30000)
+    expect(p.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message).toMatch(/1 node\(s\) had untolerated taint/)
+    // a pod that does not ask lands on a fake node
+    const plain = pod('plain', { command: ['sleep', '60'] }, { nodeSelector: undefined, tolerations: undefined })
+    await create(plain)
+    const q = await waitPod('plain', 'scheduled', (x) => Boolean(x.spec?.nodeName), 30000)
+    expect(kube.NODES).toContain(q.spec?.nodeName)
+  })
+
+  it('runs a pod from the lab Python image: a readiness probe against its HTTP server turns it Ready, its logs come back', async () => {
+    await create(pod('web', webServer('hello-from-the-real-node')))
+    const p = await waitPod('web', 'Ready', (q) => condition(q, 'Ready') === 'True')
+    expect(p.spec?.nodeName).toBe(node.NODE_NAME)
+    expect(p.status?.podIP).toMatch(/^10\.88\.0\./)
+    // the logs travel API server → kubelet (client certificate, serving certificate checked against the lab CA)
+    const logs = await core.readNamespacedPodLog({ name: 'web', namespace: ns })
+    expect(logs).toContain('serving hello-from-the-real-node')
+    // http.server logs every request: the kubelet's probe really reached it
+    expect(logs).toMatch(/"GET \/ HTTP\/1\.1" 200/)
+  })
+
+  it('a container that exits at start reaches CrashLoopBackOff, with its exit code', async () => {
+    await create(pod('crash', { command: ['python3', '-c', 'import sys; print("starting and failing"); sys.exit(3)'] }))
+    // the kubelet's verdict: the container waits in CrashLoopBackOff between restarts (status), and says so in a
+    // BackOff event; under load the status can lag behind the event, so either one, after a restart, counts
+    let p: k8s.V1Pod | undefined
+    const until = Date.now() + 120000
+    while (Date.now() < until) {
+      p = await core.readNamespacedPod({ name: 'crash', namespace: ns })
+      if (waiting(p)?.reason === 'CrashLoopBackOff') break
+      const restarted = (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1
+      if (restarted && (await events('crash')).some((e) => /^BackOff: Back-off restarting failed container/.test(e))) break
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    const status = p!.status!.containerStatuses![0]
+    expect(waiting(p!)?.reason === 'CrashLoopBackOff' || (await events('crash')).some((e) => e.startsWith('BackOff:')),
+      `no CrashLoopBackOff: ${JSON.stringify(p?.status, null, 1)}\n${(await events('crash')).join('\n')}`).toBe(true)
+    expect(status.lastState?.terminated?.exitCode).toBe(3)
+    expect(status.restartCount).toBeGreaterThanOrEqual(1)
+    // the last run's output: while the container shows as terminated it is the current one; once it waits (back-off)
+    // or runs again, the previous one (the kubelet keeps only the newest dead container of a pod, so asking for
+    // `previous` while the newest is still shown as terminated finds nothing)
+    let last = ''
+    for (let i = 0; i < 30 && !last.includes('starting and failing'); i++) {
+      const q = await core.readNamespacedPod({ name: 'crash', namespace: ns })
+      const previous = !q.status?.containerStatuses?.[0]?.state?.terminated
+      last = await core.readNamespacedPodLog({ name: 'crash', namespace: ns, previous }).catch((e) => String(e))
+      if (!last.includes('starting and failing')) await new Promise((r) => setTimeout(r, 1000))
+    }
+    expect(last).toContain('starting and failing')
+  })
+
+  it('an image reference whose digest does not exist gives ErrImagePull / ImagePullBackOff', async () => {
+    const repo = env('LAB_IMAGE_PYTHON_RUNTIME').replace(/:[^:/]+$/, '')
+    await create(pod('missing-digest', { image: `${repo}@sha256:${'0'.repeat(64)}`, command: ['true'] }))
+    const p = await waitPod('missing-digest', 'failing to pull', (q) => ['ErrImagePull', 'ImagePullBackOff'].includes(waiting(q)?.reason ?? ''))
+    expect(running(p)).toBe(false)
+    expect((await events('missing-digest')).join('\n')).toMatch(/Failed to pull image .*not found/)
+  })
+
+  it('a failing readiness probe keeps a running pod unready', async () => {
+    await create(pod('unready', webServer('never-ready', '/healthz')))
+    await waitPod('unready', 'running', running)
+    await new Promise((r) => setTimeout(r, 6000)) // several probe periods
+    const p = await core.readNamespacedPod({ name: 'unready', namespace: ns })
+    expect(running(p)).toBe(true)
+    expect(condition(p, 'Ready')).toBe('False')
+    expect((await events('unready')).join('\n')).toMatch(/Readiness probe failed: HTTP probe failed with statuscode: 404/)
+  })
+
+  it('pulls from the release registry with the pull secret, and is refused without it', async () => {
+    const release = env('LAB_RELEASE_REGISTRY')
+    const image = `${release}/lab-test/node-pull:${ns}`
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-node-test-'))
+    try {
+      // a private image of our own: the lab Python image under a new name in the release registry
+      execFileSync('docker', ['--config', config, 'login', '-u', env('LAB_RELEASE_USER'), '--password-stdin', release],
+        { input: fs.readFileSync(env('LAB_RELEASE_PASSWORD_FILE')), stdio: ['pipe', 'ignore', 'pipe'] })
+      execFileSync('docker', ['pull', '-q', env('LAB_IMAGE_PYTHON_RUNTIME')], { stdio: 'ignore' })
+      execFileSync('docker', ['tag', env('LAB_IMAGE_PYTHON_RUNTIME'), image])
+      execFileSync('docker', ['--config', config, 'push', '-q', image], { stdio: 'ignore' })
+    } finally {
+      fs.rmSync(config, { recursive: true, force: true })
+      execFileSync('docker', ['rmi', image], { stdio: 'ignore' })
+    }
+    // first without the secret (the node has not pulled this image yet, so nothing cached can hide the refusal)
+    await create(pod('no-secret', { image, command: ['sleep', '3600'] }))
+    await waitPod('no-secret', 'refused by the registry', (q) => ['ErrImagePull', 'ImagePullBackOff'].includes(waiting(q)?.reason ?? ''))
+    expect((await events('no-secret')).join('\n')).toMatch(/401 Unauthorized|authorization failed|no basic auth credentials/i)
+
+    await node.ensurePullSecret(ns)
+    await create(pod('with-secret', { image, command: ['sleep', '3600'] }, { imagePullSecrets: [{ name: node.PULL_SECRET }] }))
+    await waitPod('with-secret', 'running', running)
+  })
+
+  it('a Service name resolves from another pod (cluster DNS) and reaches the first pod (kube-proxy)', async () => {
+    await create(pod('dns-web', webServer('answer-through-the-service')))
+    await core.createNamespacedService({
+      namespace: ns,
+      body: { metadata: { name: 'dns-web' }, spec: { selector: { app: 'dns-web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+    })
+    await waitPod('dns-web', 'Ready', (q) => condition(q, 'Ready') === 'True')
+    const script = [
+      'import socket, urllib.request',
+      `print("resolved", socket.gethostbyname("dns-web.${ns}.svc.cluster.local"))`,
+      'print(urllib.request.urlopen("http://dns-web/", timeout=10).read().decode().strip())',
+    ].join('\n')
+    await create(pod('dns-client', { command: ['python3', '-c', script] }, { restartPolicy: 'Never' }))
+    await waitPod('dns-client', 'finished', (q) => ['Succeeded', 'Failed'].includes(q.status?.phase ?? ''))
+    const svc = await core.readNamespacedService({ name: 'dns-web', namespace: ns })
+    const logs = await core.readNamespacedPodLog({ name: 'dns-client', namespace: ns })
+    expect(logs).toContain(`resolved ${svc.spec?.clusterIP}`)
+    expect(logs).toContain('answer-through-the-service')
+  })
+})
