@@ -52,7 +52,9 @@ const FORWARD_CHAIN = 'GMI-LAB-NODE'
 const DIR = path.join(STATE, 'node')
 const d = (...p) => path.join(DIR, ...p)
 const PKI = d('pki')
-const SOCKET = d('containerd', 'containerd.sock')
+/** The node's containerd (CRI) socket: `ctr -a <it> -n k8s.io ...` shows what the kubelet runs. */
+export const CONTAINERD_SOCKET = d('containerd', 'containerd.sock')
+const SOCKET = CONTAINERD_SOCKET
 const CONTAINERD_ROOT = d('containerd', 'root')
 const CONTAINERD_STATE = d('containerd', 'state')
 const KUBELET_ROOT = d('kubelet')

@@ -1,6 +1,7 @@
 // The lab's real node against the running cluster (`make lab-up`): pods from the lab's images really pull, start,
 // probe, crash and log; Services route and their names resolve. Each test makes its own pods in a throw-away namespace.
 import { execFileSync } from 'node:child_process'
+import { runningPid } from '../lib/proc.mjs'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -103,6 +104,14 @@ describe('the lab real node', () => {
     await create(plain)
     const q = await waitPod('plain', 'scheduled', (x) => Boolean(x.spec?.nodeName), 30000)
     expect(kube.NODES).toContain(q.spec?.nodeName)
+  })
+
+  it('listens only on the loopback and on the node bridge address (not routed from outside the machine)', () => {
+    const pids = ['node-containerd', 'kubelet', 'kube-proxy', 'coredns'].map((d) => runningPid(d))
+    expect(pids.every(Boolean)).toBe(true)
+    const lines = execFileSync('ss', ['-ltnupH'], { encoding: 'utf8' }).split('\n').filter((l) => pids.some((p) => l.includes(`pid=${p},`)))
+    expect(lines.length).toBeGreaterThanOrEqual(6)
+    for (const l of lines) expect(l.split(/\s+/)[4]).toMatch(new RegExp(`^(127\\.0\\.0\\.1|${node.NODE_IP.replace(/\./g, '\\.')}):\\d+$`))
   })
 
   it('runs a pod from the lab Python image: a readiness probe against its HTTP server turns it Ready, its logs come back', async () => {
@@ -209,5 +218,31 @@ describe('the lab real node', () => {
     const logs = await core.readNamespacedPodLog({ name: 'dns-client', namespace: ns })
     expect(logs).toContain(`resolved ${svc.spec?.clusterIP}`)
     expect(logs).toContain('answer-through-the-service')
+  })
+
+  it('down() stops what up() started and removes its mounts, namespaces, bridge and rules; up() brings the node back', async () => {
+    await create(pod('survivor', { command: ['sleep', '3600'] }))
+    await waitPod('survivor', 'running', running)
+    const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' })
+    const nodeDir = path.dirname(path.dirname(node.CONTAINERD_SOCKET))
+    const mounts = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${nodeDir}/`))
+    const podNetns = () => sh('for n in $(ls /run/netns 2>/dev/null); do ip -n $n -4 -o addr show; done').split('\n').filter((l) => l.includes(' 10.88.0.'))
+    expect(mounts().length).toBeGreaterThan(0)
+    expect(podNetns().length).toBeGreaterThan(0)
+    try {
+      await node.down()
+      for (const d of ['node-containerd', 'kubelet', 'kube-proxy', 'coredns']) expect(runningPid(d), d).toBeUndefined()
+      expect(mounts()).toEqual([])
+      expect(podNetns()).toEqual([])
+      expect(sh('ps -eo args').split('\n').filter((l) => l.includes('containerd-shim') && l.includes(node.CONTAINERD_SOCKET))).toEqual([])
+      expect(sh('ip -br link')).not.toMatch(/^gmi-node0 /m)
+      expect(sh('iptables -w -S; iptables -w -t nat -S')).not.toMatch(/GMI-LAB-NODE|KUBE-/)
+    } finally {
+      await node.up()
+    }
+    const [row] = await node.status()
+    expect(row.state).toBe('ok')
+    // the kubelet starts the pod again from the API's record of it
+    await waitPod('survivor', 'running again', running, 120000)
   })
 })

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// Figures for the lab's real node (lab/components/node.mjs): build, start to Ready, warm up(), and a service image's
+// pod from creation to Ready on the node (with the image pulled from the release registry, and with it present).
+//   node bench/node.mjs                 restart the node (down → up, binaries cached), warm up(), pod start to Ready
+//   node bench/node.mjs --cold          the same after deleting the node's built binaries (Go caches kept: link only)
+//   node bench/node.mjs --cold-builds   only the Go builds, into a throw-away LAB_HOME (empty module and build
+//                                       caches: downloads included), niced; the running lab is not touched
+//   --image REF                         the service image (default: the dashboard the pipeline published as `dev`)
+// Needs the lab env (`make lab-up`; `set -a; . ~/.graphmemory-lab/state/lab.env; set +a`).
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import * as k8s from '@kubernetes/client-node'
+import { $ } from 'zx'
+
+const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined }
+const secs = (t0) => Number(((performance.now() - t0) / 1000).toFixed(1))
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const print = (title, figures) => {
+  console.log(title)
+  const width = Math.max(...Object.keys(figures).map((k) => k.length))
+  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(width)}  ${v}`)
+}
+
+if (process.argv.includes('--cold-builds')) {
+  // a child process with its own LAB_HOME: paths (and so the Go caches) are fixed when lab/lib/paths.mjs loads
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-node-cold-'))
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  const script = `
+    const node = await import(${JSON.stringify(path.join(here, '..', 'lab', 'components', 'node.mjs'))})
+    const t0 = performance.now()
+    await node.build()
+    console.log(JSON.stringify({ seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }))`
+  const t0 = performance.now()
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, LAB_HOME: home }, encoding: 'utf8' })
+  const figures = { 'cold Go builds, empty caches (kubelet, kube-proxy, pause, coredns; downloads included) s': secs(t0) }
+  process.stdout.write(r.stdout)
+  if (r.status !== 0) { process.stderr.write(r.stderr); process.exit(1) }
+  const du = (p) => spawnSync('du', ['-sh', p], { encoding: 'utf8' }).stdout.split('\t')[0]
+  figures['Go module cache'] = du(path.join(home, 'cache', 'go', 'mod'))
+  figures['Go build cache'] = du(path.join(home, 'cache', 'go', 'build'))
+  print(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`, figures)
+  spawnSync('chmod', ['-R', 'u+w', home])
+  fs.rmSync(home, { recursive: true, force: true })
+  process.exit(0)
+}
+
+const node = await import('../lab/components/node.mjs')
+const { binDir } = await import('../lab/lib/paths.mjs')
+const kube = await import('../lab/components/kubernetes.mjs')
+const figures = {}
+
+let t0 = performance.now()
+await node.down()
+figures['down() (pods killed, mounts and network removed) s'] = secs(t0)
+if (process.argv.includes('--cold')) {
+  for (const [name, v] of [['kubernetes-node', kube.KUBE_VERSION], ['coredns', node.COREDNS_VERSION]]) fs.rmSync(binDir(name, v), { recursive: true, force: true })
+  t0 = performance.now()
+  await node.build()
+  figures['build with the binaries deleted (Go caches kept: linking) s'] = secs(t0)
+}
+t0 = performance.now()
+const started = await node.up()
+figures['up() to node Ready (containerd, kubelet, kube-proxy, CoreDNS) s'] = secs(t0)
+t0 = performance.now()
+await node.up()
+figures['second up() on a warm machine s'] = secs(t0)
+
+// a service image on the node: creation to Ready (readiness probe on its health endpoint)
+const image = arg('--image') ?? `${process.env.LAB_RELEASE_REGISTRY ?? '127.0.0.1:5001'}/graphmemory/dashboard:dev`
+const kc = new k8s.KubeConfig()
+kc.loadFromFile(kube.env().KUBECONFIG_LAB)
+const core = kc.makeApiClient(k8s.CoreV1Api)
+const ns = `bench-node-${Date.now().toString(36)}`
+await core.createNamespace({ body: { metadata: { name: ns } } })
+for (let i = 0; i < 240; i++) {
+  if (await core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false)) break
+  await sleep(250)
+}
+await node.ensurePullSecret(ns)
+
+async function podToReady(name) {
+  const t = performance.now()
+  await core.createNamespacedPod({
+    namespace: ns,
+    body: {
+      metadata: { name },
+      spec: {
+        nodeSelector: { [node.NODE_LABEL.key]: node.NODE_LABEL.value },
+        tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: node.NODE_TAINT.effect }],
+        imagePullSecrets: [{ name: node.PULL_SECRET }],
+        containers: [{
+          name: 'dashboard', image, ports: [{ containerPort: 8501 }],
+          readinessProbe: { httpGet: { path: '/_stcore/health', port: 8501 }, periodSeconds: 1, failureThreshold: 1 },
+        }],
+      },
+    },
+  })
+  for (;;) {
+    const p = await core.readNamespacedPod({ name, namespace: ns })
+    if (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return secs(t)
+    const waiting = p.status?.containerStatuses?.[0]?.state?.waiting
+    if (['ErrImagePull', 'ImagePullBackOff', 'CrashLoopBackOff'].includes(waiting?.reason ?? '') || performance.now() - t > 300000) {
+      throw new Error(`pod ${name} (${image}) not Ready: ${JSON.stringify(p.status)}`)
+    }
+    await sleep(100)
+  }
+}
+
+try {
+  // the image removed from the node first: the first pod pulls it (layers from the release registry, with the secret)
+  await $`ctr -a ${node.CONTAINERD_SOCKET} -n k8s.io images rm ${image}`.nothrow().quiet()
+  figures[`pod Ready, image pulled (${image}) s`] = await podToReady('pull')
+  figures['pod Ready, image present s'] = await podToReady('present')
+} finally {
+  await core.deleteNamespace({ name: ns }).catch(() => undefined)
+}
+
+print(`real node ${node.NODE_NAME}: kubelet ${kube.KUBE_VERSION}, coredns ${node.COREDNS_VERSION}${started.built?.length ? '' : ' (binaries were cached)'}; ` +
+  `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`, figures)
