@@ -16,7 +16,7 @@ ENV ?= prod
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote bench-lab bench-cluster bench-services bench-pipeline
+.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote bench-lab bench-cluster bench-services bench-pipeline bench-deploy
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -89,6 +89,10 @@ bench-cluster: deps
 ## bench-pipeline: `ci` against a plain docker/trivy/push baseline: warm, one-line change (ARGS=--cold: from empty caches)
 bench-pipeline: deps
 	$(with-lab) node bench/pipeline.mjs $(ARGS)
+
+## bench-deploy: deploy, no-change deploy, one-service update, rollback and promote against kubectl apply + rollout status
+bench-deploy: deps
+	$(with-lab) npx tsx bench/deploy.ts
 
 ## bench-services: image sizes and start-to-ready times of the images `make ci` published
 bench-services:

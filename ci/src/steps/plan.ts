@@ -36,10 +36,10 @@ export function checkManifest(manifest: string, env: Environment, required: Requ
 export const namespaceExists = async (kube: Kube, env: Environment): Promise<boolean> =>
   (await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace })) !== undefined
 
-/** What a deploy applies: the objects in apply order, each as it is sent (see forApply), with whether it exists. */
+/** What a deploy applies: the objects that change, in apply order, each as it is sent (see forApply). */
 export interface Planned {
   plan: Plan
-  /** The objects to apply, in order. */
+  /** The objects to apply, in order: only those the dry run found different (an unchanged one would be a no-op). */
   apply: KubeObject[]
   /** The objects of an earlier release to remove. */
   prune: ObjectKey[]
@@ -78,5 +78,6 @@ export async function planChanges(kube: Kube, env: Environment, objects: K8sObje
   const prune = (await Promise.all(candidates.map(async (r) => (hasAppLabels(await kube.get<KubeObject>(r)) ? r : undefined))))
     .filter((r): r is ObjectKey => r !== undefined)
   const done = results as { send: KubeObject; entry: ReturnType<typeof entryFor> }[]
-  return { plan: makePlan(done.map((r) => r.entry), prune), apply: done.map((r) => r.send), prune }
+  const changed = done.filter((r) => r.entry.action !== 'unchanged')
+  return { plan: makePlan(done.map((r) => r.entry), prune), apply: changed.map((r) => r.send), prune }
 }

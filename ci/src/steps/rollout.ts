@@ -34,6 +34,8 @@ export async function recentEvents(kube: Kube, namespace: string, name: string, 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** How often rollouts are read: a few light GETs per workload and second. */
+const POLL_MS = 300
 
 /**
  * Polls the workloads among `objects` until all are ready; returns the failures (empty when all became ready).
@@ -56,7 +58,7 @@ export async function waitForRollout(kube: Kube, objects: K8sObject[], timeoutSe
     if (verdicts.some(({ v }) => v.state === 'failed')) break
     pending = verdicts.filter(({ v }) => v.state !== 'ready').map(({ o }) => o)
     if (!pending.length || Date.now() >= deadline) break
-    await sleep(1000)
+    await sleep(POLL_MS)
   }
   const timedOut = Date.now() >= deadline
   const failed = waited.filter((o) => last.get(objectId(o))?.state === 'failed' || (timedOut && last.get(objectId(o))?.state !== 'ready'))
