@@ -5,8 +5,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import http from 'node:http'
+import crypto from 'node:crypto'
 import { $ } from 'zx'
-import { STATE, binDir } from '../lib/paths.mjs'
+import { REPO, STATE, binDir } from '../lib/paths.mjs'
 import { setHeaderOptions } from '@kubernetes/client-node'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
@@ -77,19 +78,21 @@ const [major, minor] = KUBE_VERSION.slice(1).split('.')
 const stamp = (pkg) => [`-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`,
   `-X ${pkg}.gitTreeState=clean`]
 const kubeLdflags = [...stamp('k8s.io/component-base/version'), ...stamp('k8s.io/client-go/pkg/version')].join(' ')
-const NODE_TARGETS = [
+/** A short hash of the lab's own Go source for a target: stamped in, so editing the source rebuilds it. */
+const sourceHash = (...file) => crypto.createHash('sha256').update(fs.readFileSync(path.join(REPO, 'lab', 'go', ...file))).digest('hex').slice(0, 12)
+const NODE_TARGETS = () => [
   { pkg: 'k8s.io/kubernetes/cmd/kubelet', out: 'kubelet', ldflags: kubeLdflags },
   { pkg: 'k8s.io/kubernetes/cmd/kube-proxy', out: 'kube-proxy', ldflags: kubeLdflags },
-  { pkg: './pause', out: 'pause', ldflags: '-X main.version=1.0' },
+  { pkg: './pause', out: 'pause', ldflags: `-X main.version=1.0-${sourceHash('kubernetes', 'pause', 'main.go')}` },
 ]
-const COREDNS_TARGETS = [
-  { pkg: '.', out: 'coredns', ldflags: `-X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}` },
+const COREDNS_TARGETS = () => [
+  { pkg: '.', out: 'coredns', ldflags: `-X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}-lab.${sourceHash('coredns', 'main.go')}` },
 ]
 
 /** Builds (or finds cached) the node's binaries, at the lowest CPU priority; returns their folders. */
 export async function build() {
-  const kube = await goBuild({ module: 'kubernetes', name: 'kubernetes-node', version: KUBE_VERSION, targets: NODE_TARGETS, nice: true })
-  const dns = await goBuild({ module: 'coredns', version: COREDNS_VERSION, targets: COREDNS_TARGETS, nice: true })
+  const kube = await goBuild({ module: 'kubernetes', name: 'kubernetes-node', version: KUBE_VERSION, targets: NODE_TARGETS(), nice: true })
+  const dns = await goBuild({ module: 'coredns', version: COREDNS_VERSION, targets: COREDNS_TARGETS(), nice: true })
   return { kube: kube.dir, dns: dns.dir, built: [kube.built && 'kubelet, kube-proxy, pause', dns.built && 'coredns'].filter(Boolean) }
 }
 
@@ -334,14 +337,17 @@ function writeIfChanged(file, text, mode = 0o644) {
   return true
 }
 
+/** Writes the configuration files; returns the daemons whose configuration changed (to be restarted). */
 function writeConfigs(ids) {
-  writeIfChanged(d('containerd', 'config.toml'), containerdConfig())
-  for (const [host, text] of Object.entries(registryHosts())) writeIfChanged(d('containerd', 'certs.d', host, 'hosts.toml'), text)
-  writeIfChanged(path.join(CNI_CONF, '10-gmi-lab-node.conflist'), JSON.stringify(cniConfig(), null, 2) + '\n')
-  writeIfChanged(d('kubelet-config.json'), JSON.stringify(kubeletConfig(ids), null, 2) + '\n')
-  writeIfChanged(d('kube-proxy-config.json'), JSON.stringify(kubeProxyConfig(ids.proxy), null, 2) + '\n')
-  writeIfChanged(d('Corefile'), corefile(ids.dns))
+  const changed = new Set()
+  if (writeIfChanged(d('containerd', 'config.toml'), containerdConfig())) changed.add('node-containerd')
+  for (const [host, text] of Object.entries(registryHosts())) writeIfChanged(d('containerd', 'certs.d', host, 'hosts.toml'), text) // read per pull
+  writeIfChanged(path.join(CNI_CONF, '10-gmi-lab-node.conflist'), JSON.stringify(cniConfig(), null, 2) + '\n') // read per pod
+  if (writeIfChanged(d('kubelet-config.json'), JSON.stringify(kubeletConfig(ids), null, 2) + '\n')) changed.add('kubelet')
+  if (writeIfChanged(d('kube-proxy-config.json'), JSON.stringify(kubeProxyConfig(ids.proxy), null, 2) + '\n')) changed.add('kube-proxy')
+  writeIfChanged(d('Corefile'), corefile(ids.dns)) // CoreDNS's reload plugin picks a change up
   for (const dir of [KUBELET_ROOT, POD_LOGS, CNI_DATA, CONTAINERD_ROOT, CONTAINERD_STATE]) fs.mkdirSync(dir, { recursive: true })
+  return changed
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -484,12 +490,14 @@ export async function up() {
   for (const [daemon, p, envVar] of PORTS) await ensurePortFree(daemon, p, envVar)
   const ids = await ensureIdentities()
   await ensureNetwork()
-  writeConfigs(ids)
+  const changed = writeConfigs(ids)
+  // new binaries (a rebuild) or a new configuration: those daemons start again (pods keep running meanwhile)
+  if (bin.built.length) for (const x of ['kubelet', 'kube-proxy', 'coredns']) changed.add(x)
 
   const started = []
   for (const spec of daemonSpecs(bin, ids)) {
     const args = runningArgs(spec.name)
-    if (args && JSON.stringify(args) !== JSON.stringify(spec.args)) await stopDaemon(spec.name)
+    if (args && (changed.has(spec.name) || JSON.stringify(args) !== JSON.stringify(spec.args))) await stopDaemon(spec.name)
     if (!runningPid(spec.name)) {
       startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
       started.push(spec.name)

@@ -1,6 +1,8 @@
 //go:build tools
 
 // Package tools pins the commands this wrapper module builds; it is never compiled into anything.
+// The control plane and etcd are built by lab/components/kubernetes.mjs; kubelet, kube-proxy and the lab's own
+// pause program (./pause) by lab/components/node.mjs.
 package tools
 
 import (
