@@ -11,5 +11,8 @@ await main(async () => {
     console.log(`${r.name.padEnd(width)}  ${r.state.padEnd(7)}  ${(r.version ?? '-').padEnd(16)}  ${r.address ?? '-'}`)
   }
   console.log(`env file: ${ENV_FILE}`)
+  // the cluster's admin kubeconfig: what the rows above were read with, and what KUBECONFIG_LAB names
+  const { KUBECONFIG_LAB } = Object.assign({}, ...components.map((c) => c.env?.() ?? {}))
+  if (KUBECONFIG_LAB) console.log(`kubeconfig: ${KUBECONFIG_LAB} (KUBECONFIG_LAB)`)
   if (rows.some((r) => r.state !== 'ok')) process.exitCode = 1
 })
