@@ -8,12 +8,13 @@ import * as dagger from './dagger.mjs'
 import * as scanners from './scanners.mjs'
 import * as monitoring from './monitoring.mjs'
 import * as kustomize from './kustomize.mjs'
+import * as actionlint from './actionlint.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as deployer from './deployer.mjs'
 import * as node from './node.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, kubernetes, deployer, node, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, actionlint, kubernetes, deployer, node, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {
