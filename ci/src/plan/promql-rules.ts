@@ -7,12 +7,19 @@ import { lineCol, parsePromql } from './promql.js'
 /** One thing wrong, where it is. */
 export interface Problem {
   file: string
+  /** 1-based; 0 when the tool that found it names no line. */
   line: number
   message: string
 }
 
-/** `file:line: message`: how every problem is shown. */
-export const formatProblem = (p: Problem): string => `${p.file}:${p.line}: ${p.message}`
+/** `file:line: message` (`file: message` without a line): how every problem is shown. */
+export const formatProblem = (p: Problem): string => `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`
+
+/** The first line (1-based) of a text that contains `needle`; 0 when none does. */
+export function lineOfText(text: string, needle: string): number {
+  const i = text.indexOf(needle)
+  return i < 0 ? 0 : text.slice(0, i).split('\n').length
+}
 
 /** An expression found in a file: where it starts, and how to turn an offset inside it into a file line. */
 export interface ExprSite {

@@ -1,0 +1,113 @@
+// The lint step against the lab: promtool and amtool from the lab's Prometheus and Alertmanager images (Debian's
+// packages), the services' real /metrics pages from their images built by the build step. No mocks: the repository's
+// monitoring files must pass, and a copy with seeded mistakes must fail naming each file and line.
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connection, dag, type Directory } from '@dagger.io/dagger'
+import { describe, expect, it } from 'vitest'
+import { labVar } from '../../../lab/env.js'
+import { SERVICES } from '../config/services.js'
+import { build, REPRODUCIBLE_EPOCH } from './build.js'
+import { describeLint, lint, lintGate, metricsTargets, type LintOptions, type LintResult } from './lint.js'
+import { formatProblem } from '../plan/promql-rules.js'
+
+const LONG = 600_000
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
+
+async function inSession<T>(fn: () => Promise<T>): Promise<T> {
+  let result: T | undefined
+  await connection(async () => { result = await fn() })
+  return result as T
+}
+
+/** The repository as `make ci` reads it, so the service images are the ones its builds left in the engine's cache. */
+const repoSource = (): Directory => dag.host().directory(REPO, { exclude: ['**/node_modules', '.git', '.ci-out', '**/__pycache__'] })
+
+/** The lab's tools and the three services' runtime images, built from the repository as `make ci` builds them. */
+const options = (): LintOptions => {
+  const source = repoSource()
+  const buildOptions = {
+    builderImage: labVar('LAB_IMAGE_PYTHON_BUILD'), runtimeImage: labVar('LAB_IMAGE_PYTHON_RUNTIME'),
+    revision: 'lint-test', sourceDateEpoch: REPRODUCIBLE_EPOCH,
+  }
+  return {
+    prometheusImage: labVar('LAB_IMAGE_PROMETHEUS'),
+    alertmanagerImage: labVar('LAB_IMAGE_ALERTMANAGER'),
+    targets: metricsTargets(SERVICES, (name) => build(source, SERVICES.find((s) => s.name === name)!, buildOptions)),
+    prometheusConfigs: CONFIGS,
+  }
+}
+
+/**
+ * The Prometheus configs the lab's promtool can read. Debian builds Prometheus without Kubernetes service discovery,
+ * so its promtool refuses the Kubernetes config (see the test below); online, the official image checks both.
+ */
+const CONFIGS = ['monitoring/prometheus/prometheus.compose.yml']
+
+const messages = (r: LintResult) => r.problems.map(formatProblem)
+
+describe('lint (lab promtool and amtool, real /metrics)', () => {
+  it('passes on the repository: configs, rules, rule tests, Alertmanager config and routes, PromQL, runbooks, metric names', async () => {
+    const result = await inSession(async () => lintGate(repoSource(), options()))
+    expect(messages(result)).toEqual([])
+    expect(result.expressions).toBeGreaterThanOrEqual(27)
+    // what the services really export, read in this run
+    expect(result.exported.api).toContain('gmi_http_requests_total')
+    expect(result.exported.api).toContain('gmi_store_query_duration_seconds_bucket')
+    expect(result.exported.analytics).toContain('gmi_analytics_cache_total')
+    expect(result.exported.dashboard).toContain('session_events_total')
+    expect(describeLint(result)).toMatch(/^ok {4}promtool check config monitoring\/prometheus\/prometheus\.compose\.yml$/m)
+  }, LONG)
+
+  it('Debian\'s promtool refuses the Kubernetes config, and lint says why at each line', async () => {
+    const result = await inSession(async () => lint(repoSource(), { ...options(), targets: [], prometheusConfigs: ['monitoring/prometheus/prometheus.yml'] }))
+    const check = result.checks.find((c) => c.name === 'promtool check config monitoring/prometheus/prometheus.yml')!
+    expect(check.problems.map(formatProblem)).toEqual([17, 33, 59].map((line) => expect.stringMatching(
+      new RegExp(`^monitoring/prometheus/prometheus\\.yml:${line}: promtool: field kubernetes_sd_configs not found .*built without Kubernetes service discovery`))))
+  }, LONG)
+
+  it('fails on seeded mistakes, each with its file and line', async () => {
+    const result = await inSession(async () => {
+      const src = repoSource()
+      const rules = await src.file('monitoring/prometheus/rules/services.yml').contents()
+      const am = await src.file('monitoring/alertmanager/alertmanager.yml').contents()
+      const slo = await src.file('monitoring/prometheus/tests/slo.test.yml').contents()
+      const seeded = src
+        // bad PromQL (line 4 of the new file), an alert without a runbook, a metric nobody exports (line 12)
+        .withNewFile('monitoring/prometheus/rules/seeded.yml', [
+          'groups:',
+          '  - name: seeded',
+          '    rules:',
+          '      - record: job:seeded:rate5m',
+          '        expr: sum by (job) (rate(gmi_http_requests_total[5m])',
+          '      - alert: NoRunbook',
+          '        expr: up == 0',
+          '        labels: {severity: warning}',
+          '        annotations: {summary: "no runbook here"}',
+          '      - alert: NobodyExportsThis',
+          '        expr: |',
+          '          rate(gmi_http_requestz_total[5m]) > 1',
+          '        labels: {severity: warning}',
+          '        annotations: {summary: "x", runbook_url: docs/runbooks/alerts/service-down.md}',
+          '',
+        ].join('\n'))
+        // an unknown receiver
+        .withNewFile('monitoring/alertmanager/alertmanager.yml', am.replace('receiver: pagerduty\n', 'receiver: pager-duty\n'))
+        // a rule whose test no longer holds: the error ratio alert now needs 50 %
+        .withNewFile('monitoring/prometheus/rules/services.yml', rules.replace('job:http_errors:ratio_rate5m > 0.05', 'job:http_errors:ratio_rate5m > 0.5'))
+        .withNewFile('monitoring/prometheus/tests/slo.test.yml', slo)
+      return lint(seeded, options())
+    })
+    const msgs = messages(result)
+    const has = (re: RegExp) => expect(msgs.some((m) => re.test(m)), `${re} in\n${msgs.join('\n')}`).toBe(true)
+    expect(result.passed).toBe(false)
+    has(/^monitoring\/prometheus\/rules\/seeded\.yml:5: promtool: .*could not parse expression.*unclosed left parenthesis/)
+    has(/^monitoring\/prometheus\/rules\/seeded\.yml:5: record job:seeded:rate5m: PromQL syntax error: unexpected end of expression$/)
+    has(/^monitoring\/prometheus\/rules\/seeded\.yml:6: alert NoRunbook: no runbook_url annotation/)
+    has(/^monitoring\/prometheus\/rules\/seeded\.yml:12: alert NobodyExportsThis: metric gmi_http_requestz_total is exported by no service/)
+    has(/^monitoring\/alertmanager\/alertmanager\.yml:\d+: amtool: undefined receiver "pager-duty" used in route$/)
+    has(/^monitoring\/prometheus\/tests\/services\.test\.yml:\d+: rule test "HighErrorRatio fires at 1 in 11 requests failing/)
+    const amLine = msgs.find((m) => m.includes('pager-duty'))!
+    expect(Number(amLine.split(':')[1])).toBeGreaterThan(0)
+  }, LONG)
+})
