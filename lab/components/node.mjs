@@ -12,7 +12,7 @@ import { setHeaderOptions } from '@kubernetes/client-node'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep } from '../lib/proc.mjs'
+import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep, portOpen } from '../lib/proc.mjs'
 import { kubeClient, applyObject, readObject, deleteObject, messageOf, nodeIsReady } from '../lib/kube.mjs'
 import { MIRROR, RELEASE, RELEASE_USER } from './registries.mjs'
 import * as registries from './registries.mjs'
@@ -68,8 +68,10 @@ const KUBECONFIGS = d('kubeconfigs')
 /** The kubeconfig the node's kubelet uses (shown by `make lab-status`). */
 export const KUBELET_KUBECONFIG = path.join(KUBECONFIGS, 'kubelet.kubeconfig')
 
-const APT = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'iproute2', 'conntrack', 'openssl']
-const DAEMONS = ['node-containerd', 'kubelet', 'kube-proxy', 'coredns']
+const APT = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'iproute2', 'conntrack', 'openssl', 'socat']
+const DAEMONS = ['node-containerd', 'kubelet', 'kube-proxy', 'coredns', 'node-api-relay']
+/** Where pods reach the API server: the `kubernetes` Service's endpoint, relayed to the API server's loopback address. */
+const API_RELAY_PORT = port('LAB_NODE_API_RELAY_PORT', 6443)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Builds: kubelet, kube-proxy and the pause program from the Kubernetes wrapper module; CoreDNS from its own
@@ -382,6 +384,13 @@ function daemonSpecs(bin, ids) {
       name: 'coredns', cmd: path.join(bin.dns, 'coredns'), ready: () => httpOk(`http://127.0.0.1:${DNS_READY_PORT}/ready`),
       args: ['-conf', d('Corefile')],
     },
+    {
+      // the API server listens on 127.0.0.1 only; pods reach it as https://kubernetes.default.svc (10.96.0.1:443)
+      // through kube-proxy to this relay on the node address (TLS passes through: the certificate's SANs name
+      // 10.96.0.1 and kubernetes.default.svc, and pods trust the lab CA from their service-account volume)
+      name: 'node-api-relay', cmd: '/usr/bin/socat', ready: () => portOpen(API_RELAY_PORT, NODE_IP),
+      args: [`TCP-LISTEN:${API_RELAY_PORT},bind=${NODE_IP},fork,reuseaddr`, `TCP:127.0.0.1:${new URL(kubernetes.env().LAB_KUBE_API).port}`],
+    },
   ]
 }
 
@@ -451,6 +460,17 @@ async function ensureObjects() {
     },
     addressType: 'IPv4', ports: dnsPorts.map((p) => ({ ...p, port: DNS_PORT })),
     endpoints: [{ addresses: [NODE_IP], conditions: { ready: true }, nodeName: NODE_NAME }],
+  })
+  // the `kubernetes` Service has no endpoints of the API server's own (--endpoint-reconciler-type=none: a loopback
+  // address may not be one): this slice points it at the relay
+  await apply({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: {
+      name: 'kubernetes-lab', namespace: 'default',
+      labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'graphmemory-lab' },
+    },
+    addressType: 'IPv4', ports: [{ name: 'https', port: API_RELAY_PORT, protocol: 'TCP' }],
+    endpoints: [{ addresses: [NODE_IP], conditions: { ready: true } }],
   })
   for (const ns of PULL_SECRET_NAMESPACES) {
     if (await readObject(client(), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })) await ensurePullSecret(ns)
@@ -546,7 +566,10 @@ function mountsUnder(dirs) {
  */
 export async function down() {
   let stopped = 0
-  for (const dname of ['coredns', 'kube-proxy', 'kubelet']) if (await stopDaemon(dname)) stopped++
+  // the relay forks one child per connection (same process group): they go with it
+  const relay = runningPid('node-api-relay')
+  if (relay) try { process.kill(-relay, 'SIGTERM') } catch { /* already gone */ }
+  for (const dname of ['node-api-relay', 'coredns', 'kube-proxy', 'kubelet']) if (await stopDaemon(dname)) stopped++
   const netns = new Set()
   if (runningPid('node-containerd')) {
     const ids = (await ctr(['-n', 'k8s.io', 'containers', 'list', '-q'])).stdout.split('\n').filter(Boolean)

@@ -107,7 +107,7 @@ describe('the lab real node', () => {
   })
 
   it('listens only on the loopback and on the node bridge address (not routed from outside the machine)', () => {
-    const pids = ['node-containerd', 'kubelet', 'kube-proxy', 'coredns'].map((d) => runningPid(d))
+    const pids = ['node-containerd', 'kubelet', 'kube-proxy', 'coredns', 'node-api-relay'].map((d) => runningPid(d))
     expect(pids.every(Boolean)).toBe(true)
     const lines = execFileSync('ss', ['-ltnupH'], { encoding: 'utf8' }).split('\n').filter((l) => pids.some((p) => l.includes(`pid=${p},`)))
     expect(lines.length).toBeGreaterThanOrEqual(6)
@@ -220,6 +220,21 @@ describe('the lab real node', () => {
     expect(logs).toContain('answer-through-the-service')
   })
 
+  it('a pod reaches the API server as https://kubernetes.default.svc with its service-account token and the cluster CA', async () => {
+    const script = [
+      'import json, ssl, urllib.request',
+      'sa = "/var/run/secrets/kubernetes.io/serviceaccount"',
+      'ctx = ssl.create_default_context(cafile=sa + "/ca.crt")',
+      'req = urllib.request.Request("https://kubernetes.default.svc/version", headers={"Authorization": "Bearer " + open(sa + "/token").read()})',
+      'print("version", json.load(urllib.request.urlopen(req, context=ctx, timeout=10))["gitVersion"])',
+    ].join('\n')
+    await create(pod('in-cluster', { command: ['python3', '-c', script] }, { restartPolicy: 'Never' }))
+    const p = await waitPod('in-cluster', 'finished', (q) => ['Succeeded', 'Failed'].includes(q.status?.phase ?? ''))
+    const logs = await core.readNamespacedPodLog({ name: 'in-cluster', namespace: ns })
+    expect(logs, logs).toContain(`version ${kube.KUBE_VERSION}`)
+    expect(p.status?.phase).toBe('Succeeded')
+  })
+
   it('down() stops what up() started and removes its mounts, namespaces, bridge and rules; up() brings the node back', async () => {
     await create(pod('survivor', { command: ['sleep', '3600'] }))
     await waitPod('survivor', 'running', running)
@@ -231,7 +246,7 @@ describe('the lab real node', () => {
     expect(podNetns().length).toBeGreaterThan(0)
     try {
       await node.down()
-      for (const d of ['node-containerd', 'kubelet', 'kube-proxy', 'coredns']) expect(runningPid(d), d).toBeUndefined()
+      for (const d of ['node-containerd', 'kubelet', 'kube-proxy', 'coredns', 'node-api-relay']) expect(runningPid(d), d).toBeUndefined()
       expect(mounts()).toEqual([])
       expect(podNetns()).toEqual([])
       expect(sh('ps -eo args').split('\n').filter((l) => l.includes('containerd-shim') && l.includes(node.CONTAINERD_SOCKET))).toEqual([])
