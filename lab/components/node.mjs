@@ -513,6 +513,9 @@ export async function up() {
   const changed = writeConfigs(ids)
   // new binaries (a rebuild) or a new configuration: those daemons start again (pods keep running meanwhile)
   if (bin.built.length) for (const x of ['kubelet', 'kube-proxy', 'coredns']) changed.add(x)
+  // a kubelet registers its Node once, at start: when the Node is gone (the cluster was restarted with a clean etcd,
+  // e.g. by bench/cluster.mjs, or someone deleted it) only a new start registers it again
+  if (runningPid('kubelet') && !(await readNode())) changed.add('kubelet')
 
   const started = []
   for (const spec of daemonSpecs(bin, ids)) {

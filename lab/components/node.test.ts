@@ -235,6 +235,14 @@ describe('the lab real node', () => {
     expect(p.status?.phase).toBe('Succeeded')
   })
 
+  it('up() registers the node again when its Node object is gone (a clean cluster under a running kubelet)', async () => {
+    await core.deleteNode({ name: node.NODE_NAME })
+    await node.up()
+    const n = await core.readNode({ name: node.NODE_NAME })
+    expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True')
+    expect(n.spec?.taints).toContainEqual(node.NODE_TAINT)
+  })
+
   it('down() stops what up() started and removes its mounts, namespaces, bridge and rules; up() brings the node back', async () => {
     await create(pod('survivor', { command: ['sleep', '3600'] }))
     await waitPod('survivor', 'running', running)
