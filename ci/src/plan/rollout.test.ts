@@ -44,8 +44,21 @@ describe('Deployment rollouts', () => {
   })
 
   it('ProgressDeadlineExceeded without a message still fails, with a reason of its own', () => {
-    const v = rolloutVerdict(deployment({ conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] }))
+    const v = rolloutVerdict(deployment({ availableReplicas: 2, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] }))
     expect(v).toEqual({ state: 'failed', reason: 'ProgressDeadlineExceeded: the rollout made no progress in time' })
+  })
+
+  it('a rollout whose replicas are all updated and available is ready, even under a ProgressDeadlineExceeded not rewritten yet', () => {
+    const v = rolloutVerdict(deployment({ conditions: [available, progressing('ProgressDeadlineExceeded', 'ReplicaSet "api-6f5b4c" has timed out progressing.')] }))
+    expect(v).toEqual({ state: 'ready', reason: '3 of 3 replicas ready' })
+  })
+
+  it('ignores a ProgressDeadlineExceeded last updated before the wait began (an earlier rollout), not one from its second on', () => {
+    const stale = deployment({ updatedReplicas: 1, conditions: [progressing('ProgressDeadlineExceeded', 'ReplicaSet "api-6f5b4c" has timed out progressing.')] })
+    const updatedAt = Date.parse('2024-05-01T10:10:00Z')
+    expect(rolloutVerdict(stale, updatedAt + 1500)).toEqual({ state: 'progressing', reason: '1 of 3 replicas updated' })
+    expect(rolloutVerdict(stale, updatedAt + 500).state).toBe('failed') // same second: the timestamp cannot tell, so it counts
+    expect(rolloutVerdict(stale, updatedAt - 2000).state).toBe('failed')
   })
 
   it('a stale ProgressDeadlineExceeded of the previous generation is not a failure of the new spec', () => {

@@ -43,13 +43,14 @@ const POLL_MS = 300
  */
 export async function waitForRollout(kube: Kube, objects: K8sObject[], timeoutSeconds: number, log: (line: string) => void = () => {}): Promise<RolloutFailure[]> {
   const waited = objects.filter((o) => WAITED_KINDS.includes(o.kind))
-  const deadline = Date.now() + timeoutSeconds * 1000
+  const started = Date.now()
+  const deadline = started + timeoutSeconds * 1000
   const last = new Map<string, RolloutVerdict>()
   let pending = waited
   while (pending.length) {
     const verdicts = await Promise.all(pending.map(async (o) => {
       const live = await kube.get<KubeObject>({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace })
-      return { o, v: live ? rolloutVerdict(live as unknown as Workload) : { state: 'progressing' as const, reason: 'not found yet' } }
+      return { o, v: live ? rolloutVerdict(live as unknown as Workload, started) : { state: 'progressing' as const, reason: 'not found yet' } }
     }))
     for (const { o, v } of verdicts) {
       if (v.state === 'ready' && last.get(objectId(o))?.state !== 'ready') log(`ready: ${objectId(o)} (${v.reason})`)
