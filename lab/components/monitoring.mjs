@@ -2,10 +2,15 @@
 // Alertmanager (with amtool) from Debian's `prometheus` and `prometheus-alertmanager` packages, packed on the lab's
 // Debian base and pushed to the mirror under lab names (LAB_IMAGE_PROMETHEUS, LAB_IMAGE_ALERTMANAGER). They are laid
 // out like the official images (user nobody, the server as entrypoint, promtool/amtool on the PATH), so the pipeline
-// and the compose file take either by configuration only.
+// and the compose file take either by configuration only. Debian builds Prometheus without Kubernetes service
+// discovery, so its promtool cannot read the Kubernetes config: the image also carries promtool of the same version
+// built from Go modules (lab/go/promtool) with every discovery, first on the PATH.
+import fs from 'node:fs'
+import path from 'node:path'
 import crypto from 'node:crypto'
 import { $ } from 'zx'
 import { LabError } from '../lib/step.mjs'
+import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
 
@@ -20,7 +25,7 @@ const UID = 65534
 const TOOLS = [
   {
     repo: 'gmi-lab/prometheus', tag: `${PROMETHEUS_VERSION}-bookworm`, version: PROMETHEUS_VERSION, pkg: 'prometheus',
-    check: ['promtool', '--version'], data: '/prometheus',
+    check: ['promtool', '--version'], data: '/prometheus', binaries: 'promtool',
     entrypoint: '["/usr/bin/prometheus"]',
     cmd: '["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]',
     links: [],
@@ -37,21 +42,33 @@ const TOOLS = [
 
 const image = (t) => `${MIRROR}/${t.repo}:${t.tag}`
 
+/** promtool from Go modules, at Debian's version (Go module v0.42.0 is Prometheus 2.42.0). */
+const PROMTOOL_TARGETS = [{
+  pkg: 'github.com/prometheus/prometheus/cmd/promtool', out: 'promtool',
+  ldflags: `-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION} -X github.com/prometheus/common/version.Branch=HEAD`,
+}]
+
+/** Builds (or reuses) promtool at the lowest CPU priority; its folder is the prometheus image's build context. */
+export async function build() {
+  return goBuild({ module: 'promtool', version: `v${PROMETHEUS_VERSION.replace(/^2\./, '0.')}`, targets: PROMTOOL_TARGETS, nice: true })
+}
+
 /** The image's Dockerfile. Debian's postinst scripts find no running init in a build and start nothing. */
 const dockerfile = (t, base, stamp) => `FROM ${base}
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${t.pkg}=${t.version}* \\
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc /usr/share/man \\
  && mkdir -p ${t.data} && chown ${UID}:${UID} ${t.data}${t.links.map(([from, to]) => ` \\\n && ln -s ${from} ${to}`).join('')}
-LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="${t.repo.split('/')[1]}" org.opencontainers.image.version="${t.version}"
+${t.binaries ? `COPY ${t.binaries} /usr/local/bin/${t.binaries}\n` : ''}LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="${t.repo.split('/')[1]}" org.opencontainers.image.version="${t.version}"
 USER ${UID}:${UID}
 WORKDIR ${t.data}
 ENTRYPOINT ${t.entrypoint}
 CMD ${t.cmd}
 `
 
-/** What an image is made of: its Dockerfile on the base image's reference; a change gives a new stamp and a rebuild. */
-const stampOf = (t) => crypto.createHash('sha256').update(dockerfile(t, ref(IMAGES[0]), '')).digest('hex').slice(0, 16)
+/** What an image is made of: its Dockerfile on the base image's reference, and the build of its Go binaries. */
+const stampOf = (t, binDir) => crypto.createHash('sha256').update(dockerfile(t, ref(IMAGES[0]), ''))
+  .update(binDir ? fs.readFileSync(path.join(binDir, '.stamp')) : '').digest('hex').slice(0, 16)
 
 async function inMirror(t) {
   const r = await fetch(`http://${MIRROR}/v2/${t.repo}/manifests/${t.tag}`, {
@@ -64,12 +81,12 @@ const imageStamp = async (target) =>
   (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${target}`.nothrow().quiet()).stdout.trim()
 
 /** Builds, checks and pushes one tool image unless the mirror already holds this build of it. */
-async function toolImage(t) {
-  const stamp = stampOf(t)
+async function toolImage(t, binDir) {
+  const stamp = stampOf(t, binDir)
   const target = image(t)
   if ((await imageStamp(target)) === stamp && (await inMirror(t))) return false
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $({ input: dockerfile(t, base, stamp) })`docker build -q -t ${target} -`.nothrow().quiet()
+  const r = await $({ input: dockerfile(t, base, stamp) })`docker build -q -t ${target} ${binDir ? ['-f', '-', binDir] : ['-']}`.nothrow().quiet()
   if (r.exitCode !== 0) {
     throw new LabError(`building the ${t.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'),
       'fix the error above (is the Debian mirror reachable from containers?), then run `make lab-up`')
@@ -85,9 +102,10 @@ async function toolImage(t) {
 }
 
 export async function up() {
+  const promtool = await build()
   const done = []
-  for (const t of TOOLS) if (await toolImage(t)) done.push(`${t.repo.split('/')[1]} ${t.version}`)
-  return { note: done.length ? `pushed ${done.join(', ')}` : 'all current' }
+  for (const t of TOOLS) if (await toolImage(t, t.binaries ? promtool.dir : undefined)) done.push(`${t.repo.split('/')[1]} ${t.version}`)
+  return { note: done.length ? `pushed ${done.join(', ')}${promtool.built ? ' (built promtool)' : ''}` : 'all current' }
 }
 
 export async function down() {}

@@ -21,9 +21,9 @@ export interface ToolRun {
   output: string
 }
 
-/** A container of a tool image with the monitoring folder at /src/monitoring and its rules where configs look. */
-export function toolContainer(image: string, monitoring: Directory): Container {
-  return dag.container().from(image)
+/** A container of a tool image (a reference, or a container) with the monitoring folder at /src/monitoring and its rules where configs look. */
+export function toolContainer(image: string | Container, monitoring: Directory): Container {
+  return (typeof image === 'string' ? dag.container().from(image) : image)
     .withMountedDirectory(`${WORKDIR}/monitoring`, monitoring)
     .withMountedDirectory(RULES_MOUNT, monitoring.directory('prometheus/rules'))
     .withWorkdir(WORKDIR)

@@ -30,10 +30,10 @@ export interface MetricsTarget {
 
 /** How to lint. */
 export interface LintOptions {
-  /** An image with promtool (online: the official Prometheus image; the lab: LAB_IMAGE_PROMETHEUS). */
-  prometheusImage: string
-  /** An image with amtool (online: the official Alertmanager image; the lab: LAB_IMAGE_ALERTMANAGER). */
-  alertmanagerImage: string
+  /** An image with promtool (online: the official Prometheus image; the lab: LAB_IMAGE_PROMETHEUS), or a container of one. */
+  prometheusImage: string | Container
+  /** An image with amtool (online: the official Alertmanager image; the lab: LAB_IMAGE_ALERTMANAGER), or a container of one. */
+  alertmanagerImage: string | Container
   /** The services whose /metrics pages the metric check reads. */
   targets: MetricsTarget[]
   /**
