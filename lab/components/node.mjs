@@ -12,7 +12,7 @@ import { setHeaderOptions } from '@kubernetes/client-node'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep, portOpen } from '../lib/proc.mjs'
+import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep, portOpen, logFile } from '../lib/proc.mjs'
 import { kubeClient, applyObject, readObject, deleteObject, messageOf, nodeIsReady } from '../lib/kube.mjs'
 import { MIRROR, RELEASE, RELEASE_USER } from './registries.mjs'
 import * as registries from './registries.mjs'
@@ -525,7 +525,21 @@ export async function up() {
       startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
       started.push(spec.name)
     }
-    await waitFor(spec.name, spec.ready, spec.timeoutMs ?? 60000)
+    // a daemon that exits while starting is started again, a few times: the kubelet gives up at once when the CRI
+    // plugin is still initialising (`validate CRI v1 runtime API ...: server is not initialized yet`), which a
+    // containerd that already answers its own API can still be, on a busy machine
+    let restarts = 0
+    await waitFor(spec.name, async () => {
+      if (!runningPid(spec.name)) {
+        if (restarts >= 5) return false // waitFor ends with the log tail
+        restarts++
+        await sleep(1000)
+        startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
+        return false
+      }
+      return spec.ready()
+    }, spec.timeoutMs ?? 60000)
+    if (restarts) process.stdout.write(`  ${spec.name} exited while starting and was started again (${restarts}x): see ${logFile(spec.name)}\n`)
     if (spec.name === 'kubelet') {
       await waitFor('kubelet', () => ensureNodeMarks(), 60000)
       await ensureObjects() // kube-dns and CoreDNS's access before kube-proxy and CoreDNS start
