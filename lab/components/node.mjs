@@ -49,6 +49,7 @@ const DNS_PORT = port('LAB_NODE_DNS_PORT', 1053)
 const DNS_HEALTH_PORT = port('LAB_NODE_DNS_HEALTH_PORT', 10262)
 const DNS_READY_PORT = port('LAB_NODE_DNS_READY_PORT', 10263)
 const FORWARD_CHAIN = 'GMI-LAB-NODE'
+const INPUT_CHAIN = 'GMI-LAB-NODE-INPUT'
 
 const DIR = path.join(STATE, 'node')
 const d = (...p) => path.join(DIR, ...p)
@@ -172,13 +173,31 @@ async function ensureNetwork() {
   const addrs = (await $`ip -4 -o addr show dev ${BRIDGE}`.quiet()).stdout
   if (!addrs.includes(` ${NODE_IP}/`)) await $`ip addr add ${NODE_IP}/${POD_SUBNET.split('/')[1]} dev ${BRIDGE}`.quiet()
   await $`ip link set ${BRIDGE} up`.quiet()
-  if ((await $`iptables -w -L ${FORWARD_CHAIN} -n`.nothrow().quiet()).exitCode !== 0) {
-    await $`iptables -w -N ${FORWARD_CHAIN}`.quiet()
-    await $`iptables -w -A ${FORWARD_CHAIN} -s ${POD_SUBNET} -j ACCEPT -m comment --comment ${'graphmemory lab node: pod traffic'}`.quiet()
-    await $`iptables -w -A ${FORWARD_CHAIN} -d ${POD_SUBNET} -j ACCEPT -m comment --comment ${'graphmemory lab node: pod traffic'}`.quiet()
+  // FORWARD: what pods send (to each other, to Services), and the answers to it; nothing from outside to a pod
+  await ensureChain(FORWARD_CHAIN, 'FORWARD', [], [
+    ['-i', BRIDGE, '-j', 'ACCEPT'],
+    ['-o', BRIDGE, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+  ])
+  // INPUT: the node address (kubelet, CoreDNS, the API relay, NodePorts) answers the host and its pods only
+  await ensureChain(INPUT_CHAIN, 'INPUT', ['-d', NODE_IP], [
+    ['-i', 'lo', '-j', 'RETURN'],
+    ['-i', BRIDGE, '-j', 'RETURN'],
+    ['-j', 'DROP'],
+  ])
+}
+
+/** A chain holding exactly `rules`, jumped to first from `parent` (for packets matching `match`). */
+async function ensureChain(chain, parent, match, rules) {
+  const comment = ['-m', 'comment', '--comment', 'graphmemory lab node']
+  const want = rules.map((r) => `-A ${chain} ${[...r.slice(0, -2), ...comment, ...r.slice(-2)].map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`)
+  const have = await $`iptables -w -S ${chain}`.nothrow().quiet()
+  if (have.exitCode !== 0) await $`iptables -w -N ${chain}`.quiet()
+  if (have.exitCode !== 0 || JSON.stringify(have.stdout.trim().split('\n').slice(1)) !== JSON.stringify(want)) {
+    await $`iptables -w -F ${chain}`.quiet()
+    for (const r of rules) await $`iptables -w -A ${chain} ${r.slice(0, -2)} ${comment} ${r.slice(-2)}`.quiet()
   }
-  if ((await $`iptables -w -C FORWARD -j ${FORWARD_CHAIN}`.nothrow().quiet()).exitCode !== 0) {
-    await $`iptables -w -I FORWARD 1 -j ${FORWARD_CHAIN}`.quiet()
+  if ((await $`iptables -w -C ${parent} ${match} -j ${chain}`.nothrow().quiet()).exitCode !== 0) {
+    await $`iptables -w -I ${parent} 1 ${match} -j ${chain}`.quiet()
   }
 }
 
@@ -195,6 +214,8 @@ async function removeChain(tool, table, chain, from = []) {
 
 async function removeNetwork() {
   await removeChain('iptables', 'filter', FORWARD_CHAIN, ['FORWARD'])
+  while ((await $`iptables -w -D INPUT -d ${NODE_IP} -j ${INPUT_CHAIN}`.nothrow().quiet()).exitCode === 0) { /* every copy */ }
+  await removeChain('iptables', 'filter', INPUT_CHAIN)
   for (const tool of ['iptables', 'ip6tables']) {
     for (const [table, chains] of Object.entries(KUBELET_CHAINS)) {
       for (const chain of chains) await removeChain(tool, table, chain, chain === 'KUBE-FIREWALL' ? ['INPUT', 'OUTPUT'] : [])
