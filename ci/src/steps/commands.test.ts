@@ -46,7 +46,10 @@ describe('deploy commands (library mode, lab engine, registry and cluster)', () 
       const imagesAfterRollback = await runningImages('graphmemory-dev')
       const promoted = await labPipeline(repoSource()).promote('dev', 'staging', kubeconfig(), undefined, secrets('staging'), 180)
       const history = await labPipeline(repoSource()).history('dev', kubeconfig())
-      return { deployA, imagesA, again, imagesB, rolledBack, imagesAfterRollback, promoted, history, staging: await runningImages('graphmemory-staging') }
+      const planSame = await labPipeline(repoSource()).plan('dev', kubeconfig())
+      const newApi = `${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/api@sha256:${'c'.repeat(64)}`
+      const planApi = JSON.parse(await labPipeline(repoSource()).plan('dev', kubeconfig(), `graphmemory/api=${newApi}`, true))
+      return { deployA, imagesA, again, imagesB, rolledBack, imagesAfterRollback, promoted, history, planSame, planApi, staging: await runningImages('graphmemory-staging') }
     })
     expect(out.deployA).toMatch(/^deployed dev: release \d+ (is running|was already running)/)
     for (const s of ['api', 'analytics', 'dashboard']) expect(out.imagesA[s]).toMatch(new RegExp(`^${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/${s}:${COMMIT_A.slice(0, 12)}@sha256:`))
@@ -58,5 +61,11 @@ describe('deploy commands (library mode, lab engine, registry and cluster)', () 
     expect(out.staging).toEqual(out.imagesA)
     expect(out.history).toMatch(/rollback to \d+/)
     expect(out.history).toMatch(/superseded/)
+    // plan: against the running release nothing changes; another API digest changes exactly that container's image
+    expect(out.planSame).toMatch(/^plan for dev: no changes/)
+    expect(out.planApi.empty).toBe(false)
+    expect(out.planApi.entries.filter((e: { action: string }) => e.action !== 'unchanged'))
+      .toEqual([{ object: 'Deployment graphmemory-dev/api', action: 'update', fields: ['spec.template.spec.containers[0].image'] }])
+    expect(await runningImages('graphmemory-dev')).toEqual(out.imagesA) // plan changed nothing
   }, 1_800_000)
 })
