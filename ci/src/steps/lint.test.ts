@@ -43,7 +43,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
   it('passes on the repository: configs, rules, rule tests, Alertmanager config and routes, PromQL, runbooks, metric names', async () => {
     const result = await inSession(async () => lintGate(repoSource(), options()))
     expect(messages(result)).toEqual([])
-    expect(result.expressions).toBeGreaterThanOrEqual(27)
+    expect(result.expressions).toBeGreaterThanOrEqual(27 + 16) // rules + dashboard panels
     // what the services really export, read in this run
     expect(result.exported.api).toContain('gmi_http_requests_total')
     expect(result.exported.api).toContain('gmi_store_query_duration_seconds_bucket')
@@ -72,6 +72,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
       const rules = await src.file('monitoring/prometheus/rules/services.yml').contents()
       const am = await src.file('monitoring/alertmanager/alertmanager.yml').contents()
       const slo = await src.file('monitoring/prometheus/tests/slo.test.yml').contents()
+      const board = await src.file('monitoring/grafana/dashboards/production-overview.json').contents()
       const seeded = src
         // bad PromQL (line 4 of the new file), an alert without a runbook, a metric nobody exports (line 12)
         .withNewFile('monitoring/prometheus/rules/seeded.yml', [
@@ -96,6 +97,8 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
         // a rule whose test no longer holds: the error ratio alert now needs 50 %
         .withNewFile('monitoring/prometheus/rules/services.yml', rules.replace('job:http_errors:ratio_rate5m > 0.05', 'job:http_errors:ratio_rate5m > 0.5'))
         .withNewFile('monitoring/prometheus/tests/slo.test.yml', slo)
+        // a panel naming a metric nobody exports
+        .withNewFile('monitoring/grafana/dashboards/production-overview.json', board.replace('"expr": "job:http_requests:rate5m"', '"expr": "rate(gmi_http_requestz_total[$__rate_interval])"'))
       return lint(seeded, options())
     })
     const msgs = messages(result)
@@ -107,6 +110,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
     has(/^monitoring\/prometheus\/rules\/seeded\.yml:12: alert NobodyExportsThis: metric gmi_http_requestz_total is exported by no service/)
     has(/^monitoring\/alertmanager\/alertmanager\.yml:\d+: amtool: undefined receiver "pager-duty" used in route$/)
     has(/^monitoring\/prometheus\/tests\/services\.test\.yml:\d+: rule test "HighErrorRatio fires at 1 in 11 requests failing/)
+    has(/^monitoring\/grafana\/dashboards\/production-overview\.json:\d+: panel "Request rate": metric gmi_http_requestz_total is exported by no service/)
     const amLine = msgs.find((m) => m.includes('pager-duty'))!
     expect(Number(amLine.split(':')[1])).toBeGreaterThan(0)
   }, LONG)

@@ -2,12 +2,14 @@
 // configs and rules and runs the rule unit tests, amtool checks Alertmanager's config and routes; every PromQL
 // expression is parsed, every alert must carry a routed severity, a summary and an existing runbook, and every metric
 // an expression names must be exported by a service (its /metrics page, read from its image in this run), recorded by
-// a rule, or declared for a third-party exporter. Every problem names its file and line.
+// a rule, or declared for a third-party exporter. The dashboards' queries get the same checks. Every problem names
+// its file and line.
 import type { Container, Directory } from '@dagger.io/dagger'
 import { parse as parseYaml } from 'yaml'
 import { PipelineError } from '../errors.js'
 import * as tools from '../adapters/promtool.js'
 import { exportedMetrics, PROMETHEUS_SYNTHETIC } from '../plan/promql.js'
+import { dashboardOf } from '../plan/promql-dashboards.js'
 import {
   alertProblems, formatProblem, lineOfText, metricProblems, recordedNames, RUNBOOK_DIR, rulesOf, syntaxProblems,
   type ExprSite, type Problem, type RuleEntry,
@@ -56,7 +58,7 @@ export interface LintResult {
   problems: Problem[]
   /** Metrics each service's page exported, by service. */
   exported: Record<string, string[]>
-  /** How many expressions were parsed (rules). */
+  /** How many expressions were parsed (rules and dashboard panels). */
   expressions: number
   passed: boolean
 }
@@ -67,6 +69,8 @@ const TESTS_DIR = `${PROM_DIR}/tests`
 const ALERTMANAGER = 'monitoring/alertmanager/alertmanager.yml'
 const ROUTING_TESTS = 'monitoring/alertmanager/routing-tests.yml'
 const EXPORTERS = `${PROM_DIR}/exporters.yml`
+const DASHBOARDS_DIR = 'monitoring/grafana/dashboards'
+const DATASOURCES = 'monitoring/grafana/provisioning/datasources/prometheus.yml'
 
 /** Where each service serves its metrics and what it needs to start alone (unreachable dependencies are fine). */
 export const METRICS_TARGETS: Record<string, { path: string; env?: Record<string, string> }> = {
@@ -165,14 +169,15 @@ export async function lint(source: Directory, opts: LintOptions): Promise<LintRe
   const monitoring = source.directory('monitoring')
   const prom = tools.toolContainer(opts.prometheusImage, monitoring)
   const am = tools.toolContainer(opts.alertmanagerImage, monitoring)
-  const [ruleFiles, testFiles, configs, runbooks] = await Promise.all([
+  const [ruleFiles, testFiles, configs, runbooks, dashboardFiles] = await Promise.all([
     filesIn(source, RULES_DIR, /\.ya?ml$/),
     filesIn(source, TESTS_DIR, /\.ya?ml$/),
     opts.prometheusConfigs ? Promise.resolve(opts.prometheusConfigs) : filesIn(source, PROM_DIR, /^prometheus.*\.ya?ml$/),
     filesIn(source, RUNBOOK_DIR.replace(/\/$/, ''), /\.md$/),
+    filesIn(source, DASHBOARDS_DIR, /\.json$/),
   ])
   const read = async (f: string) => [f, await source.file(f).contents()] as const
-  const texts = Object.fromEntries(await Promise.all([...ruleFiles, ...testFiles, ALERTMANAGER, ROUTING_TESTS, EXPORTERS].map(read)))
+  const texts = Object.fromEntries(await Promise.all([...ruleFiles, ...testFiles, ...dashboardFiles, ALERTMANAGER, ROUTING_TESTS, EXPORTERS, DATASOURCES].map(read)))
   const routing = (parseYaml(texts[ROUTING_TESTS]) ?? []) as RoutingCase[]
 
   const noK8s = ' (this promtool was built without Kubernetes service discovery, as Debian\'s is: check this file with a promtool that has it, e.g. the official image)'
@@ -188,7 +193,10 @@ export async function lint(source: Directory, opts: LintOptions): Promise<LintRe
   // PromQL, alert conventions and metric names, from the rule files' own text
   const parsed = ruleFiles.map((f) => rulesOf(f, texts[f]))
   const rules: RuleEntry[] = parsed.flatMap((p) => p.rules)
-  const sites: ExprSite[] = rules.map((r) => r.site)
+  // the dashboards' queries, read against the datasource Grafana is provisioned with
+  const datasourceUid = String(((parseYaml(texts[DATASOURCES]) ?? {}) as { datasources?: { uid?: string }[] }).datasources?.[0]?.uid ?? '')
+  const boards = dashboardFiles.map((f) => dashboardOf(f, texts[f], datasourceUid))
+  const sites: ExprSite[] = [...rules.map((r) => r.site), ...boards.flatMap((b) => b.sites)]
   const exported = Object.fromEntries(pages.map(([name, page]) => [name, [...exportedMetrics(page)].sort()]))
   const known = {
     exported: new Set(Object.values(exported).flat()),
@@ -213,6 +221,7 @@ export async function lint(source: Directory, opts: LintOptions): Promise<LintRe
       }]),
     },
     { name: 'PromQL syntax', problems: [...parsed.flatMap((p) => p.problems), ...sites.flatMap(syntaxProblems)] },
+    { name: 'dashboards (JSON, uid, title, unique panel ids, provisioned datasource)', problems: boards.flatMap((b) => b.problems) },
     { name: 'alert severity, summary, runbook', problems: rules.flatMap((r) => alertProblems(r, (p) => runbookSet.has(p))) },
     { name: 'metric names exist', problems: [...emptyPages, ...sites.flatMap((s) => metricProblems(s, known))] },
   ]
