@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import * as k8s from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../lab/env.js'
 import { expand, jobCall, readWorkflow } from './repro-workflow.js'
@@ -80,6 +81,25 @@ describe('make repro against the lab', () => {
       expect(JSON.parse(fs.readFileSync(path.join(reports, `${kind}.sarif`), 'utf8')).runs[0].tool.driver.name).toBe('Trivy')
     }
   }, 15 * MINUTES)
+
+  it('runs cd-production/staging then cd-production/prod on the lab cluster: prod runs the digests staging runs', async () => {
+    const sha = scratchCommit(workflowFiles(), 'repro test: the workflows of this work tree')
+    const staging = await repro('cd-production/staging', '--sha', sha)
+    expect(staging.out).toMatch(/secret --password: in CI secrets\.GITHUB_TOKEN; here from the lab's release registry password/)
+    expect(staging.out, staging.out).toContain('repro: cd-production/staging exited 0')
+    const prod = await repro('cd-production/prod', '--sha', sha)
+    expect(prod.out, prod.out).toContain('repro: cd-production/prod exited 0')
+    expect(prod.out).toMatch(/promoted staging release \d+ to prod/)
+
+    const kc = new k8s.KubeConfig()
+    kc.loadFromFile(labVar('KUBECONFIG_DEPLOYER'))
+    const apps = kc.makeApiClient(k8s.AppsV1Api)
+    const images = async (namespace: string) => Promise.all(['api', 'analytics', 'dashboard'].map(async (name) =>
+      (await apps.readNamespacedDeployment({ name, namespace })).spec?.template.spec?.containers[0].image))
+    const [inStaging, inProd] = await Promise.all([images('graphmemory-staging'), images('graphmemory-prod')])
+    for (const image of inStaging) expect(image).toMatch(/@sha256:[0-9a-f]{64}$/)
+    expect(inProd).toEqual(inStaging)
+  }, 20 * MINUTES)
 
   it('a job made to fail prints a command that, run here, fails the same way', async () => {
     const planted = `test_planted_${Date.now()}`
