@@ -53,6 +53,29 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
 
 const repro = (...args: string[]) => run(path.join(REPO, 'node_modules/.bin/tsx'), ['ci/cli/repro.ts', ...args, '--offline'])
 
+describe('make repro: what it would run (no engine)', () => {
+  it('online, the very words of the workflow for dagger call, matrix value and commit filled in', async () => {
+    const sha = scratchCommit(workflowFiles(), 'repro test: the workflows of this work tree')
+    const r = await run(path.join(REPO, 'node_modules/.bin/tsx'), ['ci/cli/repro.ts', 'security-scan/scan', '--sha', sha, '--matrix', 'service=api', '--online', '--dry-run'])
+    expect(r.code, r.out).toBe(0)
+    expect(r.out).toContain('`dagger call` (online)')
+    expect(r.out).toContain(` call --commit ${sha} scan --service api export --path scan-reports\n`)
+  })
+
+  it('a secret found nowhere: names it, says where it looked, runs nothing, exits 2', async () => {
+    const sha = scratchCommit(workflowFiles(), 'repro test: the workflows of this work tree')
+    const env = { ...process.env, LAB_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-nolab-')) }
+    delete env.LAB_RELEASE_PASSWORD_FILE
+    delete env.REGISTRY_PASSWORD
+    const r = await run(path.join(REPO, 'node_modules/.bin/tsx'), ['ci/cli/repro.ts', 'cd-production/staging', '--sha', sha, '--offline'], { env })
+    expect(r.code).toBe(2)
+    expect(r.out).toContain('secret --password: in CI secrets.GITHUB_TOKEN; here MISSING (looked in the environment variable REGISTRY_PASSWORD or the lab\'s LAB_RELEASE_PASSWORD_FILE')
+    expect(r.out).toMatch(/cd-production\/staging needs REGISTRY_PASSWORD/)
+    expect(r.out).not.toContain('tsx ci/run.ts')
+    expect(git(['worktree', 'list'])).not.toMatch(/gmi-repro-/)
+  })
+})
+
 describe('make repro against the lab', () => {
   it('runs ci-pipeline/ci at its commit in library mode, and it passes', async () => {
     labVar('_EXPERIMENTAL_DAGGER_RUNNER_HOST')
