@@ -21,7 +21,7 @@ from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import metrics
+from . import logs, metrics
 from .graphmath import summarize
 from .settings import Settings
 
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="GraphMemory-IDE analytics", version=VERSION, lifespan=lifespan)
     app.middleware("http")(metrics.middleware)
+    app.middleware("http")(logs.middleware)  # outermost: the request id is set for everything inside
 
     async def api_get(request: Request, path: str) -> Any:
         try:

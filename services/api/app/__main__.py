@@ -1,16 +1,16 @@
 """Entry point: validate settings once (one clear line and exit 2 on error), then run one uvicorn worker."""
 from __future__ import annotations
 
-import logging
 import sys
 
 from pydantic import ValidationError
 
 
 def main() -> int:
+    from . import logs
     from .settings import Settings, describe_error
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure("info")
     try:
         settings = Settings()
     except ValidationError as e:
@@ -29,9 +29,9 @@ def main() -> int:
 
     from .main import create_app
 
-    logging.getLogger().setLevel(settings.log_level.upper())
+    logs.configure(settings.log_level)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1,
-                log_level=settings.log_level, access_log=False, proxy_headers=True, server_header=False)
+                log_level=settings.log_level, access_log=False, proxy_headers=True, server_header=False, log_config=None)
     return 0
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 
-from . import metrics
+from . import logs, metrics
 from .cache import SearchCache
 from .graph import Graph
 from .keys import KeyStore
@@ -89,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="GraphMemory-IDE API", version=VERSION, lifespan=lifespan)
     app.middleware("http")(metrics.middleware)
+    app.middleware("http")(logs.middleware)  # outermost: the request id is set for everything inside
 
     async def require_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
         if not x_api_key:

@@ -1,0 +1,79 @@
+"""JSON log lines and request ids.
+
+Every log line is one JSON object: time (UTC, ms), level, logger, message, and for lines written while a request is
+served its request_id; the access line of each request adds route (the route template, not the raw path), method,
+status and duration_ms. A client's `X-Request-ID` (1-64 of [A-Za-z0-9._-]) is kept, any other gets a new id; the
+response carries it back. The log collector parses these lines into attributes (monitoring/logging/).
+"""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+ACCESS = logging.getLogger("gmi.access")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_FIELDS = ("route", "method", "status", "duration_ms")
+# probes and scrapes: logged at debug, so the access log holds user traffic
+QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        if request_id:
+            line["request_id"] = request_id
+        for field in _REQUEST_FIELDS:
+            if hasattr(record, field):
+                line[field] = getattr(record, field)
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure(level: str = "info", stream=None) -> None:
+    """JSON lines on stdout for every logger, uvicorn's included (run uvicorn with log_config=None)."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def request_id_of(value: str | None) -> str:
+    """The client's id when it is a safe token, else a new one."""
+    return value if value and _VALID_ID.match(value) else uuid.uuid4().hex
+
+
+async def middleware(request, call_next):
+    """Sets the request id for every line logged while serving, returns it, and logs one access line."""
+    request_id = request_id_of(request.headers.get("x-request-id"))
+    token = REQUEST_ID.set(request_id)
+    t0 = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        ACCESS.log(logging.DEBUG if route in QUIET_ROUTES else logging.INFO, "request", extra={
+            "request_id": request_id, "route": route, "method": request.method, "status": status,
+            "duration_ms": round((time.perf_counter() - t0) * 1000, 2)})
+        REQUEST_ID.reset(token)
