@@ -240,6 +240,34 @@ describe('the lab real node', () => {
     expect(logs).toContain('answer-through-the-service')
   })
 
+  it('a Deployment whose pods crash on the real node fails its rollout (what the pipeline rollback reacts to)', async () => {
+    const kc = new k8s.KubeConfig()
+    kc.loadFromFile(env('KUBECONFIG_LAB'))
+    const apps = kc.makeApiClient(k8s.AppsV1Api)
+    const template = pod('crashing-release', { command: ['python3', '-c', 'raise SystemExit("bad release")'] })
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'crashing-release' },
+        spec: {
+          // a container that crashes a second after it starts is Ready for that second (no readiness probe): without
+          // minReadySeconds the rollout would count it available and succeed, then lose it (seen here)
+          replicas: 1, progressDeadlineSeconds: 15, minReadySeconds: 10, selector: { matchLabels: { app: 'crashing-release' } },
+          template: { metadata: template.metadata, spec: template.spec },
+        },
+      },
+    })
+    const until = Date.now() + 120000
+    let d: k8s.V1Deployment | undefined
+    while (Date.now() < until) {
+      d = await apps.readNamespacedDeployment({ name: 'crashing-release', namespace: ns })
+      if (d.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')) break
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+    expect(d?.status?.conditions?.find((c) => c.type === 'Progressing')?.reason, JSON.stringify(d?.status)).toBe('ProgressDeadlineExceeded')
+    expect(d?.status?.availableReplicas ?? 0).toBe(0)
+  })
+
   it('a pod reaches the API server as https://kubernetes.default.svc with its service-account token and the cluster CA', async () => {
     const script = [
       'import json, ssl, urllib.request',
