@@ -4,7 +4,8 @@
 // out like the official images (user nobody, the server as entrypoint, promtool/amtool on the PATH), so the pipeline
 // and the compose file take either by configuration only. Debian builds Prometheus without Kubernetes service
 // discovery, so its promtool cannot read the Kubernetes config: the image also carries promtool of the same version
-// built from Go modules (lab/go/promtool) with every discovery, first on the PATH.
+// built from Go modules (lab/go/promtool) with every discovery, first on the PATH. The log collector
+// (LAB_IMAGE_OTELCOL) is an OpenTelemetry Collector built from Go modules (lab/go/otelcol).
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
@@ -101,10 +102,43 @@ async function toolImage(t, binDir) {
   return true
 }
 
+/**
+ * The OpenTelemetry Collector (lab/go/otelcol: core and contrib v0.165.0, one release): filelog (container and JSON
+ * parsers), OTLP receiver, batch, debug and OTLP/HTTP exporters. Laid out like the official contrib image (user
+ * 10001); the compose stack runs it as root to read Docker's log files.
+ */
+export const OTELCOL_VERSION = 'v0.165.0'
+const OTELCOL = { repo: 'gmi-lab/otelcol', tag: OTELCOL_VERSION }
+const OTELCOL_TARGETS = [{ pkg: '.', out: 'otelcol-gmi', ldflags: `-X main.version=${OTELCOL_VERSION}` }]
+const otelcolDockerfile = (base, stamp) => `FROM ${base}
+COPY otelcol-gmi /usr/local/bin/otelcol-gmi
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="otelcol" org.opencontainers.image.version="${OTELCOL_VERSION}"
+USER 10001:10001
+ENTRYPOINT ["/usr/local/bin/otelcol-gmi"]
+CMD ["--config=/etc/otelcol/config.yaml"]
+`
+
+/** Builds (or reuses) the collector and pushes its image unless the mirror holds this build. */
+async function otelcolImage() {
+  const bin = await goBuild({ module: 'otelcol', version: OTELCOL_VERSION, targets: OTELCOL_TARGETS, nice: true })
+  const stamp = fs.readFileSync(path.join(bin.dir, '.stamp'), 'utf8').slice(0, 16)
+  const target = image(OTELCOL)
+  if ((await imageStamp(target)) === stamp && (await inMirror(OTELCOL))) return false
+  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
+  const r = await $({ input: otelcolDockerfile(base, stamp) })`docker build -q -t ${target} -f - ${bin.dir}`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError('building the otelcol image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
+  const v = await $`docker run --rm ${target} --version`.nothrow().quiet()
+  if (!v.stdout.includes(OTELCOL_VERSION)) throw new LabError('the otelcol image does not run', `${v.stdout}${v.stderr}`.trim(), 'check lab/go/otelcol, then run `make lab-up`')
+  const p = await $`docker push ${target}`.nothrow().quiet()
+  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
+  return true
+}
+
 export async function up() {
   const promtool = await build()
   const done = []
   for (const t of TOOLS) if (await toolImage(t, t.binaries ? promtool.dir : undefined)) done.push(`${t.repo.split('/')[1]} ${t.version}`)
+  if (await otelcolImage()) done.push(`otelcol ${OTELCOL_VERSION}`)
   return { note: done.length ? `pushed ${done.join(', ')}${promtool.built ? ' (built promtool)' : ''}` : 'all current' }
 }
 
@@ -112,7 +146,7 @@ export async function down() {}
 
 export async function status() {
   const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
-  return Promise.all(TOOLS.map(async (t) => ({
+  return Promise.all([...TOOLS, { ...OTELCOL, version: OTELCOL_VERSION }].map(async (t) => ({
     name: t.repo.split('/')[1],
     state: !mirrorUp ? 'down' : (await inMirror(t)) ? 'ok' : 'missing',
     version: t.version,
@@ -121,5 +155,5 @@ export async function status() {
 }
 
 export function env() {
-  return { LAB_IMAGE_PROMETHEUS: image(TOOLS[0]), LAB_IMAGE_ALERTMANAGER: image(TOOLS[1]) }
+  return { LAB_IMAGE_PROMETHEUS: image(TOOLS[0]), LAB_IMAGE_ALERTMANAGER: image(TOOLS[1]), LAB_IMAGE_OTELCOL: image(OTELCOL) }
 }
