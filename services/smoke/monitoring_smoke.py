@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Monitoring smoke test: the compose stack with its `monitoring` profile (Prometheus, Alertmanager), for real.
+
+Brings docker/production/docker-compose.prod.yml up with Prometheus and Alertmanager under a throw-away project, plus
+a test webhook receiver (monitoring-webhook.yml), and checks: Prometheus scrapes all three services (targets up), a
+query for the API's request counter returns data, the recording rules evaluate, no alert fires on a healthy stack,
+the services' JSON log lines carry a request id sent by the client and the OpenTelemetry Collector ships that
+line with its fields parsed, and stopping the analytics service makes
+ServiceDown fire and Alertmanager deliver it to the webhook (the test's rules are the repository's with ServiceDown's
+`for:` shortened, and its Alertmanager config routes everything to the webhook). scripts/health-check is run against
+the degraded stack and must fail naming analytics. Prints one line per check and `N passed, N failed`.
+
+Images come from the environment: API_IMAGE, ANALYTICS_IMAGE, DASHBOARD_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE,
+PROMETHEUS_IMAGE, ALERTMANAGER_IMAGE, WEBHOOK_IMAGE (any image with python3); with the lab's env loaded, the LAB_IMAGE_*
+variables fill in the last three.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+from compose_smoke import COMPOSE_FILE, ROOT, SERVICES, Abort, Checks, Stack, compose_cmd, docker_bin, free_port, http, wait_for
+
+HERE = Path(__file__).resolve().parent
+WEBHOOK_FILE = HERE / "monitoring-webhook.yml"
+SHORT_FOR = "5s"
+
+
+class MonitoringStack(Stack):
+    def __init__(self, project: str, env: dict[str, str]):
+        super().__init__(project, env)
+        self.base = compose_cmd() + ["-p", project, "-f", str(COMPOSE_FILE), "-f", str(WEBHOOK_FILE),
+                                     "--profile", "monitoring"]
+
+
+def test_configs(tmp: Path, scrape: str) -> dict[str, str]:
+    """The repository's Prometheus config and rules with short intervals and a short ServiceDown `for:`, and an
+    Alertmanager config that sends everything to the webhook. Returns the compose variables naming them."""
+    rules = tmp / "rules"
+    shutil.copytree(ROOT / "monitoring" / "prometheus" / "rules", rules)
+    services = (rules / "services.yml").read_text()
+    patched = re.sub(r"(- alert: ServiceDown\n(?:.*\n)*?\s+for: )2m", rf"\g<1>{SHORT_FOR}", services, count=1)
+    if patched == services:
+        raise SystemExit("monitoring/prometheus/rules/services.yml: ServiceDown with `for: 2m` not found")
+    (rules / "services.yml").write_text(patched)
+    config = (ROOT / "monitoring" / "prometheus" / "prometheus.compose.yml").read_text()
+    config = config.replace("scrape_timeout: 10s", "scrape_timeout: 1s").replace("scrape_interval: 15s", f"scrape_interval: {scrape}").replace("evaluation_interval: 15s", f"evaluation_interval: {scrape}")
+    (tmp / "prometheus.yml").write_text(config)
+    (tmp / "alertmanager.yml").write_text(
+        "route:\n  receiver: webhook\n  group_by: [alertname, job]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n"
+        "receivers:\n  - name: webhook\n    webhook_configs:\n      - url: http://webhook:8080/\n        send_resolved: true\n")
+    for p in [tmp, rules, *tmp.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return {"PROMETHEUS_CONFIG": str(tmp / "prometheus.yml"), "PROMETHEUS_RULES": str(rules),
+            "ALERTMANAGER_CONFIG": str(tmp / "alertmanager.yml"), "ALERTMANAGER_SECRETS_DIR": str(tmp / "secrets")}
+
+
+def status(url: str) -> int:
+    """The HTTP status of a GET, 0 when nothing answers (yet)."""
+    try:
+        return http("GET", url, timeout=5)[0]
+    except OSError:
+        return 0
+
+
+def query(prom: str, q: str) -> list:
+    st, body = http("GET", f"{prom}/api/v1/query?query={urllib.parse.quote(q)}")
+    return body["data"]["result"] if st == 200 and isinstance(body, dict) and body.get("status") == "success" else []
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt(f"signal {s}")))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--project", default=f"gmi-monsmoke-{os.getpid()}")
+    ap.add_argument("--keep", action="store_true", help="leave the stack running")
+    a = ap.parse_args()
+    for var, lab in (("PROMETHEUS_IMAGE", "LAB_IMAGE_PROMETHEUS"), ("ALERTMANAGER_IMAGE", "LAB_IMAGE_ALERTMANAGER"),
+                     ("WEBHOOK_IMAGE", "LAB_IMAGE_PYTHON_RUNTIME"), ("OTELCOL_IMAGE", "LAB_IMAGE_OTELCOL")):
+        if not os.environ.get(var) and os.environ.get(lab):
+            os.environ[var] = os.environ[lab]
+
+    tmp = Path(tempfile.mkdtemp(prefix="gmi-monsmoke-"))
+    (tmp / "secrets").mkdir()
+    ports = {k: free_port() for k in ("API_PORT", "ANALYTICS_PORT", "DASHBOARD_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT")}
+    env = {"POSTGRES_PASSWORD": secrets.token_hex(16), "REDIS_PASSWORD": secrets.token_hex(16),
+           "GMI_BOOTSTRAP_API_KEY": "gmi_monsmoke_" + secrets.token_hex(16), **{k: str(v) for k, v in ports.items()},
+           **test_configs(tmp, "2s")}
+    stack = MonitoringStack(a.project, env)
+    api, prom, am = (f"http://127.0.0.1:{ports[k]}" for k in ("API_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT"))
+    c = Checks()
+    print(f"compose: {' '.join(stack.base)}", flush=True)
+    for k in ("API_IMAGE", "ANALYTICS_IMAGE", "DASHBOARD_IMAGE", "PROMETHEUS_IMAGE", "ALERTMANAGER_IMAGE", "OTELCOL_IMAGE", "WEBHOOK_IMAGE"):
+        print(f"  {k}={os.environ.get(k, '(compose default)')}")
+    try:
+        t0 = time.monotonic()
+        stack.run("up", "-d")
+        took, states = stack.wait_healthy(SERVICES)
+        if not c.check(f"stack up and healthy ({took:.1f}s waiting)", all(v == "running/healthy" for v in states.values()), str(states)):
+            raise Abort("the stack is not healthy")
+        ok = wait_for(lambda: (status(f"{prom}/-/ready") == 200 and status(f"{am}/-/ready") == 200, None), 60)
+        c.check("Prometheus and Alertmanager ready", bool(ok and ok[0]))
+
+        # -- scraping -----------------------------------------------------------------------------------------------
+        def targets():
+            st, body = http("GET", f"{prom}/api/v1/targets?state=active")
+            got = {t["labels"]["job"]: t["health"] for t in body["data"]["activeTargets"]} if st == 200 else {}
+            return all(got.get(j) == "up" for j in ("api", "analytics", "dashboard", "prometheus", "alertmanager")), got
+        t1 = time.monotonic()
+        ok, got = wait_for(targets, 60, 1)
+        c.check(f"Prometheus scrapes api, analytics, dashboard, itself and Alertmanager: all up ({time.monotonic() - t1:.1f}s)", ok, str(got))
+
+        request_id = "monsmoke-" + secrets.token_hex(6)
+        for _ in range(5):
+            http("GET", f"{api}/status")
+        st, _ = http("GET", f"{api}/memories/{'0' * 32}", headers={"X-Request-ID": request_id})
+        series = wait_for(lambda: (bool(v := query(prom, 'sum(gmi_http_requests_total{job="api", route="/status"})'))
+                                   and float(v[0]["value"][1]) >= 5, v), 30, 1)
+        c.check("query of the API's request counter returns data (>= 5 /status requests)", bool(series and series[0]), str(series))
+        rec = wait_for(lambda: (bool(v := query(prom, 'job:http_requests:rate5m{job="api"}')), v), 30, 1)
+        c.check("recording rule job:http_requests:rate5m evaluates for the API", bool(rec and rec[0]), str(rec))
+        firing = query(prom, 'ALERTS{alertstate="firing"}')
+        c.check("no alert fires on the healthy stack", firing == [], json.dumps(firing)[:400])
+
+        # -- logs ---------------------------------------------------------------------------------------------------
+        logs = stack.run("logs", "--no-color", "api", check=False).stdout
+        lines = []
+        for raw in logs.splitlines():
+            _, _, rest = raw.partition("| ")
+            try:
+                lines.append(json.loads(rest))
+            except ValueError:
+                continue
+        mine = [l for l in lines if l.get("request_id") == request_id]
+        c.check(f"the API's JSON access line for request {request_id}: route template, status 404, duration",
+                len(mine) == 1 and mine[0].get("route") == "/memories/{memory_id}" and mine[0].get("status") == 404
+                and isinstance(mine[0].get("duration_ms"), (int, float)), f"{len(lines)} JSON lines; mine: {mine}")
+
+        # the same request in the collector's output: shipped, with the JSON fields parsed into attributes
+        def shipped():
+            out = stack.run("logs", "--no-color", "otel-collector", check=False).stdout
+            i = out.find(f"request_id: Str({request_id})")
+            record = out[max(0, out.rfind("LogRecord #", 0, i)):out.find("LogRecord #", i) if out.find("LogRecord #", i) > 0 else None] if i >= 0 else ""
+            ok = (i >= 0 and "route: Str(/memories/{memory_id})" in record and re.search(r"status: (Int|Double)\(404", record) is not None
+                  and re.search(r"duration_ms: (Int|Double)\(", record) is not None and "SeverityText: info" in record)
+            return ok, record or out[-600:]
+        t3 = time.monotonic()
+        ok, record = wait_for(shipped, 60, 1)
+        c.check(f"the collector shipped that line with request_id, route, status, duration_ms and level parsed ({time.monotonic() - t3:.1f}s)",
+                ok, record[-800:])
+
+        # -- an alert end to end -------------------------------------------------------------------------------------
+        t2 = time.monotonic()
+        stack.run("stop", "analytics")
+        fired = wait_for(lambda: (bool(v := query(prom, 'ALERTS{alertname="ServiceDown", job="analytics", alertstate="firing"}')), v), 90, 1)
+        c.check(f"analytics stopped: ServiceDown fires for it (for: {SHORT_FOR}; {time.monotonic() - t2:.1f}s after stop)", bool(fired and fired[0]), str(fired))
+
+        def delivered():
+            out = stack.run("logs", "--no-color", "webhook", check=False).stdout
+            for raw in out.splitlines():
+                try:
+                    msg = json.loads(raw.partition("| ")[2])
+                except ValueError:
+                    continue
+                for alert in msg.get("alerts", []):
+                    if alert["labels"].get("alertname") == "ServiceDown" and alert["labels"].get("job") == "analytics" and alert["status"] == "firing":
+                        return True, alert
+            return False, out[-400:]
+        ok, alert = wait_for(delivered, 60, 1)
+        c.check(f"Alertmanager delivered ServiceDown (analytics, critical, runbook) to the webhook ({time.monotonic() - t2:.1f}s after stop)",
+                ok and alert["labels"].get("severity") == "critical"
+                and alert["annotations"].get("runbook_url") == "docs/runbooks/alerts/service-down.md", str(alert)[:400])
+
+        hc = subprocess.run(["node", str(ROOT / "scripts" / "health-check"), "--api", api,
+                             "--analytics", f"http://127.0.0.1:{ports['ANALYTICS_PORT']}",
+                             "--dashboard", f"http://127.0.0.1:{ports['DASHBOARD_PORT']}", "--prometheus", prom, "--timeout", "3"],
+                            capture_output=True, text=True, timeout=60)
+        c.check("scripts/health-check exits 1 naming analytics (ready and target) and passes the API",
+                hc.returncode == 1 and re.search(r"^FAIL\s+analytics ready", hc.stdout, re.M) is not None
+                and re.search(r"^FAIL\s+target analytics", hc.stdout, re.M) is not None
+                and re.search(r"^ok\s+api ready", hc.stdout, re.M) is not None, hc.stdout + hc.stderr)
+        print(hc.stdout, end="", flush=True)
+    except (Abort, KeyboardInterrupt, Exception) as e:  # noqa: BLE001
+        if isinstance(e, Abort):
+            print(f"aborted: {e}", flush=True)
+        else:
+            c.check("monitoring smoke run completed", False, f"{type(e).__name__}: {e}")
+        try:
+            print(stack.run("ps", check=False).stdout)
+            print(stack.run("logs", "--tail", "20", check=False).stdout[-6000:])
+        except Exception:  # noqa: BLE001
+            pass
+    finally:
+        if not a.keep:
+            stack.run("down", "-v", "--remove-orphans", check=False)
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 0 if c.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
