@@ -197,7 +197,7 @@ def test_redis_stopped_under_a_running_service_degrades_as_documented(make_clien
         s = c.get("/search", params={"q": "outage"})
         assert s.status_code == 200, s.text
         assert not s.json()["cached"] and [m["text"] for m in s.json()["results"]] == ["cached before the outage"]
-        assert time.monotonic() - t0 < 5  # bounded by DEPENDENCY_TIMEOUT_SECONDS, not hanging on a dead socket
+        assert time.monotonic() - t0 < 20  # bounded by DEPENDENCY_TIMEOUT_SECONDS, not hanging on a dead socket (minutes); margin for a loaded machine
         r = c.get("/ready")
         assert r.status_code == 503 and r.json()["failing"] == ["redis"], r.text
         assert r.json()["checks"]["kuzu"] == "ok" and r.json()["checks"]["postgres"] == "ok"

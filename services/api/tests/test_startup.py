@@ -101,7 +101,7 @@ def test_serves_and_is_ready(tmp_path, pg_url, redis_url):
                     break
             except OSError:
                 assert p.poll() is None, p.stderr.read().decode()
-                assert time.monotonic() - t0 < 15
+                assert time.monotonic() - t0 < 120, "not ready after 120 s (a hang guard, not a speed target)"
                 time.sleep(0.1)
     finally:
         p.terminate()
