@@ -29,9 +29,9 @@ export function toolContainer(image: string | Container, monitoring: Directory):
     .withWorkdir(WORKDIR)
 }
 
-/** Runs a command to its end, whatever its exit code, and returns what it said. */
-export async function runTool(c: Container, command: string[]): Promise<ToolRun> {
-  const done = c.withExec(command, { expect: ReturnType.Any })
+/** Runs a command to its end, whatever its exit code, and returns what it said (`entrypoint`: after the image's own). */
+export async function runTool(c: Container, command: string[], entrypoint = false): Promise<ToolRun> {
+  const done = c.withExec(command, { expect: ReturnType.Any, useEntrypoint: entrypoint })
   const [exitCode, stdout, stderr] = await Promise.all([done.exitCode(), done.stdout(), done.stderr()])
   return { command, exitCode, output: `${stdout}${stdout && stderr ? '\n' : ''}${stderr}`.trim() }
 }
@@ -47,6 +47,12 @@ export const testRules = (c: Container, files: string[]) => runTool(c, ['promtoo
 
 /** `amtool check-config FILE`: an Alertmanager config (routes, receivers, inhibit rules, templates). */
 export const amtoolCheckConfig = (c: Container, file: string) => runTool(c, ['amtool', 'check-config', file])
+
+/** The official OpenTelemetry Collector contrib image (online default; the lab passes LAB_IMAGE_OTELCOL). */
+export const DEFAULT_OTELCOL_IMAGE = 'docker.io/otel/opentelemetry-collector-contrib:0.165.0'
+
+/** `<collector> validate --config FILE`, through the image's entrypoint (the binary's name differs between images). */
+export const otelcolValidate = (c: Container, file: string) => runTool(c, ['validate', `--config=${file}`], true)
 
 /** `amtool config routes test`: does an alert with these labels reach exactly these receivers? */
 export const amtoolRoutesTest = (c: Container, file: string, labels: Record<string, string>, receivers: string[]) =>

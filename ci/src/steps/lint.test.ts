@@ -33,6 +33,9 @@ const options = (): LintOptions => {
   return {
     prometheusImage: labVar('LAB_IMAGE_PROMETHEUS'),
     alertmanagerImage: labVar('LAB_IMAGE_ALERTMANAGER'),
+    // the lab's collector has no k8sattributesprocessor (docs/monitoring.md): it validates the compose config
+    otelcolImage: labVar('LAB_IMAGE_OTELCOL'),
+    otelcolConfigs: ['monitoring/logging/otelcol.compose.yaml'],
     targets: metricsTargets(SERVICES, (name) => build(source, SERVICES.find((s) => s.name === name)!, buildOptions)),
   }
 }
@@ -52,6 +55,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
     // both Prometheus configs: the compose one (static targets) and the Kubernetes one (service discovery)
     expect(describeLint(result)).toMatch(/^ok {4}promtool check config monitoring\/prometheus\/prometheus\.compose\.yml$/m)
     expect(describeLint(result)).toMatch(/^ok {4}promtool check config monitoring\/prometheus\/prometheus\.yml$/m)
+    expect(describeLint(result)).toMatch(/^ok {4}otelcol validate monitoring\/logging\/otelcol\.compose\.yaml$/m)
   }, LONG)
 
   it('a promtool without Kubernetes discovery (Debian\'s own) refuses the Kubernetes config, and lint says why at each line', async () => {
@@ -73,6 +77,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
       const am = await src.file('monitoring/alertmanager/alertmanager.yml').contents()
       const slo = await src.file('monitoring/prometheus/tests/slo.test.yml').contents()
       const board = await src.file('monitoring/grafana/dashboards/production-overview.json').contents()
+      const collector = await src.file('monitoring/logging/otelcol.compose.yaml').contents()
       const seeded = src
         // bad PromQL (line 4 of the new file), an alert without a runbook, a metric nobody exports (line 12)
         .withNewFile('monitoring/prometheus/rules/seeded.yml', [
@@ -97,6 +102,8 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
         // a rule whose test no longer holds: the error ratio alert now needs 50 %
         .withNewFile('monitoring/prometheus/rules/services.yml', rules.replace('job:http_errors:ratio_rate5m > 0.05', 'job:http_errors:ratio_rate5m > 0.5'))
         .withNewFile('monitoring/prometheus/tests/slo.test.yml', slo)
+        // a collector pipeline naming a processor it never defines
+        .withNewFile('monitoring/logging/otelcol.compose.yaml', collector.replace('processors: [batch]', 'processors: [batch, memory_limiter]'))
         // a panel naming a metric nobody exports
         .withNewFile('monitoring/grafana/dashboards/production-overview.json', board.replace('"expr": "job:http_requests:rate5m"', '"expr": "rate(gmi_http_requestz_total[$__rate_interval])"'))
       return lint(seeded, options())
@@ -111,6 +118,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
     has(/^monitoring\/alertmanager\/alertmanager\.yml:\d+: amtool: undefined receiver "pager-duty" used in route$/)
     has(/^monitoring\/prometheus\/tests\/services\.test\.yml:\d+: rule test "HighErrorRatio fires at 1 in 11 requests failing/)
     has(/^monitoring\/grafana\/dashboards\/production-overview\.json:\d+: panel "Request rate": metric gmi_http_requestz_total is exported by no service/)
+    has(/^monitoring\/logging\/otelcol\.compose\.yaml: otelcol validate: .*memory_limiter/)
     const amLine = msgs.find((m) => m.includes('pager-duty'))!
     expect(Number(amLine.split(':')[1])).toBeGreaterThan(0)
   }, LONG)

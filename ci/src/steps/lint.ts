@@ -38,6 +38,13 @@ export interface LintOptions {
   alertmanagerImage: string | Container
   /** The services whose /metrics pages the metric check reads. */
   targets: MetricsTarget[]
+  /** An OpenTelemetry Collector image (online: the official contrib image; the lab: LAB_IMAGE_OTELCOL): its `validate` checks the collector configs. */
+  otelcolImage?: string | Container
+  /**
+   * Collector configs to validate, repository paths. Default: every `monitoring/logging/otelcol*.yaml`. The lab's
+   * collector lacks k8sattributesprocessor (docs/monitoring.md): validate the Kubernetes config with the official image.
+   */
+  otelcolConfigs?: string[]
   /**
    * Prometheus configs to check, repository paths. Default: every `monitoring/prometheus/prometheus*.yml`. Debian's
    * promtool is built without Kubernetes service discovery: leave the Kubernetes config out when linting with it.
@@ -70,6 +77,7 @@ const ALERTMANAGER = 'monitoring/alertmanager/alertmanager.yml'
 const ROUTING_TESTS = 'monitoring/alertmanager/routing-tests.yml'
 const EXPORTERS = `${PROM_DIR}/exporters.yml`
 const DASHBOARDS_DIR = 'monitoring/grafana/dashboards'
+const LOGGING_DIR = 'monitoring/logging'
 const DATASOURCES = 'monitoring/grafana/provisioning/datasources/prometheus.yml'
 
 /** Where each service serves its metrics and what it needs to start alone (unreachable dependencies are fine). */
@@ -169,25 +177,28 @@ export async function lint(source: Directory, opts: LintOptions): Promise<LintRe
   const monitoring = source.directory('monitoring')
   const prom = tools.toolContainer(opts.prometheusImage, monitoring)
   const am = tools.toolContainer(opts.alertmanagerImage, monitoring)
-  const [ruleFiles, testFiles, configs, runbooks, dashboardFiles] = await Promise.all([
+  const [ruleFiles, testFiles, configs, runbooks, dashboardFiles, collectorConfigs] = await Promise.all([
     filesIn(source, RULES_DIR, /\.ya?ml$/),
     filesIn(source, TESTS_DIR, /\.ya?ml$/),
     opts.prometheusConfigs ? Promise.resolve(opts.prometheusConfigs) : filesIn(source, PROM_DIR, /^prometheus.*\.ya?ml$/),
     filesIn(source, RUNBOOK_DIR.replace(/\/$/, ''), /\.md$/),
     filesIn(source, DASHBOARDS_DIR, /\.json$/),
+    !opts.otelcolImage ? Promise.resolve([]) : opts.otelcolConfigs ? Promise.resolve(opts.otelcolConfigs) : filesIn(source, LOGGING_DIR, /^otelcol.*\.ya?ml$/),
   ])
   const read = async (f: string) => [f, await source.file(f).contents()] as const
   const texts = Object.fromEntries(await Promise.all([...ruleFiles, ...testFiles, ...dashboardFiles, ALERTMANAGER, ROUTING_TESTS, EXPORTERS, DATASOURCES].map(read)))
   const routing = (parseYaml(texts[ROUTING_TESTS]) ?? []) as RoutingCase[]
 
   const noK8s = ' (this promtool was built without Kubernetes service discovery, as Debian\'s is: check this file with a promtool that has it, e.g. the official image)'
-  const [configRuns, rulesRun, testRuns, amRun, routeRuns, pages] = await Promise.all([
+  const collector = opts.otelcolImage ? tools.toolContainer(opts.otelcolImage, monitoring).withEnvVariable('LOG_STORE_ENDPOINT', 'http://log-store.invalid:4318') : undefined
+  const [configRuns, rulesRun, testRuns, amRun, routeRuns, pages, collectorRuns] = await Promise.all([
     Promise.all(configs.map((f) => tools.checkConfig(prom, f))),
     tools.checkRules(prom, ruleFiles),
     Promise.all(testFiles.map((f) => tools.testRules(prom, [f]))),
     tools.amtoolCheckConfig(am, ALERTMANAGER),
     Promise.all(routing.map((c) => tools.amtoolRoutesTest(am, ALERTMANAGER, c.labels, c.receivers))),
     Promise.all(opts.targets.map(async (t) => [t.name, await metricsPage(t)] as const)),
+    Promise.all(collectorConfigs.map((f) => tools.otelcolValidate(collector!, f))),
   ])
 
   // PromQL, alert conventions and metric names, from the rule files' own text
@@ -213,6 +224,10 @@ export async function lint(source: Directory, opts: LintOptions): Promise<LintRe
     { name: 'promtool check rules', problems: promtoolProblems(rulesRun, RULES_DIR) },
     { name: 'promtool test rules', problems: testFiles.flatMap((f, i) => ruleTestProblems(testRuns[i], f, texts[f])) },
     { name: 'amtool check-config', problems: amtoolProblems(amRun, texts[ALERTMANAGER]) },
+    ...collectorConfigs.map((f, i) => ({
+      name: `otelcol validate ${f}`,
+      problems: collectorRuns[i].exitCode === 0 ? [] : [{ file: f, line: 0, message: `otelcol validate: ${collectorRuns[i].output.split('\n').filter((l) => /error|invalid|unknown/i.test(l)).slice(-3).join(' ') || collectorRuns[i].output.slice(-400)}` }],
+    })),
     {
       name: 'alertmanager routes',
       problems: routing.flatMap((c, i) => routeRuns[i].exitCode === 0 ? [] : [{
