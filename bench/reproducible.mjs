@@ -11,23 +11,19 @@ import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import { connection, dag } from '@dagger.io/dagger'
 import '../lab/env.ts'
-import { GraphmemoryIde } from '../ci/src/index.ts'
-import { labVar } from '../lab/env.ts'
+import { labPipeline, repoSource } from '../lab/pipeline.ts'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const services = process.argv.slice(2).length ? process.argv.slice(2) : ['api', 'analytics', 'dashboard']
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-repro-'))
 const commit = (await $`git -C ${REPO} log -1 --format=%H`).stdout.trim()
-const commitTime = Number((await $`git -C ${REPO} log -1 --format=%ct`).stdout.trim())
 
 /** Builds every service from an empty cache and exports each image as an OCI tarball into dir. */
 async function coldBuild(dir) {
   fs.mkdirSync(dir, { recursive: true })
   await connection(async () => {
     await dag.engine().localCache().prune()
-    const source = dag.host().directory(REPO, { exclude: ['**/node_modules', '.git', '.ci-out', '**/__pycache__'] })
-    const pipeline = new GraphmemoryIde(source, labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'),
-      labVar('LAB_IMAGE_POSTGRES'), labVar('LAB_IMAGE_REDIS'), labVar('LAB_RELEASE_REGISTRY'), commit, commitTime)
+    const pipeline = labPipeline(repoSource(), commit)
     for (const s of services) await pipeline.build(s).asTarball().export(path.join(dir, `${s}.tar`))
   })
 }
