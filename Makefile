@@ -16,7 +16,7 @@ ENV ?= prod
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote bench-lab bench-cluster bench-services bench-pipeline bench-deploy
+.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote lint smoke-monitoring dashboards bench-lab bench-cluster bench-services bench-pipeline bench-deploy
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -61,6 +61,18 @@ deploy: lab-up
 	@$(with-lab) echo "deploy $(ENV): namespace graphmemory-$(ENV) on $$LAB_KUBE_API as $$(basename $$KUBECONFIG_DEPLOYER .kubeconfig); images built in the engine at $$_EXPERIMENTAL_DAGGER_RUNNER_HOST, pushed to $$LAB_RELEASE_REGISTRY"
 	$(pipeline) deploy --env $(ENV) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(ENV).yaml $(release-auth)
 	$(pipeline) history --env $(ENV) $(cluster-auth)
+
+## lint: the monitoring files checked by promtool, amtool, the collector and against the services' real /metrics
+lint: deps
+	$(pipeline) lint --otelcol-configs monitoring/logging/otelcol.compose.yaml
+
+## smoke-monitoring: the compose stack with Prometheus, Alertmanager and the collector: an alert seen end to end
+smoke-monitoring:
+	$(with-published) $$LAB_SMOKE_PYTHON services/smoke/monitoring_smoke.py
+
+## dashboards: regenerate monitoring/grafana/dashboards/*.json from their TypeScript source
+dashboards: deps
+	npx tsx monitoring/grafana/generate.ts
 
 ## plan: what deploying would change in ENV (the images running there, or IMAGES=name=ref@sha256:...,...)
 plan: deps

@@ -16,4 +16,5 @@ export const repoSource = (): Directory => dag.host().directory(REPO, { exclude:
 export const labPipeline = (source: Directory, commit = crypto.randomBytes(20).toString('hex')): GraphmemoryIde => new GraphmemoryIde(source,
   labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'), labVar('LAB_IMAGE_POSTGRES'), labVar('LAB_IMAGE_REDIS'),
   labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
-  labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'))
+  labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'), labVar('LAB_IMAGE_PROMETHEUS'), labVar('LAB_IMAGE_ALERTMANAGER'),
+  labVar('LAB_IMAGE_OTELCOL'))

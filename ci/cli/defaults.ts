@@ -13,6 +13,9 @@ export const LAB_DEFAULTS: Record<string, string> = {
   trivyDbRepository: 'LAB_TRIVY_DB_REPOSITORY',
   cosignImage: 'LAB_IMAGE_COSIGN',
   kustomizeImage: 'LAB_IMAGE_KUSTOMIZE',
+  prometheusImage: 'LAB_IMAGE_PROMETHEUS',
+  alertmanagerImage: 'LAB_IMAGE_ALERTMANAGER',
+  otelcolImage: 'LAB_IMAGE_OTELCOL',
 }
 
 /** The commit of a work tree and its time; a tree with uncommitted changes is marked "-dirty". */

@@ -10,6 +10,9 @@ import { sbom as sbomStep } from './steps/sbom.js'
 import { sign as signStep, verify as verifyStep } from './steps/sign.js'
 import { render as renderStep } from './steps/render.js'
 import { imagesFromArgs } from './plan/images.js'
+import { SERVICES } from './config/services.js'
+import { describeLint, lintGate, metricsTargets } from './steps/lint.js'
+import { DEFAULT_ALERTMANAGER_IMAGE, DEFAULT_OTELCOL_IMAGE, DEFAULT_PROMETHEUS_IMAGE } from './adapters/promtool.js'
 import {
   deployEnvironment, environmentHistory, planEnvironment, promoteEnvironment, rollbackEnvironment, type DeployContext,
 } from './steps/commands.js'
@@ -34,6 +37,9 @@ export class GraphmemoryIde {
   severity: string
   cosignImage: string
   kustomizeImage: string
+  prometheusImage: string
+  alertmanagerImage: string
+  otelcolImage: string
 
   /**
    * @param source the repository (services, Dockerfiles, manifests)
@@ -49,6 +55,9 @@ export class GraphmemoryIde {
    * @param severity severities that block a scan, comma-separated (UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)
    * @param cosignImage the cosign image that signs and verifies (it needs a shell)
    * @param kustomizeImage the kustomize (v5) image that renders the manifests
+   * @param prometheusImage an image with promtool, for lint
+   * @param alertmanagerImage an image with amtool, for lint
+   * @param otelcolImage an OpenTelemetry Collector image, for lint
    */
   constructor(
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '.git', '**/__pycache__', '**/.pytest_cache', '**/.venv', '.ci-out', 'ci/sdk'] })
@@ -65,6 +74,9 @@ export class GraphmemoryIde {
     severity = 'CRITICAL,HIGH',
     cosignImage = 'ghcr.io/sigstore/cosign/cosign:v3.1.3-dev',
     kustomizeImage = 'registry.k8s.io/kustomize/kustomize:v5.8.0',
+    prometheusImage = DEFAULT_PROMETHEUS_IMAGE,
+    alertmanagerImage = DEFAULT_ALERTMANAGER_IMAGE,
+    otelcolImage = DEFAULT_OTELCOL_IMAGE,
   ) {
     this.source = source
     this.builderImage = builderImage
@@ -79,6 +91,9 @@ export class GraphmemoryIde {
     this.severity = severity
     this.cosignImage = cosignImage
     this.kustomizeImage = kustomizeImage
+    this.prometheusImage = prometheusImage
+    this.alertmanagerImage = alertmanagerImage
+    this.otelcolImage = otelcolImage
   }
 
   /** The scan settings; the repository's .trivyignore applies when it has one. */
@@ -314,5 +329,23 @@ export class GraphmemoryIde {
   @func()
   async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, secrets?: Secret, timeout = 300, cluster?: Service): Promise<string> {
     return promoteEnvironment(this.deployContext(''), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
+  }
+
+  /**
+   * Lints the monitoring files with the real tools and against the real services: promtool check config, check rules
+   * and test rules; amtool check-config and the routing cases; the collector's validate; every PromQL expression of the
+   * rules and dashboards parsed; every alert's severity, summary and runbook; every metric a rule or panel names
+   * checked against the /metrics pages of the three services' images (run as services). Fails listing each problem
+   * as file:line.
+   * @param otelcolConfigs collector configs to validate, comma-separated (default: every monitoring/logging/otelcol*.yaml)
+   */
+  @func()
+  async lint(otelcolConfigs = ''): Promise<string> {
+    const result = await lintGate(this.source, {
+      prometheusImage: this.prometheusImage, alertmanagerImage: this.alertmanagerImage, otelcolImage: this.otelcolImage,
+      otelcolConfigs: otelcolConfigs ? otelcolConfigs.split(',').map((s) => s.trim()) : undefined,
+      targets: metricsTargets(SERVICES, (name) => this.build(name)),
+    })
+    return describeLint(result)
   }
 }
