@@ -5,6 +5,7 @@ import { connection, dag } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { labPipeline, repoSource } from '../../../lab/pipeline.js'
+import { withLabEnvironments } from '../../../lab/environments-lock.js'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
 
 /** Runs fn inside one Dagger session and returns its result. */
@@ -36,7 +37,7 @@ describe('deploy commands (library mode, lab engine, registry and cluster)', () 
   })
 
   it('deploys dev from source, rolls back, promotes dev to staging, and lists the history', async () => {
-    const out = await inSession(async () => {
+    const out = await withLabEnvironments(() => inSession(async () => {
       const deployA = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), secrets('dev'), '', labVar('LAB_RELEASE_USER'), password(), 180)
       const imagesA = await runningImages('graphmemory-dev')
       const again = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180)
@@ -49,8 +50,9 @@ describe('deploy commands (library mode, lab engine, registry and cluster)', () 
       const planSame = await labPipeline(repoSource()).plan('dev', kubeconfig())
       const newApi = `${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/api@sha256:${'c'.repeat(64)}`
       const planApi = JSON.parse(await labPipeline(repoSource()).plan('dev', kubeconfig(), `graphmemory/api=${newApi}`, true))
-      return { deployA, imagesA, again, imagesB, rolledBack, imagesAfterRollback, promoted, history, planSame, planApi, staging: await runningImages('graphmemory-staging') }
-    })
+      return { deployA, imagesA, again, imagesB, rolledBack, imagesAfterRollback, promoted, history, planSame, planApi,
+        staging: await runningImages('graphmemory-staging'), devAfterPlan: await runningImages('graphmemory-dev') }
+    }))
     expect(out.deployA).toMatch(/^deployed dev: release \d+ (is running|was already running)/)
     for (const s of ['api', 'analytics', 'dashboard']) expect(out.imagesA[s]).toMatch(new RegExp(`^${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/${s}:${COMMIT_A.slice(0, 12)}@sha256:`))
     expect(out.again).toMatch(/was already running \(nothing applied\)/)
@@ -66,6 +68,6 @@ describe('deploy commands (library mode, lab engine, registry and cluster)', () 
     expect(out.planApi.empty).toBe(false)
     expect(out.planApi.entries.filter((e: { action: string }) => e.action !== 'unchanged'))
       .toEqual([{ object: 'Deployment graphmemory-dev/api', action: 'update', fields: ['spec.template.spec.containers[0].image'] }])
-    expect(await runningImages('graphmemory-dev')).toEqual(out.imagesA) // plan changed nothing
+    expect(out.devAfterPlan).toEqual(out.imagesA) // plan changed nothing
   }, 1_800_000)
 })
