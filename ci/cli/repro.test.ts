@@ -8,6 +8,7 @@ import path from 'node:path'
 import * as k8s from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../lab/env.js'
+import { withLabEnvironments } from '../../lab/environments-lock.js'
 import { expand, jobCall, readWorkflow } from './repro-workflow.js'
 
 const REPO = path.resolve(import.meta.dirname, '../..')
@@ -64,7 +65,7 @@ describe('make repro: what it would run (no engine)', () => {
 
   it('a secret found nowhere: names it, says where it looked, runs nothing, exits 2', async () => {
     const sha = scratchCommit(workflowFiles(), 'repro test: the workflows of this work tree')
-    const env = { ...process.env, LAB_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-nolab-')) }
+    const env: NodeJS.ProcessEnv = { ...process.env, LAB_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-nolab-')) }
     delete env.LAB_RELEASE_PASSWORD_FILE
     delete env.REGISTRY_PASSWORD
     const r = await run(path.join(REPO, 'node_modules/.bin/tsx'), ['ci/cli/repro.ts', 'cd-production/staging', '--sha', sha, '--offline'], { env })
@@ -106,20 +107,22 @@ describe('make repro against the lab', () => {
   }, 15 * MINUTES)
 
   it('runs cd-production/staging then cd-production/prod on the lab cluster: prod runs the digests staging runs', async () => {
-    const sha = scratchCommit(workflowFiles(), 'repro test: the workflows of this work tree')
-    const staging = await repro('cd-production/staging', '--sha', sha)
-    expect(staging.out).toMatch(/secret --password: in CI secrets\.GITHUB_TOKEN; here from the lab's release registry password/)
-    expect(staging.out, staging.out).toContain('repro: cd-production/staging exited 0')
-    const prod = await repro('cd-production/prod', '--sha', sha)
-    expect(prod.out, prod.out).toContain('repro: cd-production/prod exited 0')
-    expect(prod.out).toMatch(/promoted staging release \d+ to prod/)
-
     const kc = new k8s.KubeConfig()
     kc.loadFromFile(labVar('KUBECONFIG_DEPLOYER'))
     const apps = kc.makeApiClient(k8s.AppsV1Api)
     const images = async (namespace: string) => Promise.all(['api', 'analytics', 'dashboard'].map(async (name) =>
       (await apps.readNamespacedDeployment({ name, namespace })).spec?.template.spec?.containers[0].image))
-    const [inStaging, inProd] = await Promise.all([images('graphmemory-staging'), images('graphmemory-prod')])
+    const sha = scratchCommit(workflowFiles(), 'repro test: the workflows of this work tree')
+    // the lab's staging and prod namespaces are shared with the deploy tests: one file at a time
+    const [staging, prod, inStaging, inProd] = await withLabEnvironments(async () => {
+      const s = await repro('cd-production/staging', '--sha', sha)
+      const p = s.code === 0 ? await repro('cd-production/prod', '--sha', sha) : { code: -1, out: 'not run: staging failed' }
+      return [s, p, ...await Promise.all([images('graphmemory-staging'), images('graphmemory-prod')])] as const
+    })
+    expect(staging.out).toMatch(/secret --password: in CI secrets\.GITHUB_TOKEN; here from the lab's release registry password/)
+    expect(staging.out, staging.out).toContain('repro: cd-production/staging exited 0')
+    expect(prod.out, prod.out).toContain('repro: cd-production/prod exited 0')
+    expect(prod.out).toMatch(/promoted staging release \d+ to prod/)
     for (const image of inStaging) expect(image).toMatch(/@sha256:[0-9a-f]{64}$/)
     expect(inProd).toEqual(inStaging)
   }, 20 * MINUTES)
