@@ -16,7 +16,7 @@ ENV ?= prod
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote lint smoke-monitoring dashboards bench-lab bench-cluster bench-services bench-pipeline bench-deploy
+.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -73,6 +73,10 @@ smoke-monitoring:
 ## dashboards: regenerate monitoring/grafana/dashboards/*.json from their TypeScript source
 dashboards: deps
 	npx tsx monitoring/grafana/generate.ts
+
+## repro: rerun a GitHub job locally at its commit: JOB=<workflow>/<job> [SHA=<commit>] [MATRIX=key=value] (the lab offline, dagger call online)
+repro: deps
+	npx tsx ci/cli/repro.ts $(JOB) $(if $(SHA),--sha $(SHA)) $(if $(MATRIX),--matrix $(MATRIX))
 
 ## plan: what deploying would change in ENV (the images running there, or IMAGES=name=ref@sha256:...,...)
 plan: deps
