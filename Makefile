@@ -16,7 +16,13 @@ ENV ?= prod
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy
+
+.DEFAULT_GOAL := help
+
+## help: this list: every target with one line
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([^:]+): /\1\t/' | awk -F'\t' '{ printf "  %-17s %s\n", $$1, $$2 }'
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -40,9 +46,9 @@ lab-status: deps
 ci: deps
 	$(pipeline) ci $(release-auth)
 
-## test: bring the lab up, then run every suite: TypeScript (vitest), services (pytest), the pipeline, compose smoke
+## test: bring the lab up, then run every suite: TypeScript (vitest), services (pytest), the pipeline, compose smoke (+ monitoring)
 test: lab-up
-	$(MAKE) --no-print-directory test-ts test-services ci smoke
+	$(MAKE) --no-print-directory test-ts test-services ci smoke smoke-monitoring
 
 ## test-ts: the vitest suites (lab, adapters, pipeline) against the running lab
 test-ts:
@@ -109,6 +115,9 @@ bench-pipeline: deps
 ## bench-deploy: deploy, no-change deploy, one-service update, rollback and promote against kubectl apply + rollout status
 bench-deploy: deps
 	$(with-lab) npx tsx bench/deploy.ts
+
+## bench: the quick benchmarks: warm lab-up, deploy against kubectl, the published images (bench-pipeline is long)
+bench: bench-lab bench-deploy bench-services
 
 ## bench-services: image sizes and start-to-ready times of the images `make ci` published
 bench-services:
