@@ -104,11 +104,17 @@ sys.exit(f"{url}: {last}")
 export async function metricsPage(t: MetricsTarget): Promise<string> {
   let server = t.container
   for (const [k, v] of Object.entries(t.env ?? {})) server = server.withEnvVariable(k, v)
-  const service = server.withExposedPort(t.port).asService()
-  return t.container
-    .withServiceBinding(t.name, service)
-    .withExec(['python', '-c', FETCH, `http://${t.name}:${t.port}${t.path}`])
-    .stdout()
+  // started here and killed after the read: a service left to the session's end can outlast its shutdown deadline
+  // (Streamlit takes its time to exit), and the session then fails to close
+  const service = await server.withExposedPort(t.port).asService().start()
+  try {
+    return await t.container
+      .withServiceBinding(t.name, service)
+      .withExec(['python', '-c', FETCH, `http://${t.name}:${t.port}${t.path}`])
+      .stdout()
+  } finally {
+    await service.stop({ kill: true })
+  }
 }
 
 /** Container paths in tool output, back to repository paths. */
