@@ -38,7 +38,7 @@ def test_unwritable_kuzu_path_stops_start_with_one_message(tmp_path):
 SERVICE_UID = 10001
 AS_SERVICE_USER = f"""
 import os, sys
-import app.__main__, app.settings, app.graph
+import app.__main__, app.settings, app.graph, app.logs
 os.setgroups([]); os.setgid({SERVICE_UID}); os.setuid({SERVICE_UID})
 assert os.getuid() == os.geteuid() == {SERVICE_UID} and os.getgroups() == []
 sys.exit(app.__main__.main())
