@@ -3,7 +3,8 @@
 import type { Directory, Secret, Service } from '@dagger.io/dagger'
 import { environment, type Environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
-import { formatPlan, type Plan } from '../plan/changes.js'
+import { formatPlan } from '../plan/changes.js'
+import { imagePins, imagesFromArgs } from '../plan/images.js'
 import { current, formatHistory, rollbackTarget } from '../plan/releases.js'
 import { parseSecretValues } from '../plan/secrets.js'
 import type { Kube } from '../adapters/kubernetes.js'
@@ -41,7 +42,10 @@ export async function planEnvironment(ctx: DeployContext, envName: string, kubec
     throw new PipelineError(`nothing is deployed in ${env.name} yet`, 'plan compares with the running release when no images are given',
       'pass --images graphmemory/api=<ref@sha256:...>,... (publish prints them)')
   }
-  const pinned = images ? { ...running?.images, ...(await releaseImages(images, { ...ctx.images, publish: async (s) => running!.images[`graphmemory/${s}`] })) } : running!.images
+  // the images given replace those of the running release; the others stay as they run (nothing is built or re-pinned)
+  const given = imagesFromArgs(images ? [images] : [])
+  imagePins(given)
+  const pinned = { ...running?.images, ...given }
   const objects = checkManifest(await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage), env, await requiredSecrets(ctx.source, env))
   const { plan } = await planChanges(kube, env, objects, running?.inventory ?? [])
   return json ? JSON.stringify({ environment: env.name, ...plan }, null, 2) : formatPlan(plan, env.name)
@@ -100,4 +104,3 @@ export async function promoteEnvironment(ctx: DeployContext, fromName: string, t
   return outcomeLine(outcome, `promoted ${from.name} release ${running.revision} to`)
 }
 
-export type { Plan }
