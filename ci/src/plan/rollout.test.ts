@@ -1,6 +1,6 @@
 // Rollout verdicts, on Deployment and StatefulSet statuses shaped like what the API server returns.
 import { describe, expect, it } from 'vitest'
-import { WAITED_KINDS, rolloutVerdict, type Workload } from './rollout.js'
+import { CRASH_EXITS, WAITED_KINDS, podSelector, podsVerdict, revisionPods, rolloutVerdict, type PodLike, type Workload } from './rollout.js'
 
 const progressing = (reason: string, message: string) => ({
   type: 'Progressing', status: reason === 'ProgressDeadlineExceeded' ? 'False' : 'True', reason, message,
@@ -131,5 +131,73 @@ describe('StatefulSet rollouts', () => {
 describe('waited kinds', () => {
   it('are the workloads with a rollout status', () => {
     expect(WAITED_KINDS).toEqual(['Deployment', 'StatefulSet'])
+  })
+})
+
+// Pods as the kubelet of the lab's real node reported them (containerStatuses trimmed to the fields read).
+type Status = NonNullable<NonNullable<PodLike['status']>['containerStatuses']>[number]
+const pod = (name: string, status: Partial<Status>, labels: Record<string, string> = { 'pod-template-hash': 'new' }): PodLike => ({
+  metadata: { name, labels }, status: { containerStatuses: [{ name: 'api', ready: false, restartCount: 0, ...status }] },
+})
+const exited = (exitCode: number) => ({ terminated: { exitCode, reason: 'Error' } })
+
+describe('pods of a rollout that cannot start', () => {
+  it('a container that keeps exiting fails after CRASH_EXITS exits: CrashLoopBackOff, or terminated between back-offs', () => {
+    expect(CRASH_EXITS).toBe(3)
+    const backoff = { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s restarting failed container=api' } }
+    expect(podsVerdict([pod('api-1', { restartCount: 2, state: backoff, lastState: exited(3) })])).toEqual({
+      state: 'failed', reason: 'CrashLoopBackOff: pod api-1 container api exited 3 times, last with code 3 (Error)',
+    })
+    expect(podsVerdict([pod('api-1', { restartCount: 2, state: exited(1) })])?.reason)
+      .toBe('crash loop: pod api-1 container api exited 3 times, last with code 1 (Error)')
+  })
+
+  it('one or two exits are not yet a verdict (a service may wait for its database once), nor is a running container', () => {
+    expect(podsVerdict([pod('api-1', { restartCount: 0, state: exited(1) })])).toBeUndefined()
+    expect(podsVerdict([pod('api-1', { restartCount: 1, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: exited(1) })])).toBeUndefined()
+    expect(podsVerdict([pod('api-1', { restartCount: 2, state: { running: {} }, lastState: exited(1) })])).toBeUndefined()
+    expect(podsVerdict([pod('api-1', { ready: true, restartCount: 5, state: { running: {} }, lastState: exited(137) })])).toBeUndefined()
+    expect(podsVerdict([pod('api-1', { state: { waiting: { reason: 'ContainerCreating' } } })])).toBeUndefined()
+  })
+
+  it('an image that cannot be pulled or a container that cannot be made fails at once, with the kubelet message', () => {
+    const notFound = 'failed to pull and unpack image "127.0.0.1:5001/graphmemory/api@sha256:00": not found'
+    expect(podsVerdict([pod('api-1', { state: { waiting: { reason: 'ErrImagePull', message: notFound } } })])).toEqual({
+      state: 'failed', reason: `ErrImagePull: pod api-1 container api: ${notFound}`,
+    })
+    expect(podsVerdict([pod('api-1', { state: { waiting: { reason: 'ImagePullBackOff' } } })])?.reason).toBe('ImagePullBackOff: pod api-1 container api: no message')
+    expect(podsVerdict([pod('api-1', { state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "x" not found' } } })])?.reason)
+      .toMatch(/^CreateContainerConfigError: .*secret "x" not found/)
+  })
+})
+
+describe('the pods of a workload\'s newest revision', () => {
+  const deploy: Workload = {
+    kind: 'Deployment', metadata: { name: 'api', annotations: { 'deployment.kubernetes.io/revision': '4' } },
+    spec: { selector: { matchLabels: { 'app.kubernetes.io/name': 'api' } } },
+  }
+  const rs = (hash: string, revision: string, owner = 'api'): PodLike => ({
+    metadata: { name: `api-${hash}`, labels: { 'pod-template-hash': hash }, annotations: { 'deployment.kubernetes.io/revision': revision }, ownerReferences: [{ kind: 'Deployment', name: owner }] },
+  })
+  const crashing = { restartCount: 4, state: exited(3) }
+
+  it('a Deployment: only the pods of the ReplicaSet with its revision, none being deleted', () => {
+    const old = pod('api-old-1', crashing, { 'pod-template-hash': 'old' })
+    const current = pod('api-new-1', {}, { 'pod-template-hash': 'new' })
+    const leaving = { ...pod('api-new-2', crashing), metadata: { name: 'api-new-2', labels: { 'pod-template-hash': 'new' }, deletionTimestamp: '2026-11-27T10:00:00Z' } }
+    expect(revisionPods(deploy, [rs('old', '3'), rs('new', '4'), rs('other', '4', 'web')], [old, current, leaving])).toEqual([current])
+    expect(podsVerdict(revisionPods(deploy, [rs('old', '3'), rs('new', '4')], [old, current, leaving]))).toBeUndefined()
+    expect(revisionPods(deploy, [rs('old', '3')], [old])).toEqual([]) // the new ReplicaSet not made yet
+  })
+
+  it('a StatefulSet: the pods labelled with its update revision', () => {
+    const sts: Workload = { kind: 'StatefulSet', status: { updateRevision: 'postgres-2' } }
+    const a = pod('postgres-0', {}, { 'controller-revision-hash': 'postgres-2' })
+    expect(revisionPods(sts, [], [a, pod('postgres-1', {}, { 'controller-revision-hash': 'postgres-1' })])).toEqual([a])
+  })
+
+  it('the selector of its pods, for a list call', () => {
+    expect(podSelector(deploy)).toBe('app.kubernetes.io/name=api')
+    expect(podSelector({ kind: 'Deployment' })).toBe('')
   })
 })

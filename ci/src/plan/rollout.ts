@@ -20,8 +20,8 @@ interface Condition {
 /** The fields of a workload the verdict reads (a Deployment or a StatefulSet as the API returns it). */
 export interface Workload {
   kind: string
-  metadata?: { generation?: number }
-  spec?: { replicas?: number; updateStrategy?: { type?: string } }
+  metadata?: { name?: string; generation?: number; annotations?: Record<string, string> }
+  spec?: { replicas?: number; updateStrategy?: { type?: string }; selector?: { matchLabels?: Record<string, string> } }
   status?: {
     observedGeneration?: number
     replicas?: number
@@ -70,3 +70,85 @@ export function rolloutVerdict(w: Workload, since = 0): RolloutVerdict {
 
 /** Kinds whose rollout a deploy waits for. */
 export const WAITED_KINDS = ['Deployment', 'StatefulSet']
+
+/** What a pod's container reports, as far as the verdict reads it. */
+interface ContainerState {
+  waiting?: { reason?: string; message?: string }
+  running?: object
+  terminated?: { exitCode?: number; reason?: string; message?: string }
+}
+
+/** The fields of a pod (or a ReplicaSet: metadata only) the pod verdict reads. */
+export interface PodLike {
+  metadata?: {
+    name?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    deletionTimestamp?: string | Date
+    ownerReferences?: { kind?: string; name?: string }[]
+  }
+  status?: {
+    containerStatuses?: { name: string; ready?: boolean; restartCount?: number; state?: ContainerState; lastState?: ContainerState }[]
+  }
+}
+
+/**
+ * A container that has exited this many times in a row fails the rollout. Not 1: a service may exit once while what
+ * it needs starts beside it (its Postgres in a first deploy) and come up at the next start. Three exits take about
+ * 30 s under the kubelet's back-off (10 s, then 20 s).
+ */
+export const CRASH_EXITS = 3
+/** Waiting reasons that do not go away by waiting: the image cannot be had, or the container cannot be made. */
+export const STUCK_REASONS = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']
+
+const REVISION = 'deployment.kubernetes.io/revision'
+
+/** The label selector of a workload's pods (its matchLabels), for a list call. */
+export const podSelector = (w: Workload): string =>
+  Object.entries(w.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')
+
+/**
+ * The pods of a workload's newest revision that are not being deleted: for a Deployment, those of the ReplicaSet
+ * carrying its revision; for a StatefulSet, those labelled with its update revision. The rollback's wait therefore
+ * never judges the failed release's pods still going away.
+ */
+export function revisionPods(w: Workload, replicaSets: PodLike[], pods: PodLike[]): PodLike[] {
+  let matches: (p: PodLike) => boolean
+  if (w.kind === 'Deployment') {
+    const revision = w.metadata?.annotations?.[REVISION]
+    const rs = replicaSets.find((r) => revision && r.metadata?.annotations?.[REVISION] === revision &&
+      (r.metadata?.ownerReferences ?? []).some((o) => o.kind === 'Deployment' && o.name === w.metadata?.name))
+    const hash = rs?.metadata?.labels?.['pod-template-hash']
+    if (!hash) return []
+    matches = (p) => p.metadata?.labels?.['pod-template-hash'] === hash
+  } else {
+    const revision = w.status?.updateRevision
+    if (!revision) return []
+    matches = (p) => p.metadata?.labels?.['controller-revision-hash'] === revision
+  }
+  return pods.filter((p) => !p.metadata?.deletionTimestamp && matches(p))
+}
+
+/**
+ * A failed verdict when a container of these pods cannot start: stuck on a reason of STUCK_REASONS (image pull,
+ * container config), or exited CRASH_EXITS times in a row (CrashLoopBackOff, or the kubelet's terminated state between
+ * two back-offs). The reason names the pod, the container, the condition and the last exit code. Undefined otherwise.
+ */
+export function podsVerdict(pods: PodLike[]): RolloutVerdict | undefined {
+  for (const p of pods) {
+    for (const c of p.status?.containerStatuses ?? []) {
+      const waiting = c.state?.waiting
+      const where = `pod ${p.metadata?.name ?? '?'} container ${c.name}`
+      if (waiting?.reason && STUCK_REASONS.includes(waiting.reason)) {
+        return { state: 'failed', reason: `${waiting.reason}: ${where}: ${waiting.message ?? 'no message'}` }
+      }
+      const exit = c.state?.terminated ?? c.lastState?.terminated
+      const exits = (c.restartCount ?? 0) + (c.state?.running ? 0 : 1)
+      if (!c.ready && exit && exits >= CRASH_EXITS) {
+        const condition = waiting?.reason ?? 'crash loop'
+        return { state: 'failed', reason: `${condition}: ${where} exited ${exits} times, last with code ${exit.exitCode ?? '?'} (${exit.reason ?? 'no reason'})${exit.message ? `: ${exit.message.trim()}` : ''}` }
+      }
+    }
+  }
+  return undefined
+}

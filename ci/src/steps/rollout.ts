@@ -2,7 +2,7 @@
 // (its condition and its recent events, and those of its ReplicaSets and pods).
 import type { Kube, KubeObject } from '../adapters/kubernetes.js'
 import { objectId, type K8sObject } from '../plan/manifests.js'
-import { WAITED_KINDS, rolloutVerdict, type RolloutVerdict, type Workload } from '../plan/rollout.js'
+import { WAITED_KINDS, podSelector, podsVerdict, revisionPods, rolloutVerdict, type PodLike, type RolloutVerdict, type Workload } from '../plan/rollout.js'
 
 /** A workload that did not become ready. */
 export interface RolloutFailure {
@@ -36,10 +36,26 @@ export async function recentEvents(kube: Kube, namespace: string, name: string, 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** How often rollouts are read: a few light GETs per workload and second. */
 const POLL_MS = 300
+/** How often the pods of a workload still rolling out are read (two LISTs each: its ReplicaSets and its pods). */
+const POD_CHECK_MS = 1000
+
+/** The verdict on a rolling workload's newest pods: failed when one cannot start (see podsVerdict), else undefined. */
+async function podCheck(kube: Kube, live: Workload & KubeObject): Promise<RolloutVerdict | undefined> {
+  const namespace = live.metadata.namespace
+  const labelSelector = podSelector(live)
+  if (!labelSelector) return undefined
+  const [replicaSets, pods] = await Promise.all([
+    live.kind === 'Deployment' ? kube.list<KubeObject & PodLike>('apps/v1', 'ReplicaSet', { namespace, labelSelector }) : Promise.resolve([]),
+    kube.list<KubeObject & PodLike>('v1', 'Pod', { namespace, labelSelector }),
+  ])
+  return podsVerdict(revisionPods(live, replicaSets, pods))
+}
 
 /**
  * Polls the workloads among `objects` until all are ready; returns the failures (empty when all became ready).
- * A workload fails on ProgressDeadlineExceeded (the wait stops at the first), or when it is still not ready at the timeout.
+ * A workload fails on ProgressDeadlineExceeded, on a pod of its newest revision that cannot start (an image that
+ * cannot be pulled, a container that keeps crashing: read every POD_CHECK_MS; the wait stops at the first failure),
+ * or when it is still not ready at the timeout.
  */
 export async function waitForRollout(kube: Kube, objects: K8sObject[], timeoutSeconds: number, log: (line: string) => void = () => {}): Promise<RolloutFailure[]> {
   const waited = objects.filter((o) => WAITED_KINDS.includes(o.kind))
@@ -47,10 +63,15 @@ export async function waitForRollout(kube: Kube, objects: K8sObject[], timeoutSe
   const deadline = started + timeoutSeconds * 1000
   const last = new Map<string, RolloutVerdict>()
   let pending = waited
+  let podsReadAt = started
   while (pending.length) {
+    const readPods = Date.now() - podsReadAt >= POD_CHECK_MS
+    if (readPods) podsReadAt = Date.now()
     const verdicts = await Promise.all(pending.map(async (o) => {
-      const live = await kube.get<KubeObject>({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace })
-      return { o, v: live ? rolloutVerdict(live as unknown as Workload, started) : { state: 'progressing' as const, reason: 'not found yet' } }
+      const live = await kube.get<Workload & KubeObject>({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace })
+      if (!live) return { o, v: { state: 'progressing' as const, reason: 'not found yet' } }
+      const v = rolloutVerdict(live, started)
+      return { o, v: (v.state === 'progressing' && readPods ? await podCheck(kube, live) : undefined) ?? v }
     }))
     for (const { o, v } of verdicts) {
       if (v.state === 'ready' && last.get(objectId(o))?.state !== 'ready') log(`ready: ${objectId(o)} (${v.reason})`)
