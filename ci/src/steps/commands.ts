@@ -20,6 +20,8 @@ export interface DeployContext {
   kustomizeImage: string
   commit: string
   images: ImageSources
+  /** Extra kustomize components rendered into every environment (folders of k8s/components; the lab: lab-real-node). */
+  components?: string[]
   log?: (line: string) => void
 }
 
@@ -46,7 +48,7 @@ export async function planEnvironment(ctx: DeployContext, envName: string, kubec
   const given = imagesFromArgs(images ? [images] : [])
   imagePins(given)
   const pinned = { ...running?.images, ...given }
-  const objects = checkManifest(await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage), env, await requiredSecrets(ctx.source, env))
+  const objects = checkManifest(await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage, ctx.components), env, await requiredSecrets(ctx.source, env))
   const { plan } = await planChanges(kube, env, objects, running?.inventory ?? [])
   return json ? JSON.stringify({ environment: env.name, ...plan }, null, 2) : formatPlan(plan, env.name)
 }
@@ -58,7 +60,7 @@ export async function deployEnvironment(ctx: DeployContext, envName: string, kub
   const kube = await cluster(env, kubeconfig, service)
   const required = await requiredSecrets(ctx.source, env)
   const pinned = await releaseImages(images, ctx.images)
-  const manifest = await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage)
+  const manifest = await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage, ctx.components)
   const outcome = await deployRelease(kube, { env, manifest, images: pinned, commit: ctx.commit, origin: 'deploy', required, secrets: values, timeoutSeconds, log: ctx.log })
   return outcomeLine(outcome, 'deployed')
 }
@@ -96,7 +98,7 @@ export async function promoteEnvironment(ctx: DeployContext, fromName: string, t
   const origin = fromKubeconfig ? await cluster(from, fromKubeconfig) : target
   const running = current(await readReleases(origin, from.namespace))
   if (!running) throw new PipelineError(`nothing is deployed in ${from.name}`, 'promote takes the digests of its running release', `deploy ${from.name} first`)
-  const manifest = await renderManifest(ctx.source, to, running.images, ctx.kustomizeImage)
+  const manifest = await renderManifest(ctx.source, to, running.images, ctx.kustomizeImage, ctx.components)
   const outcome = await deployRelease(target, {
     env: to, manifest, images: running.images, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
     required: await requiredSecrets(ctx.source, to), secrets: values, timeoutSeconds, log: ctx.log,

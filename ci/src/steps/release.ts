@@ -5,7 +5,8 @@ import { SERVICES } from '../config/services.js'
 import type { Environment } from '../config/environments.js'
 import { imagesFromArgs, imagePins } from '../plan/images.js'
 import { parseRequiredSecrets, type RequiredSecrets } from '../plan/manifests.js'
-import { render } from './render.js'
+import { PipelineError } from '../errors.js'
+import { checkComponents, render } from './render.js'
 
 /** The environment's committed list of required Secrets (k8s/overlays/<env>/required-secrets.yaml). */
 export async function requiredSecrets(source: Directory, env: Environment): Promise<RequiredSecrets> {
@@ -41,9 +42,20 @@ export async function releaseImages(given: string, sources: ImageSources): Promi
   return { ...images, ...Object.fromEntries(made.flat()) }
 }
 
-/** Renders the environment's manifest with the images pinned; returns its text. */
-export const renderManifest = (source: Directory, env: Environment, images: Record<string, string>, kustomizeImage: string): Promise<string> =>
-  render(source.directory('k8s'), env.name, images, kustomizeImage).contents()
+/**
+ * Renders the environment's manifest with the images pinned, plus any extra components (folders of k8s/components,
+ * e.g. `lab-real-node`); returns its text. A component that is not there fails naming it and those that are.
+ */
+export async function renderManifest(source: Directory, env: Environment, images: Record<string, string>, kustomizeImage: string, components: string[] = []): Promise<string> {
+  const missing = []
+  for (const c of checkComponents(components)) if (!(await source.exists(`k8s/components/${c}/kustomization.yaml`))) missing.push(c)
+  if (missing.length) {
+    const known = (await source.exists('k8s/components')) ? (await source.directory('k8s/components').entries()).map((e) => e.replace(/\/$/, '')) : []
+    throw new PipelineError(`no component ${missing.join(', ')} in k8s/components`, `the components there are: ${known.join(', ') || 'none'}`,
+      'name one of them, or add the folder with its kustomization.yaml (kind: Component)')
+  }
+  return render(source.directory('k8s'), env.name, images, kustomizeImage, components).contents()
+}
 
 /** Reads a Secret argument's text, or undefined when none was given. */
 export const secretText = async (s?: Secret): Promise<string | undefined> => (s ? s.plaintext() : undefined)

@@ -11,20 +11,38 @@ const WORK = '/work/k8s'
 /** The rendered file, written by `kustomize build -o` beside the copy (a folder the render user owns in any image). */
 const OUT = `${WORK}/.rendered.yaml`
 
+/** A component's name: a folder of k8s/components (lower-case letters, digits, dashes). */
+const COMPONENT_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/
+
+/** Checks component names before any container runs; a bad one fails naming it. */
+export function checkComponents(components: string[]): string[] {
+  const bad = components.filter((c) => !COMPONENT_NAME.test(c))
+  if (bad.length) {
+    throw new PipelineError(`component name ${bad.map((c) => `"${c}"`).join(', ')} is not usable`,
+      'a component is a folder of k8s/components named with lower-case letters, digits and dashes',
+      'pass e.g. lab-real-node (the folder k8s/components/lab-real-node)')
+  }
+  return components
+}
+
 /**
  * Renders the overlay of `env` from the `k8s` directory (base + overlays): in a copy of the overlay,
- * `kustomize edit set image <name>=<ref@sha256:...>` for every entry of `images`, then `kustomize build`.
- * Returns the multi-document manifest. An unknown environment, an image ref without a digest or an empty
- * kustomizeImage fail at once, before any container runs.
+ * `kustomize edit add component` for every extra component (k8s/components/<name>, e.g. the lab's real-node
+ * placement; none by default, so an environment renders as its overlay says), `kustomize edit set image
+ * <name>=<ref@sha256:...>` for every entry of `images`, then `kustomize build`.
+ * Returns the multi-document manifest. An unknown environment, an image ref without a digest, a malformed component
+ * name or an empty kustomizeImage fail at once, before any container runs.
  *
  * @param k8s the repository's k8s/ directory
  * @param env dev, staging or prod (no default)
  * @param images logical image name used in the manifests (graphmemory/api) → ref@sha256:<digest>
  * @param kustomizeImage an image with `kustomize` (v5) on its PATH, e.g. the lab's LAB_IMAGE_KUSTOMIZE
+ * @param components extra components (folders of k8s/components) added to the overlay, in order
  */
-export function render(k8s: Directory, env: string, images: Record<string, string>, kustomizeImage: string): File {
+export function render(k8s: Directory, env: string, images: Record<string, string>, kustomizeImage: string, components: string[] = []): File {
   const e = environment(env)
   const pins = imagePins(images)
+  checkComponents(components)
   if (!kustomizeImage?.trim()) {
     throw new PipelineError('no kustomize image given', 'render runs kustomize as a container',
       'pass an image with kustomize v5 on its PATH (the lab publishes one as LAB_IMAGE_KUSTOMIZE)')
@@ -34,6 +52,7 @@ export function render(k8s: Directory, env: string, images: Record<string, strin
     .withEnvVariable('HOME', '/tmp')
     .withDirectory(WORK, k8s, { owner: RENDER_USER })
     .withWorkdir(`${WORK}/${e.overlay}`)
+  for (const c of components) ctr = ctr.withExec(['kustomize', 'edit', 'add', 'component', `../../components/${c}`])
   if (pins.length) ctr = ctr.withExec(['kustomize', 'edit', 'set', 'image', ...setImageArgs(pins)])
   return ctr.withExec(['kustomize', 'build', '.', '--output', OUT]).file(OUT)
 }
