@@ -1,5 +1,6 @@
 #!/bin/sh
-# Run the services' pytest suites on this machine: services/run_tests.sh [api] [analytics] [dashboard]
+# Run the services' pytest suites on this machine: services/run_tests.sh [common] [api] [analytics] [dashboard]
+# (common: graphmemory_common, the metrics and logging code the API and analytics share)
 # Makes (or reuses) a venv with the hash-pinned requirements of all three services plus their test requirements.
 # The API's and analytics' suites start a real Postgres 15 and Redis on loopback themselves (Debian packages
 # postgresql-15 and redis-server; run `apt-get install -y postgresql-15 redis-server` once), unless TEST_DATABASE_URL /
@@ -8,7 +9,7 @@ set -eu
 cd "$(dirname "$0")"
 VENV="${GMI_SERVICES_VENV:-${TMPDIR:-/tmp}/gmi-services-venv}"
 PY="${PYTHON:-python3}"
-SUITES="${*:-api analytics dashboard}"
+SUITES="${*:-common api analytics dashboard}"
 
 if [ -z "${TEST_DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "run_tests: Postgres server binaries not found: apt-get install -y postgresql-15 (or set TEST_DATABASE_URL)" >&2

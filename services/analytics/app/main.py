@@ -19,9 +19,10 @@ import httpx
 import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
+from graphmemory_common import logs
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import logs, metrics
+from . import metrics
 from .graphmath import summarize
 from .settings import Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 
-from app import logs
+from graphmemory_common import logs
 
 
 def test_access_line_fields_and_request_id(make_client, caplog):

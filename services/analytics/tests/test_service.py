@@ -57,8 +57,10 @@ def test_redis_down_still_computes(make_client, api):
 
 
 def test_bad_setting_stops_start_with_one_line():
-    env = {"PATH": os.environ["PATH"], "API_URL": "ftp://nope"}
-    r = subprocess.run([sys.executable, "-m", "app"], cwd=Path(__file__).parent.parent, env=env,
+    service = Path(__file__).parent.parent
+    # graphmemory_common is beside `app` in the image; here it is services/common
+    env = {"PATH": os.environ["PATH"], "API_URL": "ftp://nope", "PYTHONPATH": str(service.parent / "common")}
+    r = subprocess.run([sys.executable, "-m", "app"], cwd=service, env=env,
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 2
     assert r.stderr.strip() == "gmi-analytics: invalid configuration: API_URL must start with http:// or https://"

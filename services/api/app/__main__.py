@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 
 def main() -> int:
-    from . import logs
+    from graphmemory_common import logs
     from .settings import Settings, describe_error
 
     logs.configure("info")

@@ -10,10 +10,11 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
+from graphmemory_common import logs
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 
-from . import logs, metrics
+from . import metrics
 from .cache import SearchCache
 from .graph import Graph
 from .keys import KeyStore

@@ -1,38 +1,14 @@
-"""Prometheus metrics: requests by route and status, request latency, store query latency."""
+"""The API's Prometheus metrics: the shared HTTP metrics under `gmi_`, store query latency, search cache lookups."""
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
+from prometheus_client import Counter
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from graphmemory_common.metrics import HttpMetrics
 
-REGISTRY = CollectorRegistry()
-REQUESTS = Counter("gmi_http_requests_total", "HTTP requests", ["route", "method", "status"], registry=REGISTRY)
-LATENCY = Histogram("gmi_http_request_duration_seconds", "HTTP request latency", ["route", "method"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=REGISTRY)
-STORE = Histogram("gmi_store_query_duration_seconds", "Store query latency", ["store", "op"],
-                  buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1), registry=REGISTRY)
+HTTP = HttpMetrics("gmi", store_help="Store query latency",
+                   store_buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+REGISTRY = HTTP.registry
+STORE = HTTP.store
 CACHE = Counter("gmi_search_cache_total", "Search cache lookups", ["result"], registry=REGISTRY)
-
-
-@contextmanager
-def timed(store: str, op: str):
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        STORE.labels(store, op).observe(time.perf_counter() - t0)
-
-
-async def middleware(request, call_next):
-    t0 = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        REQUESTS.labels(path, request.method, str(status)).inc()
-        LATENCY.labels(path, request.method).observe(time.perf_counter() - t0)
+timed = HTTP.timed
+middleware = HTTP.middleware

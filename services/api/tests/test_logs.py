@@ -5,7 +5,7 @@ import io
 import json
 import logging
 
-from app import logs
+from graphmemory_common import logs
 
 
 def _lines(caplog, logger="gmi.access"):

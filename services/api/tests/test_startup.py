@@ -13,10 +13,12 @@ from pathlib import Path
 from backing import free_port
 
 SERVICE = Path(__file__).resolve().parent.parent
+# graphmemory_common sits beside `app` in the image; here it is services/common (conftest.py puts it on sys.path)
+COMMON = SERVICE.parent / "common"
 
 
 def run(env: dict[str, str], timeout: float = 20) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")} | {"PYTHONPATH": str(COMMON)}
     return subprocess.run([sys.executable, "-m", "app"], cwd=SERVICE, env=base | env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -38,7 +40,7 @@ def test_unwritable_kuzu_path_stops_start_with_one_message(tmp_path):
 SERVICE_UID = 10001
 AS_SERVICE_USER = f"""
 import os, sys
-import app.__main__, app.settings, app.graph, app.logs
+import app.__main__, app.settings, app.graph, graphmemory_common.logs
 os.setgroups([]); os.setgid({SERVICE_UID}); os.setuid({SERVICE_UID})
 assert os.getuid() == os.geteuid() == {SERVICE_UID} and os.getgroups() == []
 sys.exit(app.__main__.main())
@@ -46,7 +48,7 @@ sys.exit(app.__main__.main())
 
 
 def run_as_service_user(env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")} | {"PYTHONPATH": str(COMMON)}
     return subprocess.run([sys.executable, "-c", AS_SERVICE_USER], cwd=SERVICE, env=base | env,
                           capture_output=True, text=True, timeout=20)
 
@@ -87,7 +89,7 @@ def test_missing_settings_named(tmp_path):
 
 def test_serves_and_is_ready(tmp_path, pg_url, redis_url):
     port = free_port()
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")} | {"PYTHONPATH": str(COMMON)}
     env = base | {"KUZU_DB_PATH": str(tmp_path / "k"), "DATABASE_URL": pg_url, "REDIS_URL": redis_url,
                   "PORT": str(port), "HOST": "127.0.0.1", "BOOTSTRAP_API_KEY": "x" * 20}
     p = subprocess.Popen([sys.executable, "-m", "app"], cwd=SERVICE, env=env, stdout=subprocess.DEVNULL,

@@ -4,6 +4,7 @@ Every log line is one JSON object: time (UTC, ms), level, logger, message, and f
 served its request_id; the access line of each request adds route (the route template, not the raw path), method,
 status and duration_ms. A client's `X-Request-ID` (1-64 of [A-Za-z0-9._-]) is kept, any other gets a new id; the
 response carries it back. The log collector parses these lines into attributes (monitoring/logging/).
+Shared by the API and analytics; nothing here names a service.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request_id, the access fields, error."""
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),

@@ -1,0 +1,65 @@
+"""The shared JSON log lines through a real FastAPI app: request ids, access fields, quiet probes, formatting."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from graphmemory_common import logs
+
+
+def access_lines(caplog):
+    fmt = logs.JsonFormatter()
+    return [json.loads(fmt.format(r)) for r in caplog.records if r.name == "gmi.access"]
+
+
+def test_access_line_carries_the_clients_request_id_and_route_template(client, caplog):
+    caplog.set_level(logging.INFO, logger="gmi.access")
+    r = client.get("/items/x9", headers={"X-Request-ID": "req.42_A-b"})
+    assert r.headers["X-Request-ID"] == "req.42_A-b"
+    [line] = access_lines(caplog)
+    assert {k: line[k] for k in ("request_id", "route", "method", "status", "level", "message", "logger")} == {
+        "request_id": "req.42_A-b", "route": "/items/{item_id}", "method": "GET", "status": 200,
+        "level": "info", "message": "request", "logger": "gmi.access"}
+    assert isinstance(line["duration_ms"], float) and line["time"].endswith("Z")
+
+
+def test_an_unhandled_error_is_a_500_line(client, caplog):
+    caplog.set_level(logging.INFO, logger="gmi.access")
+    assert client.get("/items/boom").status_code == 500
+    assert [line["status"] for line in access_lines(caplog)] == [500]
+
+
+def test_probes_are_logged_at_debug_only(client, caplog):
+    caplog.set_level(logging.INFO, logger="gmi.access")
+    client.get("/health")
+    assert access_lines(caplog) == []
+    caplog.set_level(logging.DEBUG, logger="gmi.access")
+    client.get("/health")
+    assert [line["level"] for line in access_lines(caplog)] == ["debug"]
+
+
+@pytest.mark.parametrize("given", [None, "", "a b", "x" * 65, "id\nforged", "ünïcode"])
+def test_unsafe_ids_are_replaced(given):
+    got = logs.request_id_of(given)
+    assert got != given and len(got) == 32 and got.isalnum()
+
+
+def test_configure_writes_json_with_errors_and_the_current_request_id():
+    stream = io.StringIO()
+    logs.configure("warning", stream)
+    try:
+        logging.getLogger("gmi.test").info("below the level")
+        token = logs.REQUEST_ID.set("rid-1")
+        try:
+            raise KeyError("k")
+        except KeyError:
+            logging.getLogger("gmi.test").exception("failed: %s", "lookup")
+        logs.REQUEST_ID.reset(token)
+    finally:
+        logging.getLogger().handlers[:] = []
+    [line] = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert line["message"] == "failed: lookup" and line["request_id"] == "rid-1" and line["level"] == "error"
+    assert "KeyError" in line["error"]
