@@ -36,6 +36,13 @@ const RULES = [
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ALL },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: ALL },
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ALL },
+  // the monitoring component (k8s/components/monitoring): Prometheus's discovery Role and its binding. RBAC lets an
+  // identity grant only what it holds, so the deployer also reads endpoints (the Role grants pods, services, endpoints)
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: ALL },
+  { apiGroups: [''], resources: ['endpoints'], verbs: ['get', 'list', 'watch'] },
+  // binding that one Role by name: without `bind`, the API server checks a RoleBinding against the Role's rules, and a
+  // dry run (the plan) of a first deploy fails because the Role is not stored yet
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['bind'], resourceNames: ['prometheus-discovery'] },
 ]
 
 const exists = (f) => fs.existsSync(f)

@@ -66,7 +66,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
       return lint(repoSource(), { ...options(), prometheusImage: debianOnly, targets: [], prometheusConfigs: ['monitoring/prometheus/prometheus.yml'] })
     })
     const check = result.checks.find((c) => c.name === 'promtool check config monitoring/prometheus/prometheus.yml')!
-    expect(check.problems.map(formatProblem)).toEqual([17, 33, 59].map((line) => expect.stringMatching(
+    expect(check.problems.map(formatProblem)).toEqual([19, 35, 62].map((line) => expect.stringMatching(
       new RegExp(`^monitoring/prometheus/prometheus\\.yml:${line}: promtool: field kubernetes_sd_configs not found .*built without Kubernetes service discovery`))))
   }, LONG)
 

@@ -54,7 +54,7 @@ export async function renderManifest(source: Directory, env: Environment, images
     throw new PipelineError(`no component ${missing.join(', ')} in k8s/components`, `the components there are: ${known.join(', ') || 'none'}`,
       'name one of them, or add the folder with its kustomization.yaml (kind: Component)')
   }
-  return render(source.directory('k8s'), env.name, images, kustomizeImage, components).contents()
+  return render(source.directory('k8s'), env.name, images, kustomizeImage, components, source.directory('monitoring')).contents()
 }
 
 /** Reads a Secret argument's text, or undefined when none was given. */

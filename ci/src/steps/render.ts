@@ -8,6 +8,8 @@ import { PipelineError } from '../errors.js'
 export const RENDER_USER = '65532:65532'
 /** Where the copy of k8s/ is mounted in the kustomize container. */
 const WORK = '/work/k8s'
+/** Where monitoring/ is mounted: beside the copy of k8s/, so k8s/components/monitoring reaches ../../../monitoring. */
+const MONITORING = '/work/monitoring'
 /** The rendered file, written by `kustomize build -o` beside the copy (a folder the render user owns in any image). */
 const OUT = `${WORK}/.rendered.yaml`
 
@@ -38,8 +40,11 @@ export function checkComponents(components: string[]): string[] {
  * @param images logical image name used in the manifests (graphmemory/api) → ref@sha256:<digest>
  * @param kustomizeImage an image with `kustomize` (v5) on its PATH, e.g. the lab's LAB_IMAGE_KUSTOMIZE
  * @param components extra components (folders of k8s/components) added to the overlay, in order
+ * @param monitoring the repository's monitoring/ directory, mounted beside k8s/: the monitoring component
+ *   (k8s/components/monitoring) makes its ConfigMaps from those files. Without it, a render that uses that component
+ *   fails in kustomize naming ../../../monitoring.
  */
-export function render(k8s: Directory, env: string, images: Record<string, string>, kustomizeImage: string, components: string[] = []): File {
+export function render(k8s: Directory, env: string, images: Record<string, string>, kustomizeImage: string, components: string[] = [], monitoring?: Directory): File {
   const e = environment(env)
   const pins = imagePins(images)
   checkComponents(components)
@@ -51,7 +56,8 @@ export function render(k8s: Directory, env: string, images: Record<string, strin
     .withUser(RENDER_USER)
     .withEnvVariable('HOME', '/tmp')
     .withDirectory(WORK, k8s, { owner: RENDER_USER })
-    .withWorkdir(`${WORK}/${e.overlay}`)
+  if (monitoring) ctr = ctr.withDirectory(MONITORING, monitoring, { owner: RENDER_USER })
+  ctr = ctr.withWorkdir(`${WORK}/${e.overlay}`)
   for (const c of components) ctr = ctr.withExec(['kustomize', 'edit', 'add', 'component', `../../components/${c}`])
   if (pins.length) ctr = ctr.withExec(['kustomize', 'edit', 'set', 'image', ...setImageArgs(pins)])
   return ctr.withExec(['kustomize', 'build', '.', '--output', OUT]).file(OUT)

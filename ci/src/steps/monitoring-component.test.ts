@@ -1,0 +1,147 @@
+// The monitoring component (k8s/components/monitoring) on the REAL lab: rendered by kustomize in the lab engine into
+// staging and prod (through render's `components`, with monitoring/ mounted beside k8s/), its ConfigMaps compared
+// with the files in monitoring/ they come from, then every object of the staging render sent to the lab API server
+// as a server-side dry run by the deployer identity (namespace-bound RBAC), and the monitoring pods by the admin
+// (the deployer may not create pods) against the namespace's Pod Security and quota. Needs `make lab-up`.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connection, dag } from '@dagger.io/dagger'
+import type { V1ResourceQuota } from '@kubernetes/client-node'
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { labVar } from '../../../lab/env.js'
+import { Kube, type KubeObject } from '../adapters/kubernetes.js'
+import { environment, type EnvironmentName } from '../config/environments.js'
+import { assertAppLabels, objectId, parseManifests, podSpecs, unpinnedImages, type K8sObject } from '../plan/manifests.js'
+import { render } from './render.js'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+const MONITORING = path.join(REPO, 'monitoring')
+const ENVS: EnvironmentName[] = ['dev', 'staging', 'prod']
+const APPS = ['prometheus', 'alertmanager', 'grafana']
+
+/** The files each generated ConfigMap must hold, by its name before kustomize's hash suffix. */
+const rules = fs.readdirSync(path.join(MONITORING, 'prometheus', 'rules')).filter((f) => f.endsWith('.yml')).sort()
+const FILES: Record<string, string[]> = {
+  'prometheus-config': ['prometheus/prometheus.yml'],
+  'prometheus-rules': rules.map((f) => `prometheus/rules/${f}`),
+  'alertmanager-config': ['alertmanager/alertmanager.yml'],
+  'grafana-datasources': ['grafana/provisioning/datasources/prometheus.yml'],
+  'grafana-dashboard-providers': ['grafana/provisioning/dashboards/graphmemory.yml'],
+  'grafana-dashboards': fs.readdirSync(path.join(MONITORING, 'grafana', 'dashboards')).filter((f) => f.endsWith('.json')).map((f) => `grafana/dashboards/${f}`),
+}
+
+/** The digest the lab mirror serves for host/repo:tag, as ref@digest. */
+async function mirrorDigest(ref: string): Promise<string> {
+  const m = ref.match(/^([^/]+)\/(.+):([^:/]+)$/)!
+  const r = await fetch(`http://${m[1]}/v2/${m[2]}/manifests/${m[3]}`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  })
+  const digest = r.headers.get('docker-content-digest')
+  if (r.status !== 200 || !digest) throw new Error(`the lab mirror has no ${ref} (${r.status}): run make lab-up`)
+  return `${ref}@${digest}`
+}
+
+const fake = (name: string, run: string) => `127.0.0.1:5001/graphmemory/${name}@sha256:${crypto.createHash('sha256').update(name + run).digest('hex')}`
+const rendered = new Map<EnvironmentName, K8sObject[]>()
+let images: Record<string, string>
+
+beforeAll(async () => {
+  // Prometheus and Alertmanager: the lab's images by their real digests; the rest: well-formed digests this test never
+  // pulls (kwok runs no containers), new on every run so kustomize really runs
+  const run = crypto.randomBytes(8).toString('hex')
+  images = {
+    'graphmemory/postgres': await mirrorDigest(labVar('LAB_IMAGE_POSTGRES')),
+    'graphmemory/redis': await mirrorDigest(labVar('LAB_IMAGE_REDIS')),
+    'graphmemory/prometheus': await mirrorDigest(labVar('LAB_IMAGE_PROMETHEUS')),
+    'graphmemory/alertmanager': await mirrorDigest(labVar('LAB_IMAGE_ALERTMANAGER')),
+    ...Object.fromEntries(['api', 'analytics', 'dashboard', 'grafana'].map((s) => [`graphmemory/${s}`, fake(s, run)])),
+  }
+  const kustomizeImage = labVar('LAB_IMAGE_KUSTOMIZE')
+  let texts: string[] = []
+  await connection(async () => {
+    const k8s = dag.host().directory(path.join(REPO, 'k8s'))
+    const monitoring = dag.host().directory(MONITORING)
+    // dev as its overlay renders it; staging and prod with the monitoring component
+    texts = await Promise.all(ENVS.map((env) => render(k8s, env, images, kustomizeImage, env === 'dev' ? [] : ['monitoring'], monitoring).contents()))
+  })
+  ENVS.forEach((env, i) => rendered.set(env, parseManifests(texts[i])))
+}, 300000)
+
+const find = (objs: K8sObject[], kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)
+
+describe('the monitoring component', () => {
+  it.each(['staging', 'prod'] as const)('%s: Prometheus, Alertmanager, Grafana with their Services, PDBs, policies, RBAC; labelled, pinned, in the namespace', (name) => {
+    const objs = rendered.get(name)!
+    assertAppLabels(objs)
+    expect(unpinnedImages(objs)).toEqual([])
+    for (const app of APPS) {
+      for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceAccount']) {
+        const o = find(objs, kind, kind === 'ServiceAccount' ? `graphmemory-${app}` : app)
+        expect(o, `${kind} ${app}`).toBeDefined()
+        expect(o!.metadata.namespace).toBe(environment(name).namespace)
+        expect(o!.metadata.labels?.['graphmemory.dev/environment']).toBe(name)
+      }
+    }
+    expect(find(objs, 'Role', 'prometheus-discovery')).toBeDefined()
+    expect(find(objs, 'RoleBinding', 'prometheus-discovery')).toBeDefined()
+    expect(objs.filter((o) => o.kind.startsWith('Cluster'))).toEqual([])
+    expect(find(objs, 'NetworkPolicy', 'monitoring-scrape')).toBeDefined()
+    expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).toMatchObject({ hard: { 'limits.cpu': '22', 'limits.memory': '21Gi', pods: '30' } })
+  })
+
+  it('dev has none of it', () => {
+    const objs = rendered.get('dev')!
+    for (const app of APPS) expect(objs.filter((o) => o.metadata.name.includes(app)).map(objectId)).toEqual([])
+    expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).not.toMatchObject({ hard: { 'limits.cpu': '22' } })
+  })
+
+  it.each(['staging', 'prod'] as const)('%s: every ConfigMap made from monitoring/ holds exactly its files, byte for byte', (name) => {
+    const objs = rendered.get(name)!
+    for (const [cm, files] of Object.entries(FILES)) {
+      const found = objs.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith(`${cm}-`))
+      expect(found.length, cm).toBe(1)
+      const data = (found[0] as unknown as { data: Record<string, string> }).data
+      expect(Object.keys(data).sort(), `${cm}: its keys are the files`).toEqual(files.map((f) => path.basename(f)).sort())
+      for (const f of files) expect(data[path.basename(f)], `${cm} ${f}`).toBe(fs.readFileSync(path.join(MONITORING, f), 'utf8'))
+    }
+    // and the pods read them by their hashed names
+    const prom = find(objs, 'Deployment', 'prometheus') as unknown as { spec: { template: { spec: { volumes: { configMap?: { name: string } }[] } } } }
+    const names = prom.spec.template.spec.volumes.flatMap((v) => (v.configMap ? [v.configMap.name] : []))
+    expect(names.every((n) => objs.some((o) => o.kind === 'ConfigMap' && o.metadata.name === n)), names.join(', ')).toBe(true)
+  })
+})
+
+describe('the staging render with monitoring on the lab API server', () => {
+  it('every object passes a server-side dry run as the deployer; the monitoring pods pass Pod Security restricted and the quota', async () => {
+    const env = environment('staging')
+    const objs = rendered.get('staging')!
+    const deployer = Kube.fromFile(labVar('KUBECONFIG_DEPLOYER'))
+    for (const o of objs) {
+      const out = await deployer.apply(o as KubeObject, { dryRun: true })
+      expect(out.metadata.uid, objectId(o)).toBeTruthy()
+    }
+    // the pods their Deployments would create, by the admin (the deployer may not create pods), in a throw-away
+    // namespace with the rendered Namespace's labels (Pod Security restricted) holding the rendered ServiceAccounts,
+    // LimitRange and quota, as render.test.ts does for the application's pods
+    const admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
+    const ns = `gm-monitoring-${crypto.randomBytes(3).toString('hex')}`
+    await admin.ensureNamespace(ns, { ...find(objs, 'Namespace', env.namespace)!.metadata.labels, 'graphmemory.dev/test': 'monitoring' })
+    onTestFinished(async () => { await admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns }) })
+    for (const o of objs.filter((x) => ['ServiceAccount', 'LimitRange', 'ResourceQuota'].includes(x.kind))) {
+      await admin.apply({ ...structuredClone(o), metadata: { ...structuredClone(o.metadata), namespace: ns } } as KubeObject)
+    }
+    for (let i = 0; i < 60; i++) { // quota admission refuses pods until the controller has computed status.hard
+      const q = await admin.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: 'graphmemory-quota', namespace: ns })
+      if (q?.status?.hard) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    const pods = podSpecs(objs).filter((at) => APPS.includes(at.object.metadata.name))
+    expect(pods.map((at) => at.object.metadata.name).sort()).toEqual([...APPS].sort())
+    for (const at of pods) {
+      const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${at.object.metadata.name}-dry-run`, namespace: ns, labels: at.metadata.labels as Record<string, string> }, spec: at.spec }
+      await admin.apply(pod, { dryRun: true })
+    }
+  }, 120000)
+})
