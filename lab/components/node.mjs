@@ -309,9 +309,11 @@ function kubeletConfig(ids) {
     clusterDNS: [CLUSTER_DNS], clusterDomain: 'cluster.local', resolvConf: '/etc/resolv.conf',
     podLogsDir: POD_LOGS, volumePluginDir: path.join(KUBELET_ROOT, 'volume-plugins'),
     maxPods: 30, serializeImagePulls: false,
-    // the disk is shared with the whole lab: evict only when it is really full, and keep images unless it nearly is
-    evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '2%', 'imagefs.available': '2%', 'nodefs.inodesFree': '2%' },
-    imageGCHighThresholdPercent: 97, imageGCLowThresholdPercent: 95,
+    // the disk is shared with the whole lab: evict only when it is really full (absolute figures: on this VM's disk the
+    // kubelet's capacity is the nominal 252G while far less is free, so a 2 % threshold evicted every pod with 4.9G
+    // free), and never remove images by usage percentage for the same reason (100 turns image GC off)
+    evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1Gi', 'imagefs.available': '1Gi', 'nodefs.inodesFree': '2%' },
+    imageGCHighThresholdPercent: 100, imageGCLowThresholdPercent: 99,
     containerLogMaxSize: '10Mi', containerLogMaxFiles: 3,
     rotateCertificates: false, serverTLSBootstrap: false,
   }
