@@ -36,7 +36,7 @@ describe('module surface (the SDK introspector, offline)', () => {
     expect(args('test')).toEqual({ service: 'String' })
     expect(fn('test').returns).toBe('File')
     expect(args('publish')).toMatchObject({ service: 'String', username: 'String?', password: 'Secret?' })
-    expect(args('scan')).toEqual({ service: 'String' })
+    expect(args('scan')).toEqual({ service: 'String', reportOnly: 'Boolean?' })
     expect(fn('scan').returns).toBe('Directory')
     expect(fn('sbom').returns).toBe('File')
     expect(args('sign')).toEqual({ ref: 'String', key: 'Secret', keyPassword: 'Secret', username: 'String?', password: 'Secret?' })

@@ -4,8 +4,8 @@ import { serviceConfig } from './config/services.js'
 import { build as buildStep, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
 import { authFor, commitTag, imageRef, publish as publishStep } from './steps/publish.js'
-import { ci as ciStep, scanGate } from './steps/ci.js'
-import type { ScanOptions } from './steps/scan.js'
+import { ci as ciStep } from './steps/ci.js'
+import { scanGate, scanReports, type ScanOptions } from './steps/scan.js'
 import { sbom as sbomStep } from './steps/sbom.js'
 import { sign as signStep, verify as verifyStep } from './steps/sign.js'
 import { render as renderStep } from './steps/render.js'
@@ -160,10 +160,13 @@ export class GraphmemoryIde {
    * source for secrets. Returns the reports (JSON and SARIF); fails listing what blocks (package, CVE, severity,
    * installed and fixed version) when a finding reaches the severity threshold.
    * @param service api, analytics or dashboard
+   * @param reportOnly return the reports even when a finding blocks, listing it in blocked.txt (a nightly upload to
+   * code scanning, where findings become alerts); the gate of `ci` is unchanged
    */
   @func()
-  async scan(service: string): Promise<Directory> {
-    return scanGate(service, this.build(service), this.scanContext(service), await this.scanOptions())
+  async scan(service: string, reportOnly = false): Promise<Directory> {
+    const run = reportOnly ? scanReports : scanGate
+    return run(service, this.build(service), this.scanContext(service), await this.scanOptions())
   }
 
   /**

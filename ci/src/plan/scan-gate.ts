@@ -117,17 +117,16 @@ export const passes = (d: Pick<GateDecision, 'blocked' | 'misconfigurations' | '
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
 /**
- * One message for a blocked scan: every blocking finding (package, CVE, severity, installed and fixed version; failed
- * check; secret with file and line) and what to do about each kind. Empty when nothing blocks.
+ * The gate's refusal as one PipelineError: what blocks (the counts, then each finding on its own line: package with
+ * CVE, severity, installed and fixed version; failed check; secret) and what to do about each kind.
  */
-export function describeGate(service: string, d: Pick<GateDecision, 'blocked' | 'misconfigurations' | 'secrets'>): string {
-  if (passes(d)) return ''
+export function gateError(service: string, d: Pick<GateDecision, 'blocked' | 'misconfigurations' | 'secrets'>): PipelineError {
   const parts = [
     d.blocked.length && plural(d.blocked.length, 'vulnerability').replace('vulnerabilitys', 'vulnerabilities'),
     d.misconfigurations.length && plural(d.misconfigurations.length, 'misconfiguration'),
     d.secrets.length && plural(d.secrets.length, 'secret'),
   ].filter(Boolean)
-  const lines = [`scan of ${service} blocked: ${parts.join(', ')}`]
+  const lines = []
   for (const v of d.blocked) {
     const fix = v.fixed ? `fixed in ${v.fixed}` : 'no fixed version yet'
     lines.push(`  ${v.package} ${v.installed}: ${v.id} (${v.severity}), ${fix}${v.title ? ` — ${v.title}` : ''} [${v.target}]`)
@@ -140,5 +139,10 @@ export function describeGate(service: string, d: Pick<GateDecision, 'blocked' | 
   }
   if (d.misconfigurations.length) fixes.push('fix each failed check in the file named (or add its ID to .trivyignore with the reason)')
   if (d.secrets.length) fixes.push('remove each secret from the source and rotate it; a false positive goes to .trivyignore by rule ID with the reason')
-  return [...lines, ...fixes.map((f) => `  → ${f}`)].join('\n')
+  return new PipelineError(`scan of ${service} blocked`, [parts.join(', '), ...lines].join('\n'), fixes.join('\n  → '))
+}
+
+/** The gate's refusal as text (empty when nothing blocks): see gateError. */
+export function describeGate(service: string, d: Pick<GateDecision, 'blocked' | 'misconfigurations' | 'secrets'>): string {
+  return passes(d) ? '' : gateError(service, d).message
 }

@@ -7,7 +7,7 @@ import { Progress, formatSummary } from '../progress.js'
 import { build } from './build.js'
 import { test, type TestOptions } from './test.js'
 import { authFor, imageRef, publish } from './publish.js'
-import { scan, describeBlocked, type ScanOptions } from './scan.js'
+import { scanGate, type ScanOptions } from './scan.js'
 import { sbom } from './sbom.js'
 import { sign } from './sign.js'
 
@@ -37,13 +37,6 @@ interface Checked {
   service: ServiceConfig
   image: Container
   reports: Directory
-}
-
-/** Scans a built image and its context and returns the reports; a blocked scan fails naming what blocks. */
-export async function scanGate(service: string, image: Container, context: Directory, options: ScanOptions): Promise<Directory> {
-  const result = await scan(image, context, options)
-  if (!result.passed) throw new PipelineError(`scan of ${service} blocked`, describeBlocked(service, result), 'see the reasons above')
-  return result.reports
 }
 
 /** Build and test in parallel, then scan and SBOM of the image; all of a service's reports in one folder. */

@@ -3,7 +3,7 @@
 import { connection, dag, type Container, type Directory } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { describeBlocked, scan, type ScanOptions, type ScanResult } from './scan.js'
+import { describeBlocked, scan, scanGate, scanReports, type ScanOptions, type ScanResult } from './scan.js'
 
 /** These tests start real containers on a shared 2-core machine: give them room beyond the default. */
 const LONG = 420_000
@@ -66,6 +66,17 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
     expect(Object.keys(files).sort()).toEqual(['config.json', 'config.sarif', 'image.json', 'image.sarif', 'secrets.json', 'secrets.sarif'])
     expect(files['image.sarif']).toContain('CVE-2099-10001')
     expect(JSON.parse(files['image.sarif']).version).toBe('2.1.0')
+  }, LONG)
+
+  it('report-only returns the reports of a blocked scan with blocked.txt; the gate fails on the same scan', async () => {
+    const { names, blocked, gate } = await inSession(async () => {
+      const reports = await scanReports('fixture', fixtureImage(), cleanContext(), options())
+      const gate = await scanGate('fixture', fixtureImage(), cleanContext(), options()).then(() => 'passed', (e: Error) => e.message)
+      return { names: (await reports.entries()).sort(), blocked: await reports.file('blocked.txt').contents(), gate }
+    })
+    expect(names).toEqual(['blocked.txt', 'config.json', 'config.sarif', 'image.json', 'image.sarif', 'secrets.json', 'secrets.sarif'])
+    expect(blocked).toContain('gmi-vulnerable-fixture 1.0.0: CVE-2099-10001 (CRITICAL), fixed in 1.0.1')
+    expect(gate).toMatch(/^scan of fixture blocked: 1 vulnerability/)
   }, LONG)
 
   it('an ignore-file entry lets the image through', async () => {

@@ -5,7 +5,7 @@ import { PipelineError } from '../errors.js'
 import { unalias } from '../adapters/loopback.js'
 import { registryOf } from '../adapters/registry.js'
 import * as trivy from '../adapters/trivy.js'
-import { decide, describeGate, parseSeverities, passes, type Finding, type Misconfiguration, type SecretFinding } from '../plan/scan-gate.js'
+import { decide, describeGate, gateError, parseSeverities, passes, type Finding, type Misconfiguration, type SecretFinding } from '../plan/scan-gate.js'
 
 export type { Finding, Misconfiguration, SecretFinding } from '../plan/scan-gate.js'
 
@@ -94,4 +94,23 @@ export async function scan(image: Container, context: Directory, opts: ScanOptio
  */
 export function describeBlocked(service: string, result: ScanResult): string {
   return describeGate(service, result)
+}
+
+/** Scans a built image and its context and returns the reports; a blocked scan fails naming what blocks. */
+export async function scanGate(service: string, image: Container, context: Directory, options: ScanOptions): Promise<Directory> {
+  const result = await scan(image, context, options)
+  if (!result.passed) throw gateError(service, result)
+  return result.reports
+}
+
+/**
+ * Scans and returns the reports whatever they find (for an upload to code scanning, where findings become alerts);
+ * what would have blocked is written beside them as blocked.txt and to the log.
+ */
+export async function scanReports(service: string, image: Container, context: Directory, options: ScanOptions): Promise<Directory> {
+  const result = await scan(image, context, options)
+  if (result.passed) return result.reports
+  const blocked = describeBlocked(service, result)
+  process.stderr.write(`${blocked}\n`)
+  return result.reports.withNewFile('blocked.txt', `${blocked}\n`)
 }
