@@ -48,7 +48,7 @@ export async function planEnvironment(ctx: DeployContext, envName: string, kubec
   const given = imagesFromArgs(images ? [images] : [])
   imagePins(given)
   const pinned = { ...running?.images, ...given }
-  const objects = checkManifest(await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage, ctx.components), env, await requiredSecrets(ctx.source, env))
+  const objects = checkManifest(await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage, ctx.components), env, await requiredSecrets(ctx.source, env, ctx.components))
   const { plan } = await planChanges(kube, env, objects, running?.inventory ?? [])
   return json ? JSON.stringify({ environment: env.name, ...plan }, null, 2) : formatPlan(plan, env.name)
 }
@@ -58,7 +58,7 @@ export async function deployEnvironment(ctx: DeployContext, envName: string, kub
   const env = environment(envName)
   const values = parseSecretValues((await secretText(secrets)) ?? '')
   const kube = await cluster(env, kubeconfig, service)
-  const required = await requiredSecrets(ctx.source, env)
+  const required = await requiredSecrets(ctx.source, env, ctx.components)
   const pinned = await releaseImages(images, ctx.images)
   const manifest = await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage, ctx.components)
   const outcome = await deployRelease(kube, { env, manifest, images: pinned, commit: ctx.commit, origin: 'deploy', required, secrets: values, timeoutSeconds, log: ctx.log })
@@ -73,7 +73,7 @@ export async function rollbackEnvironment(ctx: DeployContext, envName: string, k
   const manifest = await readManifest(kube, env.namespace, target.revision)
   const outcome = await deployRelease(kube, {
     env, manifest, images: target.images, commit: target.commit, origin: `rollback to ${target.revision}`,
-    required: await requiredSecrets(ctx.source, env), timeoutSeconds, log: ctx.log,
+    required: await requiredSecrets(ctx.source, env, ctx.components), timeoutSeconds, log: ctx.log,
   })
   return outcomeLine(outcome, `rolled back to release ${target.revision} in`)
 }
@@ -101,7 +101,7 @@ export async function promoteEnvironment(ctx: DeployContext, fromName: string, t
   const manifest = await renderManifest(ctx.source, to, running.images, ctx.kustomizeImage, ctx.components)
   const outcome = await deployRelease(target, {
     env: to, manifest, images: running.images, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
-    required: await requiredSecrets(ctx.source, to), secrets: values, timeoutSeconds, log: ctx.log,
+    required: await requiredSecrets(ctx.source, to, ctx.components), secrets: values, timeoutSeconds, log: ctx.log,
   })
   return outcomeLine(outcome, `promoted ${from.name} release ${running.revision} to`)
 }

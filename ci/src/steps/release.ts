@@ -8,10 +8,19 @@ import { parseRequiredSecrets, type RequiredSecrets } from '../plan/manifests.js
 import { PipelineError } from '../errors.js'
 import { checkComponents, render } from './render.js'
 
-/** The environment's committed list of required Secrets (k8s/overlays/<env>/required-secrets.yaml). */
-export async function requiredSecrets(source: Directory, env: Environment): Promise<RequiredSecrets> {
+/**
+ * The environment's committed list of required Secrets (k8s/overlays/<env>/required-secrets.yaml), plus those of any
+ * extra component that reads Secrets of its own (k8s/components/<name>/required-secrets.yaml, e.g. the lab's pull
+ * secret): what the rendered pods read must be on the list, and present in the cluster or given.
+ */
+export async function requiredSecrets(source: Directory, env: Environment, components: string[] = []): Promise<RequiredSecrets> {
   const file = `k8s/${env.overlay}/required-secrets.yaml`
-  return parseRequiredSecrets(await source.file(file).contents(), file)
+  const required = parseRequiredSecrets(await source.file(file).contents(), file)
+  for (const c of components) {
+    const extra = `k8s/components/${c}/required-secrets.yaml`
+    if (await source.exists(extra)) Object.assign(required.secrets, parseRequiredSecrets(await source.file(extra).contents(), extra).secrets)
+  }
+  return required
 }
 
 /** Where a release's images come from when the caller does not give them. */
