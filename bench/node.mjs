@@ -5,6 +5,10 @@
 //   node bench/node.mjs --cold          the same after deleting the node's built binaries (Go caches kept: link only)
 //   node bench/node.mjs --cold-builds   only the Go builds, into a throw-away LAB_HOME (empty module and build
 //                                       caches: downloads included), niced; the running lab is not touched
+//   node bench/node.mjs --pod          only the pod figures (image pulled, image present), node not restarted
+//   node bench/node.mjs --deploy        only the guarded deploy on the node (bench/node-deploy.ts, run with tsx): the
+//                                       images published by the pipeline, first deploy to every pod Ready, update,
+//                                       rollback, a crashing and an unpullable API release rolled back; node not restarted
 //   --image REF                         the service image (default: the dashboard the pipeline published as `dev`)
 // Needs the lab env (`make lab-up`; `set -a; . ~/.graphmemory-lab/state/lab.env; set +a`).
 import fs from 'node:fs'
@@ -22,6 +26,13 @@ const print = (title, figures) => {
   console.log(title)
   const width = Math.max(...Object.keys(figures).map((k) => k.length))
   for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(width)}  ${v}`)
+}
+
+if (process.argv.includes('--deploy')) {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  const tsx = path.join(here, '..', 'node_modules', '.bin', 'tsx')
+  const r = spawnSync(tsx, [path.join(here, 'node-deploy.ts')], { stdio: 'inherit' })
+  process.exit(r.status ?? 1)
 }
 
 if (process.argv.includes('--cold-builds')) {
@@ -52,10 +63,14 @@ const { binDir } = await import('../lab/lib/paths.mjs')
 const kube = await import('../lab/components/kubernetes.mjs')
 const figures = {}
 
+// --pod: only the pod figures, on the node as it runs (other work on the node is left alone)
+const podOnly = process.argv.includes('--pod')
 let t0 = performance.now()
-await node.down()
-figures['down() (pods killed, mounts and network removed) s'] = secs(t0)
-if (process.argv.includes('--cold')) {
+if (!podOnly) {
+  await node.down()
+  figures['down() (pods killed, mounts and network removed) s'] = secs(t0)
+}
+if (!podOnly && process.argv.includes('--cold')) {
   for (const [name, v] of [['kubernetes-node', kube.KUBE_VERSION], ['coredns', node.COREDNS_VERSION]]) fs.rmSync(binDir(name, v), { recursive: true, force: true })
   t0 = performance.now()
   await node.build()
@@ -63,10 +78,12 @@ if (process.argv.includes('--cold')) {
 }
 t0 = performance.now()
 const started = await node.up()
-figures['up() to node Ready (containerd, kubelet, kube-proxy, CoreDNS) s'] = secs(t0)
-t0 = performance.now()
-await node.up()
-figures['second up() on a warm machine s'] = secs(t0)
+if (!podOnly) {
+  figures['up() to node Ready (containerd, kubelet, kube-proxy, CoreDNS) s'] = secs(t0)
+  t0 = performance.now()
+  await node.up()
+  figures['second up() on a warm machine s'] = secs(t0)
+}
 
 // a service image on the node: creation to Ready (readiness probe on its health endpoint)
 const image = arg('--image') ?? `${process.env.LAB_RELEASE_REGISTRY ?? '127.0.0.1:5001'}/graphmemory/dashboard:dev`
@@ -111,11 +128,23 @@ async function podToReady(name) {
 
 try {
   // the image removed from the node first: the first pod pulls it (layers from the release registry, with the secret)
-  await $`ctr -a ${node.CONTAINERD_SOCKET} -n k8s.io images rm ${image}`.nothrow().quiet()
+  // every name of the repository (tag and digest: a deploy pulls by digest), so its own layers are really pulled again;
+  // first the kubelet must have removed the dead containers of deleted pods (they hold the layers; up to a minute)
+  const repo = image.replace(/[@:][^/]*$/, '')
+  const ctr = (...a) => $`ctr -a ${node.CONTAINERD_SOCKET} -n k8s.io ${a}`.quiet()
+  for (let i = 0; i < 180 && (await ctr('containers', 'ls')).stdout.includes(repo); i++) await sleep(1000)
+  // and the name the CRI gives it (its config digest): every image record whose manifest is one of the repository's
+  const rows = (await ctr('images', 'ls')).stdout.split('\n').slice(1).map((l) => l.split(/\s+/)).filter((r) => r.length > 2)
+  const manifests = new Set(rows.filter(([n]) => n.startsWith(`${repo}:`) || n.startsWith(`${repo}@`)).map((r) => r[2]))
+  const names = rows.filter((r) => manifests.has(r[2])).map(([n]) => n)
+  // --sync: returns after containerd's garbage collection removed the layers no other image holds
+  if (names.length) await ctr('images', 'rm', '--sync', ...names)
   figures[`pod Ready, image pulled (${image}) s`] = await podToReady('pull')
   figures['pod Ready, image present s'] = await podToReady('present')
 } finally {
+  // gone before the end: a pod still running would keep the image's layers for the next run's "pulled" figure
   await core.deleteNamespace({ name: ns }).catch(() => undefined)
+  for (let i = 0; i < 600 && await core.readNamespace({ name: ns }).then(() => true, () => false); i++) await sleep(250)
 }
 
 print(`real node ${node.NODE_NAME}: kubelet ${kube.KUBE_VERSION}, coredns ${node.COREDNS_VERSION}${started.built?.length ? '' : ' (binaries were cached)'}; ` +
