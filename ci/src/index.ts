@@ -170,13 +170,14 @@ export class GraphmemoryIde {
   }
 
   /**
-   * What the misconfiguration and secret scans of a service read: its own folder, its Dockerfile and the manifests.
-   * Only the service's folder, so a change to one service leaves the other services' scans cached.
+   * What the misconfiguration and secret scans of a service read: its own folder, the code the services share, its
+   * Dockerfile and the manifests. Not the other services' folders, so a change to one leaves their scans cached.
    */
   private scanContext(service: string): Directory {
     const config = serviceConfig(service)
     return dag.directory()
       .withDirectory(config.name, this.source.directory(`${config.context}/${config.name}`))
+      .withDirectory('common', this.source.directory(`${config.context}/common`))
       .withFile('Dockerfile', this.source.file(config.dockerfile))
       .withDirectory('k8s', this.source.directory('k8s'))
   }
@@ -259,7 +260,7 @@ export class GraphmemoryIde {
    */
   @func()
   render(env: string, images = ''): File {
-    return renderStep(this.source.directory('k8s'), env, imagesFromArgs(images ? [images] : []), this.kustomizeImage)
+    return renderStep(this.source.directory('k8s'), env, imagesFromArgs(images ? [images] : []), this.kustomizeImage, [], this.source.directory('monitoring'))
   }
 
   /**
