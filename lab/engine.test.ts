@@ -147,6 +147,14 @@ describe('lab Dagger engine (library mode)', () => {
     await expect(attempt).rejects.toThrow(`to ${registry}: authentication failed`)
   })
 
+  it('collects garbage by the lab policy, not the default that empties the cache on a nearly full disk', async () => {
+    const policy = await inSession(async () => {
+      const cache = dag.engine().localCache()
+      return { reserved: await cache.reservedSpace(), minFree: await cache.minFreeSpace(), maxUsed: await cache.maxUsedSpace() }
+    })
+    expect(policy).toEqual({ reserved: 25e9, minFree: 2e9, maxUsed: 60e9 })
+  })
+
   it('keeps a cache volume between two sessions', async () => {
     const volume = `lab-test-${nonce()}`
     const token = nonce()

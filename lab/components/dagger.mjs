@@ -19,6 +19,7 @@ const CONTAINER = 'gmi-dagger-engine'
 const IMAGE = `gmi-lab/dagger-engine:${VERSION}`
 const VOLUME = 'gmi-dagger-state'
 const CONFIG = path.join(STATE, 'dagger', 'engine.toml')
+const GC_CONFIG = path.join(STATE, 'dagger', 'engine.json')
 
 const stamp = `-X github.com/dagger/dagger/engine.Version=${VERSION} -X github.com/dagger/dagger/engine.Tag=${VERSION}`
 const TARGETS = [
@@ -34,6 +35,15 @@ const TARGETS = [
 
 /** Engine configuration: docker.io pulls go through the lab mirror. */
 const engineToml = () => `debug = false\n\n[registry."docker.io"]\n  mirrors = ["${MIRROR}"]\n`
+
+/**
+ * The cache's garbage collection. The engine's default keeps 20 % of the disk free (minFreeSpace), and on a host with
+ * less free than that it prunes down to 10 GB at every collection: on this machine (252 GB disk, 5-80 GB free) that
+ * evicted the pip and venv layers between two builds, so a one-line change reinstalled every dependency. Instead:
+ * keep at least 25 GB of cache, prune above 60 GB, and only when less than 2 GB of the disk is left otherwise.
+ */
+const GC = { gc: { reservedSpace: '25GB', maxUsedSpace: '60GB', minFreeSpace: '2GB' } }
+const engineJson = () => `${JSON.stringify(GC, null, 2)}\n`
 
 const imageStamp = async () =>
   (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${IMAGE}`.nothrow().quiet()).stdout.trim()
@@ -54,6 +64,7 @@ const socketReady = async () => (await $`docker exec ${CONTAINER} test -S /run/d
 async function startEngine() {
   fs.mkdirSync(path.dirname(CONFIG), { recursive: true })
   fs.writeFileSync(CONFIG, engineToml())
+  fs.writeFileSync(GC_CONFIG, engineJson())
   await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
   const args = [
     '-d', '--name', CONTAINER, '--restart', 'unless-stopped', '--network', 'host',
@@ -61,6 +72,7 @@ async function startEngine() {
     '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
     '--device-cgroup-rule', 'a *:* rwm', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
     '-v', `${VOLUME}:/var/lib/dagger`, '-v', `${CONFIG}:/etc/dagger/engine.toml:ro`,
+    '-v', `${GC_CONFIG}:/etc/dagger/engine.json:ro`,
   ]
   const r = await $`docker run ${args} ${IMAGE}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError('starting the Dagger engine container failed', r.stderr.trim(), 'run `make lab-status`, fix what it shows, then `make lab-up`')
@@ -73,6 +85,8 @@ async function startEngine() {
   }
 }
 
+const sameFile = (file, text) => fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text
+
 /** Builds (or reuses) the CLI, the engine and its helper binaries from lab/go/dagger. */
 export async function build() {
   await ensureApt(['gcc', 'libc6-dev', 'libseccomp-dev', 'pkg-config'])
@@ -84,7 +98,7 @@ export async function up() {
   const buildStamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
   const rebuilt = await buildImage(dir, buildStamp)
   const current = await containerImage()
-  if (rebuilt || current !== `true ${IMAGE}` || !fs.existsSync(CONFIG) || fs.readFileSync(CONFIG, 'utf8') !== engineToml()) {
+  if (rebuilt || current !== `true ${IMAGE}` || !sameFile(CONFIG, engineToml()) || !sameFile(GC_CONFIG, engineJson())) {
     await startEngine()
     return { note: `engine ${VERSION} started${built ? ' (binaries built)' : ''}` }
   }
