@@ -214,4 +214,11 @@ describe('render refuses before any work', () => {
       expect(() => render(someDir(), 'dev', images, ' ')).toThrow('no kustomize image given')
     })
   })
+
+  it('a component name that is not a folder name (a path, upper case), naming it', async () => {
+    await inSession(async () => {
+      expect(() => render(someDir(), 'dev', images, kustomizeImage, ['lab-real-node', '../base', 'Lab']))
+        .toThrow('component name "../base", "Lab" is not usable')
+    })
+  })
 })
