@@ -71,8 +71,10 @@ const failing = async (name: string, api: string) => {
   const err = await deployRelease(deployer, request(manifest(undefined, api), { images: { ...images, 'graphmemory/api': api } })).then(() => undefined, (e: Error) => e)
   if (!err || !/rolled back to release/.test(err.message)) throw new Error(`${name}: expected a rolled-back failure, got ${err?.message ?? 'success'}`)
   figures[`${name}: apply → failure seen → rolled back, Ready again s`] = secs(t0)
-  figures[`${name}: condition`] = err.message.match(/(CrashLoopBackOff|crash loop|ErrImagePull|ImagePullBackOff)[^\n]*/)?.[0].slice(0, 90) ?? '?'
+  figures[`${name}: condition`] = err.message.match(/(CrashLoopBackOff|ErrImagePull|ImagePullBackOff)[^\n]*/)?.[0].slice(0, 90) ?? '?'
+  messages.push(`${name}:\n${err.message}`)
 }
+const messages: string[] = []
 
 try {
   await admin.ensureNamespace(env.namespace)
@@ -100,3 +102,4 @@ try {
 console.log(`deploy on the real node (${labVar('LAB_NODE_NAME')}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 const width = Math.max(...Object.keys(figures).map((k) => k.length))
 for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(width)}  ${v}`)
+for (const m of messages) console.log(`\n${m}`)

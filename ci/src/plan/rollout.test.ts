@@ -149,7 +149,7 @@ describe('pods of a rollout that cannot start', () => {
       state: 'failed', reason: 'CrashLoopBackOff: pod api-1 container api exited 3 times, last with code 3 (Error)',
     })
     expect(podsVerdict([pod('api-1', { restartCount: 2, state: exited(1) })])?.reason)
-      .toBe('crash loop: pod api-1 container api exited 3 times, last with code 1 (Error)')
+      .toBe('CrashLoopBackOff: pod api-1 container api exited 3 times, last with code 1 (Error)')
   })
 
   it('one or two exits are not yet a verdict (a service may wait for its database once), nor is a running container', () => {

@@ -145,7 +145,8 @@ export function podsVerdict(pods: PodLike[]): RolloutVerdict | undefined {
       const exit = c.state?.terminated ?? c.lastState?.terminated
       const exits = (c.restartCount ?? 0) + (c.state?.running ? 0 : 1)
       if (!c.ready && exit && exits >= CRASH_EXITS) {
-        const condition = waiting?.reason ?? 'crash loop'
+        // between two back-offs this kubelet shows the last exit (terminated), not the waiting reason: the same loop
+        const condition = waiting?.reason ?? 'CrashLoopBackOff'
         return { state: 'failed', reason: `${condition}: ${where} exited ${exits} times, last with code ${exit.exitCode ?? '?'} (${exit.reason ?? 'no reason'})${exit.message ? `: ${exit.message.trim()}` : ''}` }
       }
     }
