@@ -15,21 +15,24 @@ export interface BuildOptions {
 }
 
 /**
- * The time every file of a build context, and the image's own creation time, is set to: 1980-01-01, the earliest
- * time every archive format holds. A constant rather than the commit time: the same content then gives the same
- * layers (reproducible) and the same cache keys (BuildKit passes SOURCE_DATE_EPOCH to every RUN, so a value that
- * changes with each commit would rebuild every layer of every image on every commit).
+ * SOURCE_DATE_EPOCH of every build: 1980-01-01, the earliest time every archive format holds. The Dockerfiles stamp
+ * every file they ship with it, so the same content gives the same layers (reproducible). A constant rather than the
+ * commit time: BuildKit passes SOURCE_DATE_EPOCH to every RUN, so a value that changed with each commit would
+ * rebuild every layer of every image on every commit.
  */
 export const REPRODUCIBLE_EPOCH = 315532800
 
 /** Where the Dockerfile is placed inside the build context (the context is services/, the Dockerfiles live apart). */
 const DOCKERFILE = '.pipeline/Dockerfile'
 
-/** The service's build context with its Dockerfile, every timestamp set to REPRODUCIBLE_EPOCH. */
+/**
+ * The service's build context with its Dockerfile. File times are left as they are: re-timing the context
+ * (`withTimestamps`) made BuildKit miss its content-based cache for every COPY after any change to the context, so a
+ * one-line change reinstalled every dependency (measured: 12.8 s of pip per build); the Dockerfiles re-time what they
+ * ship instead.
+ */
 export function buildContext(source: Directory, service: ServiceConfig): Directory {
-  return source.directory(service.context)
-    .withFile(DOCKERFILE, source.file(service.dockerfile))
-    .withTimestamps(REPRODUCIBLE_EPOCH)
+  return source.directory(service.context).withFile(DOCKERFILE, source.file(service.dockerfile))
 }
 
 /** The image labels' creation time: the commit time, or "unknown" when no commit time was given. */
