@@ -6,8 +6,8 @@ import path from 'node:path'
 import crypto from 'node:crypto'
 import * as k8s from '@kubernetes/client-node'
 import { $ } from 'zx'
-import { stringify } from 'yaml'
-import { SECRETS, STATE } from '../lib/paths.mjs'
+import { parse, stringify } from 'yaml'
+import { REPO, SECRETS, STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 
 export const name = 'deployer'
@@ -91,29 +91,42 @@ function writeKubeconfig(token) {
 /** Where the lab keeps each environment's Secret values for deploys (YAML, 0600): `--secrets file:<this>/<env>.yaml`. */
 export const DEPLOY_SECRETS = path.join(SECRETS, 'deploy')
 
-/**
- * The values an environment's Secrets get in the lab, made once: URL-safe random passwords, a bootstrap API key and
- * a self-signed certificate for the environment's hosts (the lab has no ingress controller; the Ingress still needs it).
- */
-async function writeDeploySecrets(env) {
-  const file = path.join(DEPLOY_SECRETS, `${env}.yaml`)
-  if (exists(file)) return
-  fs.mkdirSync(DEPLOY_SECRETS, { recursive: true, mode: 0o700 })
+/** A self-signed certificate for the environment's hosts (the lab has no ingress controller; the Ingress still needs one). */
+async function selfSignedTls(env) {
   const host = env === 'prod' ? 'graphmemory.example.com' : `${env}.graphmemory.example.com`
   const tmp = fs.mkdtempSync(path.join(DEPLOY_SECRETS, '.tls-'))
   try {
     await $`openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj ${`/CN=${host}`} -addext ${`subjectAltName=DNS:${host},DNS:api.${host}`} -keyout ${path.join(tmp, 'tls.key')} -out ${path.join(tmp, 'tls.crt')}`.quiet()
-    const secret = () => crypto.randomBytes(24).toString('hex')
-    const values = {
-      'graphmemory-postgres': { password: secret() },
-      'graphmemory-redis': { password: secret() },
-      'graphmemory-api': { 'bootstrap-api-key': secret() },
-      'graphmemory-tls': { 'tls.crt': fs.readFileSync(path.join(tmp, 'tls.crt'), 'utf8'), 'tls.key': fs.readFileSync(path.join(tmp, 'tls.key'), 'utf8') },
-    }
-    fs.writeFileSync(file, stringify(values), { mode: 0o600 })
+    return { 'tls.crt': fs.readFileSync(path.join(tmp, 'tls.crt'), 'utf8'), 'tls.key': fs.readFileSync(path.join(tmp, 'tls.key'), 'utf8') }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
   }
+}
+
+/**
+ * A lab value for one key of a required Secret: a URL key gets an address where nothing listens (the lab reaches no
+ * PagerDuty or chat service), any other key a URL-safe random value.
+ */
+const labValue = (key) => (/url$/i.test(key) ? `http://127.0.0.1:9/lab-${key}` : crypto.randomBytes(24).toString('hex'))
+
+/**
+ * The values of an environment's Secrets in the lab, following the committed list (k8s/overlays/<env>/
+ * required-secrets.yaml): values already made are kept, a Secret or key the list gained is made, one it lost is
+ * dropped (a deploy refuses values the environment does not use).
+ */
+async function writeDeploySecrets(env) {
+  const file = path.join(DEPLOY_SECRETS, `${env}.yaml`)
+  const required = parse(fs.readFileSync(path.join(REPO, 'k8s', 'overlays', env, 'required-secrets.yaml'), 'utf8')).secrets
+  const before = exists(file) ? parse(fs.readFileSync(file, 'utf8')) ?? {} : {}
+  fs.mkdirSync(DEPLOY_SECRETS, { recursive: true, mode: 0o700 })
+  const values = {}
+  for (const [name, { type, keys }] of Object.entries(required)) {
+    const kept = before[name] ?? {}
+    const tls = type === 'kubernetes.io/tls' && keys.some((k) => !kept[k]) ? await selfSignedTls(env) : {}
+    values[name] = Object.fromEntries(keys.map((k) => [k, kept[k] ?? tls[k] ?? labValue(k)]))
+  }
+  const text = stringify(values)
+  if (!exists(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text, { mode: 0o600 })
 }
 
 export async function up() {
