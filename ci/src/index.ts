@@ -1,11 +1,11 @@
 // The main object of the module: it only wires the steps (ci/src/steps), one function each.
 import { dag, object, func, argument, type Container, type Directory, type File, type Secret, type Service } from '@dagger.io/dagger'
 import { serviceConfig } from './config/services.js'
-import { build as buildStep, type BuildOptions } from './steps/build.js'
+import { build as buildStep, serviceSources, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
 import { authFor, commitTag, imageRef, publish as publishStep } from './steps/publish.js'
 import { ci as ciStep } from './steps/ci.js'
-import { scanGate, scanReports, type ScanOptions } from './steps/scan.js'
+import { scanGate, scanReports, type ScanOptions, type ScanSources } from './steps/scan.js'
 import { sbom as sbomStep } from './steps/sbom.js'
 import { sign as signStep, verify as verifyStep } from './steps/sign.js'
 import { render as renderStep } from './steps/render.js'
@@ -13,9 +13,13 @@ import { imagesFromArgs } from './plan/images.js'
 import { SERVICES } from './config/services.js'
 import { describeLint, lintGate, metricsTargets } from './steps/lint.js'
 import { DEFAULT_ALERTMANAGER_IMAGE, DEFAULT_OTELCOL_IMAGE, DEFAULT_PROMETHEUS_IMAGE } from './adapters/promtool.js'
-import {
-  deployEnvironment, environmentHistory, planEnvironment, promoteEnvironment, rollbackEnvironment, type DeployContext,
-} from './steps/commands.js'
+import type { DeployContext } from './steps/commands.js'
+
+/**
+ * The release side (and with it @kubernetes/client-node, a two-second import), loaded when a release function runs:
+ * `ci` and the other build-side functions start without it.
+ */
+const releaseSteps = () => import('./steps/commands.js')
 
 /**
  * The delivery pipeline of GraphMemory-IDE: build, test, scan, SBOM, sign and publish the API, the dashboard and the
@@ -166,29 +170,30 @@ export class GraphmemoryIde {
   @func()
   async scan(service: string, reportOnly = false): Promise<Directory> {
     const run = reportOnly ? scanReports : scanGate
-    return run(service, this.build(service), this.scanContext(service), await this.scanOptions())
+    return run(service, this.build(service), this.scanSources(service), await this.scanOptions())
   }
 
   /**
-   * What the misconfiguration and secret scans of a service read: its own folder, the code the services share, its
-   * Dockerfile and the manifests. Not the other services' folders, so a change to one leaves their scans cached.
+   * What the scans of a service read beside its image: the misconfiguration scan its Dockerfile and the manifests
+   * (a code change leaves it cached), the secret scan also every folder its build reads. Not the other services'
+   * folders, so a change to one leaves their scans cached.
    */
-  private scanContext(service: string): Directory {
+  private scanSources(service: string): ScanSources {
     const config = serviceConfig(service)
-    return dag.directory()
-      .withDirectory(config.name, this.source.directory(`${config.context}/${config.name}`))
-      .withDirectory('common', this.source.directory(`${config.context}/common`))
+    const configs = dag.directory()
       .withFile('Dockerfile', this.source.file(config.dockerfile))
       .withDirectory('k8s', this.source.directory('k8s'))
+    return { configs, files: serviceSources(this.source, config).withDirectory('.', configs) }
   }
 
   /**
-   * The software bill of materials of one service's image, as CycloneDX JSON.
+   * The software bill of materials of one service's image, as CycloneDX JSON (from the scan's own analysis of the
+   * image: the same packages the vulnerability scan judged).
    * @param service api, analytics or dashboard
    */
   @func()
-  sbom(service: string): File {
-    return sbomStep(this.build(service), { trivyImage: this.trivyImage })
+  async sbom(service: string): Promise<File> {
+    return sbomStep(this.build(service), await this.scanOptions())
   }
 
   /**
@@ -231,7 +236,7 @@ export class GraphmemoryIde {
     return ciStep({
       source: this.source,
       scan: await this.scanOptions(),
-      scanContext: (service) => this.scanContext(service),
+      scanSources: (service) => this.scanSources(service),
       cosignImage: this.cosignImage,
       signingKey,
       signingPassword,
@@ -274,7 +279,7 @@ export class GraphmemoryIde {
    */
   @func()
   async plan(env: string, kubeconfig: Secret, images = '', json = false, cluster?: Service): Promise<string> {
-    return planEnvironment(this.deployContext(''), env, kubeconfig, images, json, cluster)
+    return (await releaseSteps()).planEnvironment(this.deployContext(''), env, kubeconfig, images, json, cluster)
   }
 
   /**
@@ -293,7 +298,7 @@ export class GraphmemoryIde {
    */
   @func()
   async deploy(env: string, kubeconfig: Secret, secrets?: Secret, images = '', username = '', password?: Secret, timeout = 300, cluster?: Service): Promise<string> {
-    return deployEnvironment(this.deployContext(username, password), env, kubeconfig, secrets, images, timeout, cluster)
+    return (await releaseSteps()).deployEnvironment(this.deployContext(username, password), env, kubeconfig, secrets, images, timeout, cluster)
   }
 
   /**
@@ -306,7 +311,7 @@ export class GraphmemoryIde {
    */
   @func()
   async rollback(env: string, kubeconfig: Secret, to = 0, timeout = 300, cluster?: Service): Promise<string> {
-    return rollbackEnvironment(this.deployContext(''), env, kubeconfig, to, timeout, cluster)
+    return (await releaseSteps()).rollbackEnvironment(this.deployContext(''), env, kubeconfig, to, timeout, cluster)
   }
 
   /**
@@ -317,7 +322,7 @@ export class GraphmemoryIde {
    */
   @func()
   async history(env: string, kubeconfig: Secret, cluster?: Service): Promise<string> {
-    return environmentHistory(env, kubeconfig, cluster)
+    return (await releaseSteps()).environmentHistory(env, kubeconfig, cluster)
   }
 
   /**
@@ -332,7 +337,7 @@ export class GraphmemoryIde {
    */
   @func()
   async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, secrets?: Secret, timeout = 300, cluster?: Service): Promise<string> {
-    return promoteEnvironment(this.deployContext(''), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
+    return (await releaseSteps()).promoteEnvironment(this.deployContext(''), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
   }
 
   /**

@@ -1,6 +1,6 @@
 // The edge to Trivy: a Trivy container (image from configuration, vulnerability DB in a cache volume) and thin
 // runners that write Trivy's own reports. No policy here: what blocks is decided by the scan step.
-import { dag, type Container, type Directory, type File } from '@dagger.io/dagger'
+import { CacheSharingMode, dag, ImageLayerCompression, type Container, type Directory, type File } from '@dagger.io/dagger'
 import { reachRegistry, rehost } from './loopback.js'
 import { registryOf } from './registry.js'
 
@@ -16,7 +16,7 @@ const DB_STAMP = '/etc/trivy-db.metadata.json'
 
 /** Flags of every scan: no network (the DB is already in the cache volume), no update or telemetry calls. */
 const OFFLINE = [
-  '--cache-dir', CACHE_DIR, '--cache-backend', 'memory', '--skip-db-update', '--skip-java-db-update', '--offline-scan',
+  '--cache-dir', CACHE_DIR, '--cache-backend', 'fs', '--skip-db-update', '--skip-java-db-update', '--offline-scan',
   '--skip-version-check', '--disable-telemetry', '--no-progress', '--quiet',
 ]
 /** Flags of scans that need no vulnerability DB (misconfiguration, secrets, SBOM); `trivy config` has no --no-progress. */
@@ -72,6 +72,21 @@ export function trivyWithDb(image: string, db: TrivyDbOptions): Container {
   return base.withFile(DB_STAMP, fetched.file(DB_STAMP))
 }
 
+/**
+ * Trivy's analysis of image layers, kept between runs in a cache volume (mounted where Trivy's fs cache lives under
+ * its cache dir): a layer already analysed (the base image, the venv) is not read again, so a code change costs the
+ * analysis of the code's layer only. Private: concurrent scans each get a copy rather than waiting on Trivy's lock.
+ */
+function withLayerCache(c: Container): Container {
+  return c.withMountedCache(`${CACHE_DIR}/fanal`, dag.cacheVolume('trivy-layers'), { sharing: CacheSharingMode.Private })
+}
+
+/**
+ * An image as Trivy reads it: an OCI tarball with uncompressed layers (compressing a few hundred megabytes only for
+ * Trivy to decompress them again cost seconds per scan).
+ */
+const imageTarball = (image: Container): File => image.asTarball({ forcedCompression: ImageLayerCompression.Uncompressed })
+
 /** Where runners write their reports: a folder made empty for each run. */
 const OUT_DIR = '/tmp/gmi-trivy-out'
 const OUT = `${OUT_DIR}/report.json`
@@ -99,37 +114,43 @@ function prepared(c: Container, opts: RunOptions = {}): Container {
 }
 
 /**
- * Runs one Trivy scan (its arguments after `trivy`) and converts its JSON report to SARIF in the same exec: one
- * container start per scan instead of two (the engine's per-exec cost dominates small scans).
+ * Runs one Trivy scan (its arguments after `trivy`) and converts its JSON report to SARIF (and to the other formats
+ * asked for) in the same exec: one container start per scan (the engine's per-exec cost dominates small scans).
  */
-function run(c: Container, args: string[]): Report {
-  const script = `"$@" && trivy convert --quiet --format sarif --output ${OUT_DIR}/report.sarif ${OUT}`
-  const out = c.withExec(['sh', '-c', script, 'trivy', 'trivy', ...args]).directory(OUT_DIR)
-  return { json: out.file('report.json'), sarif: out.file('report.sarif') }
+function run(c: Container, args: string[], also: Record<string, string> = {}): Directory {
+  const converts = Object.entries({ sarif: 'report.sarif', ...also })
+    .map(([format, file]) => ` && trivy convert --quiet --format ${format} --output ${OUT_DIR}/${file} ${OUT}`).join('')
+  return c.withExec(['sh', '-c', `"$@"${converts}`, 'trivy', 'trivy', ...args]).directory(OUT_DIR)
 }
 
-/** Vulnerability scan of a container image (exported as an OCI tarball), with the DB of `trivy` (see trivyWithDb). */
-export function scanImage(trivy: Container, image: Container, opts: RunOptions = {}): Report {
-  const c = prepared(trivy, opts).withMountedFile('/in/image.tar', image.asTarball())
-  return run(c, ['image', '--input', '/in/image.tar', '--scanners', 'vuln', ...OFFLINE, ...reportArgs(opts)])
+/** The JSON and SARIF reports of a scan's output folder. */
+const reportOf = (out: Directory): Report => ({ json: out.file('report.json'), sarif: out.file('report.sarif') })
+
+/** A vulnerability scan's reports, and the image's packages as a CycloneDX SBOM made from the same analysis. */
+export interface ImageReport extends Report {
+  sbom: File
+}
+
+/**
+ * Vulnerability scan of a container image (exported as an OCI tarball), with the DB of `trivy` (see trivyWithDb).
+ * The JSON lists every package (`--list-all-pkgs`), so the same run also writes the CycloneDX SBOM (`trivy convert`):
+ * the image is analysed once for both.
+ */
+export function scanImage(trivy: Container, image: Container, opts: RunOptions = {}): ImageReport {
+  const c = withLayerCache(prepared(trivy, opts)).withMountedFile('/in/image.tar', imageTarball(image))
+  const out = run(c, ['image', '--input', '/in/image.tar', '--scanners', 'vuln', '--list-all-pkgs', ...OFFLINE, ...reportArgs(opts)],
+    { cyclonedx: 'sbom.json' })
+  return { ...reportOf(out), sbom: out.file('sbom.json') }
 }
 
 /** Misconfiguration scan of a directory (Dockerfiles, Kubernetes manifests) with the checks built into Trivy. */
 export function scanConfig(trivy: Container, dir: Directory, opts: RunOptions = {}): Report {
   const c = prepared(trivy, opts).withMountedDirectory('/in/src', dir).withWorkdir('/in/src')
-  return run(c, ['config', '--skip-check-update', ...NO_DB, ...reportArgs(opts), '.'])
+  return reportOf(run(c, ['config', '--skip-check-update', ...NO_DB, ...reportArgs(opts), '.']))
 }
 
 /** Secret scan of a directory (Trivy's built-in rules; matches are masked in the reports). */
 export function scanSecrets(trivy: Container, dir: Directory, opts: RunOptions = {}): Report {
   const c = prepared(trivy, opts).withMountedDirectory('/in/src', dir).withWorkdir('/in/src')
-  return run(c, ['fs', '--scanners', 'secret', '--no-progress', ...NO_DB, ...reportArgs(opts), '.'])
-}
-
-/** CycloneDX SBOM (JSON) of a container image: its OS and language packages. */
-export function cyclonedx(trivy: Container, image: Container): File {
-  return prepared(trivy)
-    .withMountedFile('/in/image.tar', image.asTarball())
-    .withExec(['trivy', 'image', '--input', '/in/image.tar', '--format', 'cyclonedx', '--output', `${OUT_DIR}/sbom.json`, '--no-progress', ...NO_DB])
-    .file(`${OUT_DIR}/sbom.json`)
+  return reportOf(run(c, ['fs', '--scanners', 'secret', '--no-progress', ...NO_DB, ...reportArgs(opts), '.']))
 }

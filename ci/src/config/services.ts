@@ -9,8 +9,13 @@ export interface ServiceConfig {
   name: string
   /** Dockerfile, relative to the repository root. */
   dockerfile: string
-  /** Build context, relative to the repository root. */
+  /** Folder holding the services' sources (relative to the repository root): the Dockerfiles' build context. */
   context: string
+  /**
+   * The folders of `context` its Dockerfile reads (its COPY sources): the only ones its build sees, so a change to
+   * another service leaves this one's build, test and scan cached. A folder missing here fails its build naming it.
+   */
+  reads: string[]
   /** Repository of the published image, under the registry (e.g. graphmemory/api). */
   image: string
   /** Port the service listens on. */
@@ -21,16 +26,16 @@ export interface ServiceConfig {
   testNeeds: Backing[]
 }
 
-const service = (name: string, dockerfile: string, port: number, testNeeds: Backing[]): ServiceConfig => ({
-  name, dockerfile: `docker/production/${dockerfile}`, context: 'services', image: `graphmemory/${name}`, port,
-  readyPath: '/ready', testNeeds,
+const service = (name: string, dockerfile: string, port: number, testNeeds: Backing[], shares: string[]): ServiceConfig => ({
+  name, dockerfile: `docker/production/${dockerfile}`, context: 'services', reads: [name, ...shares, 'testsupport'],
+  image: `graphmemory/${name}`, port, readyPath: '/ready', testNeeds,
 })
 
 /** Every service, in the order summaries list them. */
 export const SERVICES: readonly ServiceConfig[] = [
-  service('api', 'Dockerfile.fastapi', 8000, ['postgres', 'redis']),
-  service('analytics', 'Dockerfile.analytics', 8002, ['redis']),
-  service('dashboard', 'Dockerfile.streamlit', 8501, []),
+  service('api', 'Dockerfile.fastapi', 8000, ['postgres', 'redis'], ['common']),
+  service('analytics', 'Dockerfile.analytics', 8002, ['redis'], ['common']),
+  service('dashboard', 'Dockerfile.streamlit', 8501, [], []),
 ]
 
 /** The names of every service. */

@@ -7,7 +7,7 @@ import { Progress, formatSummary } from '../progress.js'
 import { build } from './build.js'
 import { test, type TestOptions } from './test.js'
 import { authFor, imageRef, publish } from './publish.js'
-import { scanGate, type ScanOptions } from './scan.js'
+import { scanGate, type ScanOptions, type ScanSources } from './scan.js'
 import { sbom } from './sbom.js'
 import { sign } from './sign.js'
 
@@ -18,7 +18,7 @@ export interface CiOptions {
   test: TestOptions
   scan: ScanOptions
   /** What the misconfiguration and secret scans of a service read. */
-  scanContext: (service: string) => Directory
+  scanSources: (service: string) => ScanSources
   cosignImage: string
   /** cosign private key and its password; without them images are published unsigned. */
   signingKey?: Secret
@@ -44,8 +44,8 @@ async function checkService(service: ServiceConfig, options: CiOptions, progress
   const image = build(options.source, service, options.test)
   const testing = progress.step('test', service.name, () => test(options.source, service, options.test), (r) => r.summary)
   const imageChecks = progress.step('build', service.name, () => image.sync()).then(() => Promise.all([
-    progress.step('scan', service.name, () => scanGate(service.name, image, options.scanContext(service.name), options.scan)),
-    progress.step('sbom', service.name, () => sbom(image, { trivyImage: options.scan.trivyImage }).sync()),
+    progress.step('scan', service.name, () => scanGate(service.name, image, options.scanSources(service.name), options.scan)),
+    progress.step('sbom', service.name, () => sbom(image, options.scan).sync()),
   ]))
   const [tested, checked] = await Promise.allSettled([testing, imageChecks])
   if (tested.status === 'rejected') throw tested.reason

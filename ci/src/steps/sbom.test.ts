@@ -1,4 +1,5 @@
-// The SBOM step against the lab: Trivy (lab image) writes CycloneDX for an image with a Python package installed.
+// The SBOM step against the lab: Trivy (lab image, offline fixture DB) writes CycloneDX for an image with a Python
+// package installed.
 import { connection, dag } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
@@ -17,7 +18,7 @@ describe('sbom (lab Trivy)', () => {
       const image = dag.container().from(labVar('LAB_IMAGE_PYTHON_BUILD'))
         .withExec(['python3', '-m', 'venv', '/opt/venv'])
         .withExec(['/opt/venv/bin/pip', 'install', '--quiet', '--no-deps', '--only-binary=:all:', 'six==1.16.0'])
-      text = await sbom(image, { trivyImage: labVar('LAB_IMAGE_TRIVY') }).contents()
+      text = await sbom(image, { trivyImage: labVar('LAB_IMAGE_TRIVY'), dbRepository: labVar('LAB_TRIVY_DB_REPOSITORY') }).contents()
     })
     const bom = JSON.parse(text) as CycloneDx
     expect(bom.bomFormat).toBe('CycloneDX')

@@ -1,14 +1,9 @@
-// Step: the software bill of materials of an image, as CycloneDX JSON (written by Trivy: no second tool).
+// Step: the software bill of materials of an image, as CycloneDX JSON (written by Trivy from the same analysis as
+// the vulnerability scan: no second tool, and the image is read once for both).
 import type { Container, File } from '@dagger.io/dagger'
-import { cyclonedx, trivyContainer } from '../adapters/trivy.js'
+import { imageScan, type ScanOptions } from './scan.js'
 
-/** How to make an SBOM. */
-export interface SbomOptions {
-  /** Trivy image (online: the official image, pinned; the lab: LAB_IMAGE_TRIVY). */
-  trivyImage: string
-}
-
-/** The CycloneDX JSON SBOM of an image: its OS packages and its language (e.g. Python) packages. Needs no DB. */
-export function sbom(image: Container, opts: SbomOptions): File {
-  return cyclonedx(trivyContainer(opts.trivyImage), image)
+/** The CycloneDX JSON SBOM of an image: its OS packages and its language (e.g. Python) packages. */
+export function sbom(image: Container, opts: ScanOptions): File {
+  return imageScan(image, opts).sbom
 }

@@ -3,7 +3,7 @@
 import { connection, dag, type Container, type Directory } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { describeBlocked, scan, scanGate, scanReports, type ScanOptions, type ScanResult } from './scan.js'
+import { describeBlocked, scan, scanGate, scanReports, type ScanOptions, type ScanResult, type ScanSources } from './scan.js'
 
 /** These tests start real containers on a shared 2-core machine: give them room beyond the default. */
 const LONG = 420_000
@@ -35,6 +35,9 @@ const cleanContext = (): Directory => dag.directory()
   .withNewFile('Dockerfile', 'FROM python:3.11-slim-bookworm\nCOPY app /app\nRUN useradd --uid 10001 app\nUSER 10001\nHEALTHCHECK CMD ["python3", "-c", "print(1)"]\nCMD ["python3", "/app/main.py"]\n')
   .withNewFile('app/main.py', 'print("hello")\n')
 
+/** One tree as both what the misconfiguration scan and what the secret scan read. */
+const both = (dir: Directory): ScanSources => ({ configs: dir, files: dir })
+
 /** A GitHub token shaped secret, assembled at run time so that this file itself holds no secret. */
 const plantedToken = ['ghp', '_', 'Zq8', 'x'.repeat(4), 'R2mT7kLw9VbN3cY6dH1fJ5pS0aE4uG8iKo'].join('')
 
@@ -48,7 +51,7 @@ async function reportFiles(result: ScanResult): Promise<Record<string, string>> 
 describe('scan (lab Trivy, offline fixture DB)', () => {
   it('blocks an image with a CRITICAL advisory and names package, CVE, severity and versions', async () => {
     const { result, files } = await inSession(async () => {
-      const result = await scan(fixtureImage(), cleanContext(), options())
+      const result = await scan(fixtureImage(), both(cleanContext()), options())
       return { result, files: await reportFiles(result) }
     })
     expect(result.passed).toBe(false)
@@ -70,8 +73,8 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
 
   it('report-only returns the reports of a blocked scan with blocked.txt; the gate fails on the same scan', async () => {
     const { names, blocked, gate } = await inSession(async () => {
-      const reports = await scanReports('fixture', fixtureImage(), cleanContext(), options())
-      const gate = await scanGate('fixture', fixtureImage(), cleanContext(), options()).then(() => 'passed', (e: Error) => e.message)
+      const reports = await scanReports('fixture', fixtureImage(), both(cleanContext()), options())
+      const gate = await scanGate('fixture', fixtureImage(), both(cleanContext()), options()).then(() => 'passed', (e: Error) => e.message)
       return { names: (await reports.entries()).sort(), blocked: await reports.file('blocked.txt').contents(), gate }
     })
     expect(names).toEqual(['blocked.txt', 'config.json', 'config.sarif', 'image.json', 'image.sarif', 'secrets.json', 'secrets.sarif'])
@@ -80,7 +83,7 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
   }, LONG)
 
   it('an ignore-file entry lets the image through', async () => {
-    const result = await inSession(() => scan(fixtureImage(), cleanContext(), options({
+    const result = await inSession(() => scan(fixtureImage(), both(cleanContext()), options({
       ignoreFile: dag.directory().withNewFile('.trivyignore', '# fixture package: never shipped, test-only\nCVE-2099-10001\n').file('.trivyignore'),
     })))
     expect(result.blocked).toEqual([])
@@ -91,7 +94,7 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
   it('finds a secret planted in the source tree, and it blocks', async () => {
     const { result, files } = await inSession(async () => {
       const context = cleanContext().withNewFile('app/settings.py', `DEBUG = False\n\nGITHUB_TOKEN = "${plantedToken}"\n`)
-      const result = await scan(fixtureImage(), context, options({ severity: 'CRITICAL' }))
+      const result = await scan(fixtureImage(), both(context), options({ severity: 'CRITICAL' }))
       return { result, files: await reportFiles(result) }
     })
     expect(result.secrets).toEqual([expect.objectContaining({ rule: 'github-pat', file: 'app/settings.py:3' })])
@@ -102,7 +105,7 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
   }, LONG)
 
   it('a Dockerfile that runs as root is a HIGH misconfiguration', async () => {
-    const result = await inSession(() => scan(fixtureImage(), dag.directory().withNewFile('Dockerfile', 'FROM python:3.11-slim-bookworm\nCMD ["python3"]\n'),
+    const result = await inSession(() => scan(fixtureImage(), both(dag.directory().withNewFile('Dockerfile', 'FROM python:3.11-slim-bookworm\nCMD ["python3"]\n')),
       options({ ignoreFile: dag.directory().withNewFile('.trivyignore', 'CVE-2099-10001\n').file('.trivyignore') })))
     expect(result.misconfigurations).toEqual([expect.objectContaining({ severity: 'HIGH', file: expect.stringContaining('Dockerfile') })])
     expect(result.passed).toBe(false)
@@ -110,7 +113,7 @@ describe('scan (lab Trivy, offline fixture DB)', () => {
 
   it('a DB repository that does not exist fails with one message saying the scan could not run', async () => {
     const missing = labVar('LAB_TRIVY_DB_REPOSITORY').replace(/:[^:/]+$/, ':no-such-tag')
-    const attempt = inSession(() => scan(fixtureImage(), cleanContext(), options({ dbRepository: missing })))
+    const attempt = inSession(() => scan(fixtureImage(), both(cleanContext()), options({ dbRepository: missing })))
     await expect(attempt).rejects.toThrow(/the scan could not run: trivy image failed: run error: [\s\S]*127\.0\.0\.1:5000\/gmi-lab\/trivy-db:no-such-tag[\s\S]*MANIFEST_UNKNOWN[\s\S]*→ check the Trivy image and the DB repository/)
   }, LONG)
 })

@@ -25,6 +25,14 @@ export interface ScanOptions {
   ignoreUnfixed?: boolean
 }
 
+/** What a scan reads beside the image. */
+export interface ScanSources {
+  /** The Dockerfile and the manifests: the misconfiguration scan (a code change leaves it cached). */
+  configs: Directory
+  /** Every file the service's build reads, its Dockerfile and the manifests: the secret scan. */
+  files: Directory
+}
+
 /** What a scan found and decided. */
 export interface ScanResult {
   /** image.json, image.sarif, config.json, config.sarif, secrets.json, secrets.sarif (every severity reported). */
@@ -39,6 +47,8 @@ export interface ScanResult {
   counts: Record<string, number>
   /** True when nothing blocks. */
   passed: boolean
+  /** The image's packages as CycloneDX JSON, from the same analysis. */
+  sbom: File
 }
 
 /** A Trivy run that failed (not a finding: the scanner itself) as one message with Trivy's own last words. */
@@ -54,23 +64,28 @@ function scanFailure(err: unknown, dbRepository: string): Error {
 /** Today's date (UTC): the default DB refresh key, so a cached scan is reused for at most a day. */
 const today = (): string => new Date().toISOString().slice(0, 10)
 
-/**
- * Scans `image` (vulnerabilities in OS and language packages) and `context` (misconfigurations of the Dockerfiles
- * and manifests in it; secrets in its files). Reports keep every severity; the result says what blocks.
- */
-export async function scan(image: Container, context: Directory, opts: ScanOptions): Promise<ScanResult> {
-  const threshold = parseSeverities(opts.severity ?? 'CRITICAL,HIGH')
-  const plain = trivy.trivyContainer(opts.trivyImage)
-  const dbRepository = opts.dbRepository ?? trivy.DEFAULT_DB_REPOSITORY
+/** The vulnerability scan of an image (its reports and SBOM), with the DB the options name. */
+export function imageScan(image: Container, opts: ScanOptions): trivy.ImageReport {
   const withDb = trivy.trivyWithDb(opts.trivyImage, {
-    dbRepository,
+    dbRepository: opts.dbRepository ?? trivy.DEFAULT_DB_REPOSITORY,
     dbRefreshKey: opts.dbRefreshKey ?? today(),
   })
+  return trivy.scanImage(withDb, image, { ignoreFile: opts.ignoreFile, ignoreUnfixed: opts.ignoreUnfixed })
+}
+
+/**
+ * Scans `image` (vulnerabilities in OS and language packages) and its sources (misconfigurations of the Dockerfile
+ * and manifests; secrets in every file). Reports keep every severity; the result says what blocks.
+ */
+export async function scan(image: Container, sources: ScanSources, opts: ScanOptions): Promise<ScanResult> {
+  const threshold = parseSeverities(opts.severity ?? 'CRITICAL,HIGH')
+  const plain = trivy.trivyContainer(opts.trivyImage)
   const run = { ignoreFile: opts.ignoreFile, ignoreUnfixed: opts.ignoreUnfixed }
+  const vulnerabilities = imageScan(image, opts)
   const scans = {
-    image: trivy.scanImage(withDb, image, run),
-    config: trivy.scanConfig(plain, context, run),
-    secrets: trivy.scanSecrets(plain, context, run),
+    image: vulnerabilities,
+    config: trivy.scanConfig(plain, sources.configs, run),
+    secrets: trivy.scanSecrets(plain, sources.files, run),
   }
   let reports = dag.directory()
   for (const [name, report] of Object.entries(scans)) {
@@ -79,12 +94,12 @@ export async function scan(image: Container, context: Directory, opts: ScanOptio
   try {
     reports = await reports.sync()
   } catch (err) {
-    throw scanFailure(err, dbRepository)
+    throw scanFailure(err, opts.dbRepository ?? trivy.DEFAULT_DB_REPOSITORY)
   }
   const [imageJson, configJson, secretsJson] = await Promise.all(
     ['image', 'config', 'secrets'].map((n) => reports.file(`${n}.json`).contents()))
   const decision = decide({ image: imageJson, config: configJson, secrets: secretsJson }, threshold)
-  return { reports, ...decision, passed: passes(decision) }
+  return { reports, ...decision, passed: passes(decision), sbom: vulnerabilities.sbom }
 }
 
 /**
@@ -97,8 +112,8 @@ export function describeBlocked(service: string, result: ScanResult): string {
 }
 
 /** Scans a built image and its context and returns the reports; a blocked scan fails naming what blocks. */
-export async function scanGate(service: string, image: Container, context: Directory, options: ScanOptions): Promise<Directory> {
-  const result = await scan(image, context, options)
+export async function scanGate(service: string, image: Container, sources: ScanSources, options: ScanOptions): Promise<Directory> {
+  const result = await scan(image, sources, options)
   if (!result.passed) throw gateError(service, result)
   return result.reports
 }
@@ -107,8 +122,8 @@ export async function scanGate(service: string, image: Container, context: Direc
  * Scans and returns the reports whatever they find (for an upload to code scanning, where findings become alerts);
  * what would have blocked is written beside them as blocked.txt and to the log.
  */
-export async function scanReports(service: string, image: Container, context: Directory, options: ScanOptions): Promise<Directory> {
-  const result = await scan(image, context, options)
+export async function scanReports(service: string, image: Container, sources: ScanSources, options: ScanOptions): Promise<Directory> {
+  const result = await scan(image, sources, options)
   if (result.passed) return result.reports
   const blocked = describeBlocked(service, result)
   process.stderr.write(`${blocked}\n`)

@@ -13,7 +13,6 @@ import { publish, type RegistryAuth } from '../adapters/registry.js'
 import { generateKeyPair } from '../adapters/cosign.js'
 import { sign, verify } from './sign.js'
 import { scan } from './scan.js'
-import { sbom } from './sbom.js'
 
 /** These tests start real containers on a shared 2-core machine: give them room beyond the default. */
 const LONG = 420_000
@@ -82,8 +81,9 @@ describe('sign and verify (lab cosign, release registry)', () => {
         const wrongPassword = await sign(ref, key, keyPassword, badAuth, opts).then(() => 'signed', (e: Error) => e.message)
         // what the pipeline exports for the same image: scan reports and the SBOM
         const trivy = { trivyImage: labVar('LAB_IMAGE_TRIVY'), dbRepository: labVar('LAB_TRIVY_DB_REPOSITORY') }
-        const scanned = await scan(image, dag.directory().withNewFile('Dockerfile', 'FROM scratch\n'), trivy)
-        await scanned.reports.withFile('sbom.cdx.json', sbom(image, trivy)).export(exported)
+        const dockerfile = dag.directory().withNewFile('Dockerfile', 'FROM scratch\n')
+        const scanned = await scan(image, { configs: dockerfile, files: dockerfile }, trivy)
+        await scanned.reports.withFile('sbom.cdx.json', scanned.sbom).export(exported)
         out = { ref, signed, verified, wrongKey, wrongPassword }
       }, { LogOutput: logOutput })
       return out!
