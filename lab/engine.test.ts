@@ -152,7 +152,7 @@ describe('lab Dagger engine (library mode)', () => {
       const cache = dag.engine().localCache()
       return { reserved: await cache.reservedSpace(), minFree: await cache.minFreeSpace(), maxUsed: await cache.maxUsedSpace() }
     })
-    expect(policy).toEqual({ reserved: 25 * 2 ** 30, minFree: 2 * 2 ** 30, maxUsed: 60 * 2 ** 30 })
+    expect(policy).toEqual({ reserved: 20 * 2 ** 30, minFree: 2 * 2 ** 30, maxUsed: 40 * 2 ** 30 })
   })
 
   it('keeps a cache volume between two sessions', async () => {

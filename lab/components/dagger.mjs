@@ -40,9 +40,9 @@ const engineToml = () => `debug = false\n\n[registry."docker.io"]\n  mirrors = [
  * The cache's garbage collection. The engine's default keeps 20 % of the disk free (minFreeSpace), and on a host with
  * less free than that it prunes down to 10 GB at every collection: on this machine (252 GB disk, 5-80 GB free) that
  * evicted the pip and venv layers between two builds, so a one-line change reinstalled every dependency. Instead:
- * keep at least 25 GiB of cache, prune above 60 GiB, and only when less than 2 GiB of the disk is left otherwise.
+ * keep at least 20 GiB of cache, prune above 40 GiB, and only when less than 2 GiB of the disk is left otherwise.
  */
-const GC = { gc: { reservedSpace: '25GiB', maxUsedSpace: '60GiB', minFreeSpace: '2GiB' } }
+const GC = { gc: { reservedSpace: '20GiB', maxUsedSpace: '40GiB', minFreeSpace: '2GiB' } }
 const engineJson = () => `${JSON.stringify(GC, null, 2)}\n`
 
 const imageStamp = async () =>
