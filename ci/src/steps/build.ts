@@ -1,5 +1,5 @@
 // Step: build a service's image from its Dockerfile, base images and labels from configuration.
-import type { Container, Directory } from '@dagger.io/dagger'
+import { dag, type Container, type Directory } from '@dagger.io/dagger'
 import type { ServiceConfig } from '../config/services.js'
 
 /** What every image build of one run shares. */
@@ -26,13 +26,21 @@ export const REPRODUCIBLE_EPOCH = 315532800
 const DOCKERFILE = '.pipeline/Dockerfile'
 
 /**
- * The service's build context with its Dockerfile. File times are left as they are: re-timing the context
- * (`withTimestamps`) made BuildKit miss its content-based cache for every COPY after any change to the context, so a
- * one-line change reinstalled every dependency (measured: 12.8 s of pip per build); the Dockerfiles re-time what they
- * ship instead.
+ * The service's build context: only the folders its Dockerfile reads, and the Dockerfile. Narrow on purpose: Dagger
+ * keys an exec on a built image by the build's inputs, so with the whole of services/ as context a change to the API
+ * re-ran the dashboard's tests and every image's scans (measured). File times are left as they are: re-timing the
+ * context (`withTimestamps`) made BuildKit miss its content-based cache for every COPY after any change, so a
+ * one-line change reinstalled every dependency; the Dockerfiles re-time what they ship instead.
  */
 export function buildContext(source: Directory, service: ServiceConfig): Directory {
-  return source.directory(service.context).withFile(DOCKERFILE, source.file(service.dockerfile))
+  return serviceSources(source, service).withFile(DOCKERFILE, source.file(service.dockerfile))
+}
+
+/** The folders of the services' sources that one service's Dockerfile reads (`reads`), in one directory. */
+export function serviceSources(source: Directory, service: ServiceConfig): Directory {
+  let sources = dag.directory()
+  for (const folder of service.reads) sources = sources.withDirectory(folder, source.directory(`${service.context}/${folder}`))
+  return sources
 }
 
 /** The image labels' creation time: the commit time, or "unknown" when no commit time was given. */
