@@ -10,7 +10,7 @@ import os from 'node:os'
 import { connection, dag } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
 import { labVar } from '../lab/env.js'
-import { labPipeline, repoSource } from '../lab/pipeline.js'
+import { labPinned, labPipeline, repoSource } from '../lab/pipeline.js'
 import { roleBinding } from '../lab/components/deployer.mjs'
 import { ensurePullSecret } from '../lab/components/node.mjs'
 import { Kube, type KubeObject } from '../ci/src/adapters/kubernetes.js'
@@ -46,7 +46,7 @@ await connection(async () => {
   const user = labVar('LAB_RELEASE_USER')
   const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
   await timed('build + publish the three images (engine cache: warm when the test ran before) s', async () => {
-    images = await releaseImages('', { publish: (s) => pipeline.publish(s, user, password), postgresImage: labVar('LAB_IMAGE_POSTGRES'), redisImage: labVar('LAB_IMAGE_REDIS') })
+    images = await releaseImages('', { publish: (s) => pipeline.publish(s, user, password), pinned: labPinned() })
   })
   const api = images['graphmemory/api']
   const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`

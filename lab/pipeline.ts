@@ -13,8 +13,15 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const repoSource = (): Directory => dag.host().directory(REPO, { exclude: ['**/node_modules', '.git', '.ci-out', '**/__pycache__'] })
 
 /** The pipeline on the lab's images and release registry, for a commit id (default: a fresh one, so its tags are its own). */
+/** What a lab release pins from tags: the lab's Postgres, Redis and monitoring images (see ImageSources.pinned). */
+export const labPinned = (): Record<string, string> => ({
+  'graphmemory/postgres': labVar('LAB_IMAGE_POSTGRES'), 'graphmemory/redis': labVar('LAB_IMAGE_REDIS'),
+  'graphmemory/prometheus': labVar('LAB_IMAGE_PROMETHEUS'), 'graphmemory/alertmanager': labVar('LAB_IMAGE_ALERTMANAGER'),
+  'graphmemory/grafana': labVar('LAB_IMAGE_GRAFANA'),
+})
+
 export const labPipeline = (source: Directory, commit = crypto.randomBytes(20).toString('hex')): GraphmemoryIde => new GraphmemoryIde(source,
   labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'), labVar('LAB_IMAGE_POSTGRES'), labVar('LAB_IMAGE_REDIS'),
   labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
   labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'), labVar('LAB_IMAGE_PROMETHEUS'), labVar('LAB_IMAGE_ALERTMANAGER'),
-  labVar('LAB_IMAGE_OTELCOL'))
+  labVar('LAB_IMAGE_OTELCOL'), labVar('LAB_IMAGE_GRAFANA'))

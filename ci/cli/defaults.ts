@@ -16,6 +16,7 @@ export const LAB_DEFAULTS: Record<string, string> = {
   prometheusImage: 'LAB_IMAGE_PROMETHEUS',
   alertmanagerImage: 'LAB_IMAGE_ALERTMANAGER',
   otelcolImage: 'LAB_IMAGE_OTELCOL',
+  grafanaImage: 'LAB_IMAGE_GRAFANA',
 }
 
 /** The commit of a work tree and its time; a tree with uncommitted changes is marked "-dirty". */

@@ -60,7 +60,7 @@ describe('make repro: what it would run (no engine)', () => {
     const r = await run(path.join(REPO, 'node_modules/.bin/tsx'), ['ci/cli/repro.ts', 'security-scan/scan', '--sha', sha, '--matrix', 'service=api', '--online', '--dry-run'])
     expect(r.code, r.out).toBe(0)
     expect(r.out).toContain('`dagger call` (online)')
-    expect(r.out).toContain(` call --commit ${sha} scan --service api --report-only export --path scan-reports\n`)
+    expect(r.out).toContain(` call --commit ${sha} scan --service api --report-only=true export --path scan-reports\n`)
   })
 
   it('a secret found nowhere: names it, says where it looked, runs nothing, exits 2', async () => {

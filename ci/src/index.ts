@@ -44,6 +44,8 @@ export class GraphmemoryIde {
   prometheusImage: string
   alertmanagerImage: string
   otelcolImage: string
+  grafanaImage: string
+  components: string
 
   /**
    * @param source the repository (services, Dockerfiles, manifests)
@@ -59,9 +61,12 @@ export class GraphmemoryIde {
    * @param severity severities that block a scan, comma-separated (UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)
    * @param cosignImage the cosign image that signs and verifies (it needs a shell)
    * @param kustomizeImage the kustomize (v5) image that renders the manifests
-   * @param prometheusImage an image with promtool, for lint
-   * @param alertmanagerImage an image with amtool, for lint
+   * @param prometheusImage Prometheus with promtool: lint, and the monitoring of staging and prod
+   * @param alertmanagerImage Alertmanager with amtool: lint, and the monitoring of staging and prod
    * @param otelcolImage an OpenTelemetry Collector image, for lint
+   * @param grafanaImage Grafana, for the monitoring of staging and prod
+   * @param components extra kustomize components rendered into every environment, comma-separated folders of
+   * k8s/components (e.g. lab-real-node: the lab's real node)
    */
   constructor(
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '.git', '**/__pycache__', '**/.pytest_cache', '**/.venv', '.ci-out', 'ci/sdk'] })
@@ -81,6 +86,8 @@ export class GraphmemoryIde {
     prometheusImage = DEFAULT_PROMETHEUS_IMAGE,
     alertmanagerImage = DEFAULT_ALERTMANAGER_IMAGE,
     otelcolImage = DEFAULT_OTELCOL_IMAGE,
+    grafanaImage = 'docker.io/grafana/grafana:12.3.0',
+    components = '',
   ) {
     this.source = source
     this.builderImage = builderImage
@@ -98,6 +105,8 @@ export class GraphmemoryIde {
     this.prometheusImage = prometheusImage
     this.alertmanagerImage = alertmanagerImage
     this.otelcolImage = otelcolImage
+    this.grafanaImage = grafanaImage
+    this.components = components
   }
 
   /** The scan settings; the repository's .trivyignore applies when it has one. */
@@ -249,11 +258,22 @@ export class GraphmemoryIde {
     })
   }
 
+  /** The extra components, as a list. */
+  private get componentList(): string[] {
+    return this.components.split(',').map((c) => c.trim()).filter(Boolean)
+  }
+
   /** What the deploy commands need: the source, the render image, and how to make images that are not given. */
   private deployContext(username: string, password?: Secret): DeployContext {
     return {
-      source: this.source, kustomizeImage: this.kustomizeImage, commit: this.commit,
-      images: { publish: (service) => this.publish(service, username, password), postgresImage: this.postgresImage, redisImage: this.redisImage },
+      source: this.source, kustomizeImage: this.kustomizeImage, commit: this.commit, components: this.componentList,
+      images: {
+        publish: (service) => this.publish(service, username, password),
+        pinned: {
+          'graphmemory/postgres': this.postgresImage, 'graphmemory/redis': this.redisImage, 'graphmemory/prometheus': this.prometheusImage,
+          'graphmemory/alertmanager': this.alertmanagerImage, 'graphmemory/grafana': this.grafanaImage,
+        },
+      },
       log: (line) => process.stderr.write(`${line}\n`),
     }
   }
@@ -265,7 +285,7 @@ export class GraphmemoryIde {
    */
   @func()
   render(env: string, images = ''): File {
-    return renderStep(this.source.directory('k8s'), env, imagesFromArgs(images ? [images] : []), this.kustomizeImage, [], this.source.directory('monitoring'))
+    return renderStep(this.source.directory('k8s'), env, imagesFromArgs(images ? [images] : []), this.kustomizeImage, this.componentList, this.source.directory('monitoring'))
   }
 
   /**

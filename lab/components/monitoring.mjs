@@ -134,11 +134,39 @@ async function otelcolImage() {
   return true
 }
 
+/**
+ * A stand-in for Grafana, which no package source here carries: an image that only says so and exits 1. The lab's
+ * staging and prod deploys pin graphmemory/grafana to it (LAB_IMAGE_GRAFANA) so the rendered manifest is complete;
+ * their pods land on kwok nodes, which never run an image. Online, the pipeline's default is the official image.
+ */
+export const GRAFANA_VERSION = '12.3.0'
+const GRAFANA_STANDIN = { repo: 'gmi-lab/grafana-standin', tag: GRAFANA_VERSION }
+const standinDockerfile = (base, stamp) => `FROM ${base}
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="grafana-standin" org.opencontainers.image.version="${GRAFANA_VERSION}" \\
+      org.opencontainers.image.description="Not Grafana: a lab stand-in, pinned by deploys to kwok nodes only"
+USER 472:472
+ENTRYPOINT ["sh", "-c", "echo 'graphmemory lab: a stand-in for Grafana ${GRAFANA_VERSION}, which cannot be built here' >&2; exit 1"]
+`
+
+/** Builds and pushes the Grafana stand-in unless the mirror holds this build. */
+async function grafanaStandin() {
+  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
+  const stamp = crypto.createHash('sha256').update(standinDockerfile(base, '')).digest('hex').slice(0, 16)
+  const target = image(GRAFANA_STANDIN)
+  if ((await imageStamp(target)) === stamp && (await inMirror(GRAFANA_STANDIN))) return false
+  const r = await $({ input: standinDockerfile(base, stamp) })`docker build -q -t ${target} -`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError('building the Grafana stand-in failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
+  const p = await $`docker push ${target}`.nothrow().quiet()
+  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
+  return true
+}
+
 export async function up() {
   const promtool = await build()
   const done = []
   for (const t of TOOLS) if (await toolImage(t, t.binaries ? promtool.dir : undefined)) done.push(`${t.repo.split('/')[1]} ${t.version}`)
   if (await otelcolImage()) done.push(`otelcol ${OTELCOL_VERSION}`)
+  if (await grafanaStandin()) done.push(`grafana-standin ${GRAFANA_VERSION}`)
   return { note: done.length ? `pushed ${done.join(', ')}${promtool.built ? ' (built promtool)' : ''}` : 'all current' }
 }
 
@@ -146,7 +174,7 @@ export async function down() {}
 
 export async function status() {
   const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
-  return Promise.all([...TOOLS, { ...OTELCOL, version: OTELCOL_VERSION }].map(async (t) => ({
+  return Promise.all([...TOOLS, { ...OTELCOL, version: OTELCOL_VERSION }, { ...GRAFANA_STANDIN, version: GRAFANA_VERSION }].map(async (t) => ({
     name: t.repo.split('/')[1],
     state: !mirrorUp ? 'down' : (await inMirror(t)) ? 'ok' : 'missing',
     version: t.version,
@@ -155,5 +183,8 @@ export async function status() {
 }
 
 export function env() {
-  return { LAB_IMAGE_PROMETHEUS: image(TOOLS[0]), LAB_IMAGE_ALERTMANAGER: image(TOOLS[1]), LAB_IMAGE_OTELCOL: image(OTELCOL) }
+  return {
+    LAB_IMAGE_PROMETHEUS: image(TOOLS[0]), LAB_IMAGE_ALERTMANAGER: image(TOOLS[1]), LAB_IMAGE_OTELCOL: image(OTELCOL),
+    LAB_IMAGE_GRAFANA: image(GRAFANA_STANDIN),
+  }
 }

@@ -144,7 +144,8 @@ describe('secrets', () => {
       const file = path.join(REPO, 'k8s', env.overlay, 'required-secrets.yaml')
       const req = parseRequiredSecrets(fs.readFileSync(file, 'utf8'), file)
       expect(req).toMatchObject({ environment: name, namespace: env.namespace })
-      expect(Object.keys(req.secrets).sort()).toEqual(['graphmemory-api', 'graphmemory-postgres', 'graphmemory-redis', 'graphmemory-tls'])
+      const monitoring = name === 'dev' ? [] : ['graphmemory-alertmanager', 'graphmemory-grafana'] // the monitoring component's
+      expect(Object.keys(req.secrets).sort()).toEqual([...monitoring, 'graphmemory-api', 'graphmemory-postgres', 'graphmemory-redis', 'graphmemory-tls'].sort())
     }
   })
 })

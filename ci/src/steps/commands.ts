@@ -12,7 +12,7 @@ import { connectCluster } from './cluster.js'
 import { deployRelease, type DeployOutcome } from './deploy.js'
 import { readManifest, readReleases } from './history.js'
 import { checkManifest, namespaceExists, planChanges } from './plan.js'
-import { releaseImages, renderManifest, requiredSecrets, secretText, type ImageSources } from './release.js'
+import { pinMissing, releaseImages, renderManifest, requiredSecrets, secretText, type ImageSources } from './release.js'
 
 /** What every deploy command needs from the pipeline object. */
 export interface DeployContext {
@@ -98,9 +98,12 @@ export async function promoteEnvironment(ctx: DeployContext, fromName: string, t
   const origin = fromKubeconfig ? await cluster(from, fromKubeconfig) : target
   const running = current(await readReleases(origin, from.namespace))
   if (!running) throw new PipelineError(`nothing is deployed in ${from.name}`, 'promote takes the digests of its running release', `deploy ${from.name} first`)
-  const manifest = await renderManifest(ctx.source, to, running.images, ctx.kustomizeImage, ctx.components)
+  // the services' digests as they run in `from`; an image its release lacks (one `to` runs and `from` does not, e.g.
+  // the monitoring servers) pinned from its tag
+  const images = await pinMissing(running.images, ctx.images.pinned)
+  const manifest = await renderManifest(ctx.source, to, images, ctx.kustomizeImage, ctx.components)
   const outcome = await deployRelease(target, {
-    env: to, manifest, images: running.images, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
+    env: to, manifest, images, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
     required: await requiredSecrets(ctx.source, to, ctx.components), secrets: values, timeoutSeconds, log: ctx.log,
   })
   return outcomeLine(outcome, `promoted ${from.name} release ${running.revision} to`)

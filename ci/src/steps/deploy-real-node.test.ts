@@ -11,7 +11,7 @@ import { connection, dag } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { labPipeline, repoSource } from '../../../lab/pipeline.js'
+import { labPinned, labPipeline, repoSource } from '../../../lab/pipeline.js'
 import { roleBinding } from '../../../lab/components/deployer.mjs'
 import { ensurePullSecret } from '../../../lab/components/node.mjs'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
@@ -47,7 +47,7 @@ beforeAll(async () => {
     const user = labVar('LAB_RELEASE_USER')
     const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
     images = await releaseImages('', {
-      publish: (service) => pipeline.publish(service, user, password), postgresImage: labVar('LAB_IMAGE_POSTGRES'), redisImage: labVar('LAB_IMAGE_REDIS'),
+      publish: (service) => pipeline.publish(service, user, password), pinned: labPinned(),
     })
     const api = images['graphmemory/api']
     const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`

@@ -1,5 +1,5 @@
 // The monitoring component (k8s/components/monitoring) on the REAL lab: rendered by kustomize in the lab engine into
-// staging and prod (through render's `components`, with monitoring/ mounted beside k8s/), its ConfigMaps compared
+// staging and prod (their overlays include it; monitoring/ is mounted beside k8s/), its ConfigMaps compared
 // with the files in monitoring/ they come from, then every object of the staging render sent to the lab API server
 // as a server-side dry run by the deployer identity (namespace-bound RBAC), and the monitoring pods by the admin
 // (the deployer may not create pods) against the namespace's Pod Security and quota. Needs `make lab-up`.
@@ -64,7 +64,7 @@ beforeAll(async () => {
     const k8s = dag.host().directory(path.join(REPO, 'k8s'))
     const monitoring = dag.host().directory(MONITORING)
     // dev as its overlay renders it; staging and prod with the monitoring component
-    texts = await Promise.all(ENVS.map((env) => render(k8s, env, images, kustomizeImage, env === 'dev' ? [] : ['monitoring'], monitoring).contents()))
+    texts = await Promise.all(ENVS.map((env) => render(k8s, env, images, kustomizeImage, [], monitoring).contents()))
   })
   ENVS.forEach((env, i) => rendered.set(env, parseManifests(texts[i])))
 }, 300000)

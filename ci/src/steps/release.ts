@@ -27,28 +27,34 @@ export async function requiredSecrets(source: Directory, env: Environment, compo
 export interface ImageSources {
   /** Builds and publishes one service; returns its reference with digest. */
   publish: (service: string) => Promise<string>
-  /** Postgres and Redis images by tag: pinned to the digest they have now. */
-  postgresImage: string
-  redisImage: string
+  /**
+   * The other images a release runs, logical name → tag (graphmemory/postgres, graphmemory/redis and the monitoring
+   * servers): each pinned to the digest its tag has now.
+   */
+  pinned: Record<string, string>
 }
 
 /** The digest reference of an image tag, as the registry serves it now. */
 export const pinTag = (ref: string): Promise<string> => dag.container().from(ref).imageRef()
 
+/** `images` completed with every image of `tags` it lacks, each pinned to the digest its tag has now. */
+export async function pinMissing(images: Record<string, string>, tags: Record<string, string>): Promise<Record<string, string>> {
+  const missing = Object.entries(tags).filter(([name]) => !images[name])
+  const pinned = await Promise.all(missing.map(async ([name, tag]) => [name, await pinTag(tag)] as const))
+  return { ...images, ...Object.fromEntries(pinned) }
+}
+
 /**
  * Every image a release needs, by digest: those given (`name=ref@sha256:...`, comma-separated) as they are, the
- * others built and published (the services) or pinned from their tag (Postgres, Redis). Checked before any work.
+ * others built and published (the services) or pinned from their tag (see ImageSources.pinned). Checked before any
+ * work.
  */
 export async function releaseImages(given: string, sources: ImageSources): Promise<Record<string, string>> {
   const images = imagesFromArgs(given ? [given] : [])
   imagePins(images)
-  const missing = async (name: string, make: () => Promise<string>) => (images[name] ? [] : [[name, await make()] as const])
-  const made = await Promise.all([
-    ...SERVICES.map((s) => missing(`graphmemory/${s.name}`, () => sources.publish(s.name))),
-    missing('graphmemory/postgres', () => pinTag(sources.postgresImage)),
-    missing('graphmemory/redis', () => pinTag(sources.redisImage)),
-  ])
-  return { ...images, ...Object.fromEntries(made.flat()) }
+  const made = await Promise.all(SERVICES.filter((s) => !images[`graphmemory/${s.name}`])
+    .map(async (s) => [`graphmemory/${s.name}`, await sources.publish(s.name)] as const))
+  return pinMissing({ ...images, ...Object.fromEntries(made) }, sources.pinned)
 }
 
 /**

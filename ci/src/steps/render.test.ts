@@ -40,6 +40,10 @@ async function mirrorDigest(ref: string): Promise<string> {
   return `${ref}@${digest}`
 }
 
+/** What the monitoring component (staging and prod, not dev) adds: its images and its servers' pods. */
+const MONITORING_IMAGES = ['graphmemory/prometheus', 'graphmemory/alertmanager', 'graphmemory/grafana']
+const monitored = (name: EnvironmentName): boolean => name !== 'dev'
+
 let kube: Kube
 let kustomizeImage: string
 let images: Record<string, string>
@@ -56,13 +60,17 @@ beforeAll(async () => {
   images = {
     'graphmemory/postgres': await mirrorDigest(labVar('LAB_IMAGE_POSTGRES')),
     'graphmemory/redis': await mirrorDigest(labVar('LAB_IMAGE_REDIS')),
+    'graphmemory/prometheus': await mirrorDigest(labVar('LAB_IMAGE_PROMETHEUS')),
+    'graphmemory/alertmanager': await mirrorDigest(labVar('LAB_IMAGE_ALERTMANAGER')),
+    'graphmemory/grafana': await mirrorDigest(labVar('LAB_IMAGE_GRAFANA')),
     ...Object.fromEntries(SERVICES.map((s) => [`graphmemory/${s}`,
       `127.0.0.1:5001/graphmemory/${s}@sha256:${crypto.createHash('sha256').update(s + run).digest('hex')}`])),
   }
   const t0 = performance.now()
   const texts = await inSession(() => {
     const k8s = dag.host().directory(K8S)
-    return Promise.all(ENVIRONMENT_NAMES.map((env) => render(k8s, env, images, kustomizeImage).contents()))
+    const monitoring = dag.host().directory(path.join(K8S, '..', 'monitoring'))
+    return Promise.all(ENVIRONMENT_NAMES.map((env) => render(k8s, env, images, kustomizeImage, [], monitoring).contents()))
   })
   renderSeconds = (performance.now() - t0) / 1000
   ENVIRONMENT_NAMES.forEach((env, i) => rendered.set(env, texts[i]))
@@ -91,7 +99,8 @@ describe('render (kustomize in the lab engine)', () => {
     expect(find(objs, 'Namespace', env.namespace)?.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted')
 
     expect(unpinnedImages(objs)).toEqual([])
-    expect(new Set(containerImages(objs).map((c) => c.image))).toEqual(new Set(Object.values(images)))
+    const used = Object.entries(images).filter(([n]) => monitored(name) || !MONITORING_IMAGES.includes(n)).map(([, ref]) => ref)
+    expect(new Set(containerImages(objs).map((c) => c.image))).toEqual(new Set(used))
 
     const ingress = find(objs, 'Ingress', 'graphmemory')?.spec as { rules: { host: string }[]; tls: { hosts: string[]; secretName: string }[] }
     expect(ingress.rules.map((r) => r.host)).toEqual([env.host, `api.${env.host}`])
@@ -109,6 +118,8 @@ describe('render (kustomize in the lab engine)', () => {
       }
     }
     for (const { object, spec } of podSpecs(objs)) {
+      // Prometheus alone mounts a token: its Kubernetes discovery reads the API (k8s/README.md "Monitoring")
+      if (object.metadata.name === 'prometheus') continue
       const sa = find(objs, 'ServiceAccount', String(spec.serviceAccountName))
       expect(sa?.automountServiceAccountToken, `${objectId(object)}'s ServiceAccount`).toBe(false)
       expect(spec.automountServiceAccountToken).toBe(false)
@@ -168,7 +179,8 @@ describe('the rendered manifests on the lab API server', () => {
       expect(out.metadata.uid, objectId(o)).toBeTruthy()
     }
     const pods = podSpecs(objs).map((at) => podFrom(at, testNs))
-    expect(pods.map((p) => p.metadata.name).sort()).toEqual(['analytics-dry-run', 'api-dry-run', 'dashboard-dry-run', 'postgres-0', 'redis-0'])
+    const monitoringPods = monitored(name) ? ['alertmanager-dry-run', 'grafana-dry-run', 'prometheus-dry-run'] : []
+    expect(pods.map((p) => p.metadata.name).sort()).toEqual([...monitoringPods, 'analytics-dry-run', 'api-dry-run', 'dashboard-dry-run', 'postgres-0', 'redis-0'].sort())
     for (const p of pods) await kube.apply(p, { dryRun: true })
     console.log(`${name}: ${rest.length + 1} objects and ${pods.length} pods accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
