@@ -5,13 +5,16 @@ LAB_ENV ?= $(or $(LAB_HOME),$(HOME)/.graphmemory-lab)/state/lab.env
 NODE_MODULES := node_modules/.package-lock.json
 with-lab = set -a && . $(LAB_ENV) && set +a &&
 # The pipeline in library mode (ci/run.ts): the module's functions with `dagger call`'s names, against the lab
-pipeline = $(with-lab) npm run --silent pipeline --
+pipeline = $(with-lab) npm run --silent pipeline -- $(if $(COMPONENTS),--components $(COMPONENTS))
 # Credentials of the lab's release registry, as secret references (the value never appears on a command line)
 release-auth = --username $$LAB_RELEASE_USER --password file:$$LAB_RELEASE_PASSWORD_FILE
 # The lab cluster as the deployer identity (RBAC-bound to the application namespaces), never the admin
 cluster-auth = --kubeconfig file:$$KUBECONFIG_DEPLOYER
 # The environment deploy, plan, rollback and history act on
 ENV ?= prod
+# Extra kustomize components rendered into the environment, e.g. COMPONENTS=lab-real-node (the application's pods on
+# the lab's real node, which holds one environment at a time: docs/lab-kubernetes.md)
+COMPONENTS ?=
 # What `make ci` published, pulled by digest into Docker for the compose checks
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
