@@ -47,7 +47,9 @@ export async function planEnvironment(ctx: DeployContext, envName: string, kubec
   // the images given replace those of the running release; the others stay as they run (nothing is built or re-pinned)
   const given = imagesFromArgs(images ? [images] : [])
   imagePins(given)
-  const pinned = { ...running?.images, ...given }
+  // what runs, the images given over it, and what neither has (e.g. a monitoring server new to the environment) as
+  // a deploy would pin it
+  const pinned = await pinMissing({ ...running?.images, ...given }, ctx.images.pinned)
   const objects = checkManifest(await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage, ctx.components), env, await requiredSecrets(ctx.source, env, ctx.components))
   const { plan } = await planChanges(kube, env, objects, running?.inventory ?? [])
   return json ? JSON.stringify({ environment: env.name, ...plan }, null, 2) : formatPlan(plan, env.name)
