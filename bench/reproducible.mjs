@@ -44,6 +44,13 @@ async function entries(file) {
   return new Map(lines.map((l) => { const f = l.split(/\s+/); return [f.slice(5).join(' '), f.slice(0, 5).join(' ')] }))
 }
 
+/** The leaves of two JSON values that differ, as "path: a | b" (e.g. "history[3].created: ... | ..."). */
+function jsonDiff(a, b, at = '') {
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return a === b ? [] : [`${at}: ${JSON.stringify(a)} | ${JSON.stringify(b)}`]
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+  return [...keys].flatMap((k) => jsonDiff(a[k], b[k], Array.isArray(a) ? `${at}[${k}]` : at ? `${at}.${k}` : k))
+}
+
 const t0 = performance.now()
 await coldBuild(path.join(work, 'a'))
 await coldBuild(path.join(work, 'b'))
@@ -59,9 +66,11 @@ for (const s of services) {
     const what = changed.slice(0, 8).map((p) => `${p}: ${ea.get(p)} | ${eb.get(p) ?? 'absent'}`)
     layers.push({ layer: i, files: changed.length, examples: what })
   }
-  report[s] = { same: a.digest === b.digest, digests: [a.digest, b.digest], configSame: a.config === b.config, layers: a.layers.length, differingLayers: layers }
+  const configDiff = a.config === b.config ? [] : jsonDiff(JSON.parse(fs.readFileSync(a.blob(a.config), 'utf8')), JSON.parse(fs.readFileSync(b.blob(b.config), 'utf8')))
+  report[s] = { same: a.digest === b.digest, digests: [a.digest, b.digest], configSame: a.config === b.config, configDiff, layers: a.layers.length, differingLayers: layers }
   console.log(`${s}: ${a.digest === b.digest ? 'identical' : 'DIFFERENT'} (${a.layers.length} layers, ${layers.length} differ; config ${a.config === b.config ? 'same' : 'differs'})`)
   for (const l of layers) console.log(`  layer ${l.layer}: ${l.files} entries differ, e.g.\n    ${l.examples.join('\n    ')}`)
+  if (configDiff.length) console.log(`  config: ${configDiff.length} fields differ, e.g.\n    ${configDiff.slice(0, 8).join('\n    ')}`)
 }
 console.log(`two cold builds in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 console.log(JSON.stringify(report))
