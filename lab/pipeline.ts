@@ -5,6 +5,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { dag, type Directory } from '@dagger.io/dagger'
 import { GraphmemoryIde } from '../ci/src/index.js'
+import { pinnedTags } from '../ci/src/config/images.js'
+import { SERVICES } from '../ci/src/config/services.js'
 import { labVar } from './env.js'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -12,16 +14,44 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** The repository as the module's source (what defaultPath "/" gives under `dagger call`). */
 export const repoSource = (): Directory => dag.host().directory(REPO, { exclude: ['**/node_modules', '.git', '.ci-out', '**/__pycache__'] })
 
-/** The pipeline on the lab's images and release registry, for a commit id (default: a fresh one, so its tags are its own). */
-/** What a lab release pins from tags: the lab's Postgres, Redis and monitoring images (see ImageSources.pinned). */
-export const labPinned = (): Record<string, string> => ({
-  'graphmemory/postgres': labVar('LAB_IMAGE_POSTGRES'), 'graphmemory/redis': labVar('LAB_IMAGE_REDIS'),
-  'graphmemory/prometheus': labVar('LAB_IMAGE_PROMETHEUS'), 'graphmemory/alertmanager': labVar('LAB_IMAGE_ALERTMANAGER'),
-  'graphmemory/grafana': labVar('LAB_IMAGE_GRAFANA'),
+/** The lab's images for the constructor options a release pins from tags: its Postgres, Redis and monitoring images. */
+const labPinnedOptions = () => ({
+  postgresImage: labVar('LAB_IMAGE_POSTGRES'), redisImage: labVar('LAB_IMAGE_REDIS'), prometheusImage: labVar('LAB_IMAGE_PROMETHEUS'),
+  alertmanagerImage: labVar('LAB_IMAGE_ALERTMANAGER'), grafanaImage: labVar('LAB_IMAGE_GRAFANA'),
 })
 
-export const labPipeline = (source: Directory, commit = crypto.randomBytes(20).toString('hex')): GraphmemoryIde => new GraphmemoryIde(source,
-  labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'), labVar('LAB_IMAGE_POSTGRES'), labVar('LAB_IMAGE_REDIS'),
-  labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
-  labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'), labVar('LAB_IMAGE_PROMETHEUS'), labVar('LAB_IMAGE_ALERTMANAGER'),
-  labVar('LAB_IMAGE_OTELCOL'), labVar('LAB_IMAGE_GRAFANA'))
+/** What a lab release pins from tags (see ImageSources.pinned): logical name → the lab image's tag. */
+export const labPinned = (): Record<string, string> => pinnedTags(labPinnedOptions())
+
+/** The pipeline on the lab's images and release registry, for a commit id (default: a fresh one, so its tags are its own). */
+export function labPipeline(source: Directory, commit = crypto.randomBytes(20).toString('hex')): GraphmemoryIde {
+  const o = labPinnedOptions()
+  return new GraphmemoryIde(source,
+    labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'), o.postgresImage, o.redisImage,
+    labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
+    labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'), o.prometheusImage, o.alertmanagerImage,
+    labVar('LAB_IMAGE_OTELCOL'), o.grafanaImage)
+}
+
+/** The digest the lab mirror serves for an image reference host/repo:tag, as ref@digest. */
+export async function mirrorDigest(ref: string): Promise<string> {
+  const m = ref.match(/^([^/]+)\/(.+):([^:/]+)$/)!
+  const r = await fetch(`http://${m[1]}/v2/${m[2]}/manifests/${m[3]}`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  })
+  const digest = r.headers.get('docker-content-digest')
+  if (r.status !== 200 || !digest) throw new Error(`the lab mirror has no ${ref} (${r.status}): run make lab-up`)
+  return `${ref}@${digest}`
+}
+
+/**
+ * A full image map for render tests: every image pinned from a tag by its real digest in the lab mirror; the three
+ * services by well-formed digests of images nobody pulls (kwok runs no containers), new for every `run` so that
+ * kustomize really runs instead of the engine answering from its cache.
+ */
+export async function labRenderImages(run = crypto.randomBytes(8).toString('hex')): Promise<Record<string, string>> {
+  const pinned = await Promise.all(Object.entries(labPinned()).map(async ([name, tag]) => [name, await mirrorDigest(tag)] as const))
+  const services = SERVICES.map((s) => [`graphmemory/${s.name}`,
+    `127.0.0.1:5001/graphmemory/${s.name}@sha256:${crypto.createHash('sha256').update(s.name + run).digest('hex')}`] as const)
+  return Object.fromEntries([...pinned, ...services])
+}

@@ -1,6 +1,7 @@
 // The main object of the module: it only wires the steps (ci/src/steps), one function each.
 import { dag, object, func, argument, type Container, type Directory, type File, type Secret, type Service } from '@dagger.io/dagger'
 import { serviceConfig } from './config/services.js'
+import { pinnedTags } from './config/images.js'
 import { build as buildStep, serviceSources, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
 import { authFor, commitTag, imageRef, publish as publishStep } from './steps/publish.js'
@@ -269,10 +270,7 @@ export class GraphmemoryIde {
       source: this.source, kustomizeImage: this.kustomizeImage, commit: this.commit, components: this.componentList,
       images: {
         publish: (service) => this.publish(service, username, password),
-        pinned: {
-          'graphmemory/postgres': this.postgresImage, 'graphmemory/redis': this.redisImage, 'graphmemory/prometheus': this.prometheusImage,
-          'graphmemory/alertmanager': this.alertmanagerImage, 'graphmemory/grafana': this.grafanaImage,
-        },
+        pinned: pinnedTags(this),
       },
       log: (line) => process.stderr.write(`${line}\n`),
     }

@@ -11,6 +11,7 @@ import { connection, dag } from '@dagger.io/dagger'
 import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
+import { labRenderImages } from '../../../lab/pipeline.js'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
 import { environment, type EnvironmentName } from '../config/environments.js'
 import { assertAppLabels, objectId, parseManifests, podSpecs, unpinnedImages, type K8sObject } from '../plan/manifests.js'
@@ -32,32 +33,11 @@ const FILES: Record<string, string[]> = {
   'grafana-dashboards': fs.readdirSync(path.join(MONITORING, 'grafana', 'dashboards')).filter((f) => f.endsWith('.json')).map((f) => `grafana/dashboards/${f}`),
 }
 
-/** The digest the lab mirror serves for host/repo:tag, as ref@digest. */
-async function mirrorDigest(ref: string): Promise<string> {
-  const m = ref.match(/^([^/]+)\/(.+):([^:/]+)$/)!
-  const r = await fetch(`http://${m[1]}/v2/${m[2]}/manifests/${m[3]}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
-  })
-  const digest = r.headers.get('docker-content-digest')
-  if (r.status !== 200 || !digest) throw new Error(`the lab mirror has no ${ref} (${r.status}): run make lab-up`)
-  return `${ref}@${digest}`
-}
-
-const fake = (name: string, run: string) => `127.0.0.1:5001/graphmemory/${name}@sha256:${crypto.createHash('sha256').update(name + run).digest('hex')}`
 const rendered = new Map<EnvironmentName, K8sObject[]>()
 let images: Record<string, string>
 
 beforeAll(async () => {
-  // Prometheus and Alertmanager: the lab's images by their real digests; the rest: well-formed digests this test never
-  // pulls (kwok runs no containers), new on every run so kustomize really runs
-  const run = crypto.randomBytes(8).toString('hex')
-  images = {
-    'graphmemory/postgres': await mirrorDigest(labVar('LAB_IMAGE_POSTGRES')),
-    'graphmemory/redis': await mirrorDigest(labVar('LAB_IMAGE_REDIS')),
-    'graphmemory/prometheus': await mirrorDigest(labVar('LAB_IMAGE_PROMETHEUS')),
-    'graphmemory/alertmanager': await mirrorDigest(labVar('LAB_IMAGE_ALERTMANAGER')),
-    ...Object.fromEntries(['api', 'analytics', 'dashboard', 'grafana'].map((s) => [`graphmemory/${s}`, fake(s, run)])),
-  }
+  images = await labRenderImages() // images pinned from tags by their real digests, the services by made-up ones
   const kustomizeImage = labVar('LAB_IMAGE_KUSTOMIZE')
   let texts: string[] = []
   await connection(async () => {

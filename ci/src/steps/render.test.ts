@@ -9,6 +9,7 @@ import { connection, dag } from '@dagger.io/dagger'
 import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
+import { labRenderImages } from '../../../lab/pipeline.js'
 import { Kube, KubeApiError, type KubeObject } from '../adapters/kubernetes.js'
 import { ENVIRONMENT_NAMES, environment, type EnvironmentName } from '../config/environments.js'
 import {
@@ -19,25 +20,12 @@ import { render } from './render.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const K8S = path.join(REPO, 'k8s')
-const SERVICES = ['api', 'analytics', 'dashboard']
 
 /** Runs fn inside one Dagger session and returns its result. */
 async function inSession<T>(fn: () => Promise<T>): Promise<T> {
   let result: T | undefined
   await connection(async () => { result = await fn() })
   return result as T
-}
-
-/** The digest the lab mirror serves for an image reference host/repo:tag. */
-async function mirrorDigest(ref: string): Promise<string> {
-  const m = ref.match(/^([^/]+)\/(.+):([^:/]+)$/)!
-  const r = await fetch(`http://${m[1]}/v2/${m[2]}/manifests/${m[3]}`, {
-    method: 'HEAD',
-    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
-  })
-  const digest = r.headers.get('docker-content-digest')
-  if (r.status !== 200 || !digest) throw new Error(`the lab mirror has no ${ref} (${r.status}): run make lab-up`)
-  return `${ref}@${digest}`
 }
 
 /** What the monitoring component (staging and prod, not dev) adds: its images and its servers' pods. */
@@ -53,19 +41,7 @@ let renderSeconds = 0
 beforeAll(async () => {
   kube = Kube.fromFile(labVar('KUBECONFIG_LAB'))
   kustomizeImage = labVar('LAB_IMAGE_KUSTOMIZE')
-  // Postgres and Redis: the lab's real images by their real digests; the three services: well-formed digests of
-  // images this test never pulls (kwok runs no containers; publishing them is the build steps' business), new on
-  // every run so that kustomize really runs instead of the engine answering from its cache
-  const run = crypto.randomBytes(8).toString('hex')
-  images = {
-    'graphmemory/postgres': await mirrorDigest(labVar('LAB_IMAGE_POSTGRES')),
-    'graphmemory/redis': await mirrorDigest(labVar('LAB_IMAGE_REDIS')),
-    'graphmemory/prometheus': await mirrorDigest(labVar('LAB_IMAGE_PROMETHEUS')),
-    'graphmemory/alertmanager': await mirrorDigest(labVar('LAB_IMAGE_ALERTMANAGER')),
-    'graphmemory/grafana': await mirrorDigest(labVar('LAB_IMAGE_GRAFANA')),
-    ...Object.fromEntries(SERVICES.map((s) => [`graphmemory/${s}`,
-      `127.0.0.1:5001/graphmemory/${s}@sha256:${crypto.createHash('sha256').update(s + run).digest('hex')}`])),
-  }
+  images = await labRenderImages() // images pinned from tags by their real digests, the services by made-up ones
   const t0 = performance.now()
   const texts = await inSession(() => {
     const k8s = dag.host().directory(K8S)

@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest'
+import { PINNED_FROM_TAGS, pinnedTags } from './images.js'
+
+describe('pinnedTags', () => {
+  const options = { postgresImage: 'pg:15', redisImage: 'redis:7', prometheusImage: 'prom:3', alertmanagerImage: 'am:0.28', grafanaImage: 'grafana:12' }
+
+  it('maps every logical name to the tag its option gives', () => {
+    expect(pinnedTags(options)).toEqual({
+      'graphmemory/postgres': 'pg:15', 'graphmemory/redis': 'redis:7', 'graphmemory/prometheus': 'prom:3',
+      'graphmemory/alertmanager': 'am:0.28', 'graphmemory/grafana': 'grafana:12',
+    })
+  })
+})
