@@ -12,9 +12,10 @@ import * as actionlint from './actionlint.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as deployer from './deployer.mjs'
 import * as node from './node.mjs'
+import * as logCollector from './log-collector.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, actionlint, kubernetes, deployer, node, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, actionlint, kubernetes, deployer, node, logCollector, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {
