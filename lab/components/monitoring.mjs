@@ -5,7 +5,10 @@
 // and the compose file take either by configuration only. Debian builds Prometheus without Kubernetes service
 // discovery, so its promtool cannot read the Kubernetes config: the image also carries promtool of the same version
 // built from Go modules (lab/go/promtool) with every discovery, first on the PATH. The log collector
-// (LAB_IMAGE_OTELCOL) is an OpenTelemetry Collector built from Go modules (lab/go/otelcol).
+// (LAB_IMAGE_OTELCOL) is an OpenTelemetry Collector built from Go modules (lab/go/otelcol). The Postgres and Redis
+// exporters (LAB_IMAGE_POSTGRES_EXPORTER, LAB_IMAGE_REDIS_EXPORTER) are Debian's prometheus-postgres-exporter and
+// prometheus-redis-exporter, laid out the same way (user nobody, the exporter as entrypoint, configured by flags and
+// environment like the official images).
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
@@ -20,6 +23,8 @@ export const name = 'monitoring'
 /** The versions Debian bookworm ships (checked in each image after its build: `promtool --version`, `amtool --version`). */
 export const PROMETHEUS_VERSION = '2.42.0'
 export const ALERTMANAGER_VERSION = '0.25.0'
+export const POSTGRES_EXPORTER_VERSION = '0.11.1'
+export const REDIS_EXPORTER_VERSION = '1.45.0'
 /** The official images' user (nobody): the servers run as it and own their data folders. */
 const UID = 65534
 
@@ -38,6 +43,19 @@ const TOOLS = [
     cmd: '["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]',
     // the official image names the server `alertmanager`
     links: [['/usr/bin/prometheus-alertmanager', '/usr/local/bin/alertmanager']],
+  },
+  {
+    repo: 'gmi-lab/postgres-exporter', tag: `${POSTGRES_EXPORTER_VERSION}-bookworm`, version: POSTGRES_EXPORTER_VERSION,
+    pkg: 'prometheus-postgres-exporter', check: ['prometheus-postgres-exporter', '--version'],
+    entrypoint: '["/usr/bin/prometheus-postgres-exporter"]',
+    // the official image's path of the exporter
+    links: [['/usr/bin/prometheus-postgres-exporter', '/bin/postgres_exporter']],
+  },
+  {
+    repo: 'gmi-lab/redis-exporter', tag: `${REDIS_EXPORTER_VERSION}-bookworm`, version: REDIS_EXPORTER_VERSION,
+    pkg: 'prometheus-redis-exporter', check: ['prometheus-redis-exporter', '--version'], says: `Exporter ${REDIS_EXPORTER_VERSION}`,
+    entrypoint: '["/usr/bin/prometheus-redis-exporter"]',
+    links: [['/usr/bin/prometheus-redis-exporter', '/redis_exporter']],
   },
 ]
 
@@ -58,14 +76,11 @@ export async function build() {
 const dockerfile = (t, base, stamp) => `FROM ${base}
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${t.pkg}=${t.version}* \\
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc /usr/share/man \\
- && mkdir -p ${t.data} && chown ${UID}:${UID} ${t.data}${t.links.map(([from, to]) => ` \\\n && ln -s ${from} ${to}`).join('')}
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc /usr/share/man${t.data ? ` \\\n && mkdir -p ${t.data} && chown ${UID}:${UID} ${t.data}` : ''}${t.links.map(([from, to]) => ` \\\n && ln -s ${from} ${to}`).join('')}
 ${t.binaries ? `COPY ${t.binaries} /usr/local/bin/${t.binaries}\n` : ''}LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="${t.repo.split('/')[1]}" org.opencontainers.image.version="${t.version}"
 USER ${UID}:${UID}
-WORKDIR ${t.data}
-ENTRYPOINT ${t.entrypoint}
-CMD ${t.cmd}
-`
+${t.data ? `WORKDIR ${t.data}\n` : ''}ENTRYPOINT ${t.entrypoint}
+${t.cmd ? `CMD ${t.cmd}\n` : ''}`
 
 /** What an image is made of: its Dockerfile on the base image's reference, and the build of its Go binaries. */
 const stampOf = (t, binDir) => crypto.createHash('sha256').update(dockerfile(t, ref(IMAGES[0]), ''))
@@ -93,7 +108,7 @@ async function toolImage(t, binDir) {
       'fix the error above (is the Debian mirror reachable from containers?), then run `make lab-up`')
   }
   const v = await $`docker run --rm --entrypoint ${t.check[0]} ${target} ${t.check.slice(1)}`.nothrow().quiet()
-  if (!`${v.stdout}${v.stderr}`.includes(`version ${t.version}`)) {
+  if (!`${v.stdout}${v.stderr}`.includes(t.says ?? `version ${t.version}`)) {
     throw new LabError(`${t.repo} holds the wrong ${t.check[0]}`, `expected version ${t.version}, got: ${`${v.stdout}${v.stderr}`.trim().split('\n')[0]}`,
       `Debian's ${t.pkg} moved: set the new version in lab/components/monitoring.mjs, then run \`make lab-up\``)
   }
@@ -185,6 +200,6 @@ export async function status() {
 export function env() {
   return {
     LAB_IMAGE_PROMETHEUS: image(TOOLS[0]), LAB_IMAGE_ALERTMANAGER: image(TOOLS[1]), LAB_IMAGE_OTELCOL: image(OTELCOL),
-    LAB_IMAGE_GRAFANA: image(GRAFANA_STANDIN),
+    LAB_IMAGE_GRAFANA: image(GRAFANA_STANDIN), LAB_IMAGE_POSTGRES_EXPORTER: image(TOOLS[2]), LAB_IMAGE_REDIS_EXPORTER: image(TOOLS[3]),
   }
 }
