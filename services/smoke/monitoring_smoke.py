@@ -8,11 +8,13 @@ the services' JSON log lines carry a request id sent by the client and the OpenT
 line with its fields parsed, and stopping the analytics service makes
 ServiceDown fire and Alertmanager deliver it to the webhook (the test's rules are the repository's with ServiceDown's
 `for:` shortened, and its Alertmanager config routes everything to the webhook). scripts/health-check is run against
-the degraded stack and must fail naming analytics. Prints one line per check and `N passed, N failed`.
+the degraded stack and must fail naming analytics. The stores' exporters: Prometheus reads pg_up == 1 and
+redis_up == 1 through its query API, then Redis is stopped and RedisDown (its `for:` shortened too) fires and reaches
+the webhook. Prints one line per check and `N passed, N failed`.
 
 Images come from the environment: API_IMAGE, ANALYTICS_IMAGE, DASHBOARD_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE,
-PROMETHEUS_IMAGE, ALERTMANAGER_IMAGE, WEBHOOK_IMAGE (any image with python3); with the lab's env loaded, the LAB_IMAGE_*
-variables fill in the last three.
+PROMETHEUS_IMAGE, ALERTMANAGER_IMAGE, POSTGRES_EXPORTER_IMAGE, REDIS_EXPORTER_IMAGE, WEBHOOK_IMAGE (any image with
+python3); with the lab's env loaded, the LAB_IMAGE_* variables fill in the last five.
 """
 from __future__ import annotations
 
@@ -44,16 +46,22 @@ class MonitoringStack(Stack):
                                      "--profile", "monitoring"]
 
 
+def shorten_for(rules: Path, file: str, alert: str, was: str) -> None:
+    """Rewrites one alert's `for:` in a copied rule file to SHORT_FOR; fails when the alert or its `for:` moved."""
+    text = (rules / file).read_text()
+    patched = re.sub(rf"(- alert: {alert}\n(?:.*\n)*?\s+for: ){was}", rf"\g<1>{SHORT_FOR}", text, count=1)
+    if patched == text:
+        raise SystemExit(f"monitoring/prometheus/rules/{file}: {alert} with `for: {was}` not found")
+    (rules / file).write_text(patched)
+
+
 def test_configs(tmp: Path, scrape: str) -> dict[str, str]:
-    """The repository's Prometheus config and rules with short intervals and a short ServiceDown `for:`, and an
-    Alertmanager config that sends everything to the webhook. Returns the compose variables naming them."""
+    """The repository's Prometheus config and rules with short intervals and short ServiceDown and RedisDown `for:`,
+    and an Alertmanager config that sends everything to the webhook. Returns the compose variables naming them."""
     rules = tmp / "rules"
     shutil.copytree(ROOT / "monitoring" / "prometheus" / "rules", rules)
-    services = (rules / "services.yml").read_text()
-    patched = re.sub(r"(- alert: ServiceDown\n(?:.*\n)*?\s+for: )2m", rf"\g<1>{SHORT_FOR}", services, count=1)
-    if patched == services:
-        raise SystemExit("monitoring/prometheus/rules/services.yml: ServiceDown with `for: 2m` not found")
-    (rules / "services.yml").write_text(patched)
+    shorten_for(rules, "services.yml", "ServiceDown", "2m")
+    shorten_for(rules, "datastores.yml", "RedisDown", "1m")
     config = (ROOT / "monitoring" / "prometheus" / "prometheus.compose.yml").read_text()
     config = config.replace("scrape_timeout: 10s", "scrape_timeout: 1s").replace("scrape_interval: 15s", f"scrape_interval: {scrape}").replace("evaluation_interval: 15s", f"evaluation_interval: {scrape}")
     (tmp / "prometheus.yml").write_text(config)
@@ -79,6 +87,20 @@ def query(prom: str, q: str) -> list:
     return body["data"]["result"] if st == 200 and isinstance(body, dict) and body.get("status") == "success" else []
 
 
+def delivered_alert(stack: Stack, name: str, job: str) -> tuple[bool, object]:
+    """(True, the alert) once the webhook has printed a firing notification of alert `name` for `job`."""
+    out = stack.run("logs", "--no-color", "webhook", check=False).stdout
+    for raw in out.splitlines():
+        try:
+            msg = json.loads(raw.partition("| ")[2])
+        except ValueError:
+            continue
+        for alert in msg.get("alerts", []):
+            if alert["labels"].get("alertname") == name and alert["labels"].get("job") == job and alert["status"] == "firing":
+                return True, alert
+    return False, out[-400:]
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt(f"signal {s}")))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -86,7 +108,8 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="leave the stack running")
     a = ap.parse_args()
     for var, lab in (("PROMETHEUS_IMAGE", "LAB_IMAGE_PROMETHEUS"), ("ALERTMANAGER_IMAGE", "LAB_IMAGE_ALERTMANAGER"),
-                     ("WEBHOOK_IMAGE", "LAB_IMAGE_PYTHON_RUNTIME"), ("OTELCOL_IMAGE", "LAB_IMAGE_OTELCOL")):
+                     ("WEBHOOK_IMAGE", "LAB_IMAGE_PYTHON_RUNTIME"), ("OTELCOL_IMAGE", "LAB_IMAGE_OTELCOL"),
+                     ("POSTGRES_EXPORTER_IMAGE", "LAB_IMAGE_POSTGRES_EXPORTER"), ("REDIS_EXPORTER_IMAGE", "LAB_IMAGE_REDIS_EXPORTER")):
         if not os.environ.get(var) and os.environ.get(lab):
             os.environ[var] = os.environ[lab]
 
@@ -100,7 +123,8 @@ def main() -> int:
     api, prom, am = (f"http://127.0.0.1:{ports[k]}" for k in ("API_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT"))
     c = Checks()
     print(f"compose: {' '.join(stack.base)}", flush=True)
-    for k in ("API_IMAGE", "ANALYTICS_IMAGE", "DASHBOARD_IMAGE", "PROMETHEUS_IMAGE", "ALERTMANAGER_IMAGE", "OTELCOL_IMAGE", "WEBHOOK_IMAGE"):
+    for k in ("API_IMAGE", "ANALYTICS_IMAGE", "DASHBOARD_IMAGE", "PROMETHEUS_IMAGE", "ALERTMANAGER_IMAGE", "OTELCOL_IMAGE",
+              "POSTGRES_EXPORTER_IMAGE", "REDIS_EXPORTER_IMAGE", "WEBHOOK_IMAGE"):
         print(f"  {k}={os.environ.get(k, '(compose default)')}")
     try:
         t0 = time.monotonic()
@@ -115,10 +139,13 @@ def main() -> int:
         def targets():
             st, body = http("GET", f"{prom}/api/v1/targets?state=active")
             got = {t["labels"]["job"]: t["health"] for t in body["data"]["activeTargets"]} if st == 200 else {}
-            return all(got.get(j) == "up" for j in ("api", "analytics", "dashboard", "prometheus", "alertmanager")), got
+            return all(got.get(j) == "up" for j in ("api", "analytics", "dashboard", "prometheus", "alertmanager", "postgres", "redis")), got
         t1 = time.monotonic()
         ok, got = wait_for(targets, 60, 1)
-        c.check(f"Prometheus scrapes api, analytics, dashboard, itself and Alertmanager: all up ({time.monotonic() - t1:.1f}s)", ok, str(got))
+        c.check(f"Prometheus scrapes api, analytics, dashboard, itself, Alertmanager and the two exporters: all up ({time.monotonic() - t1:.1f}s)", ok, str(got))
+        for metric, job in (("pg_up", "postgres"), ("redis_up", "redis")):
+            v = wait_for(lambda: (bool(r := query(prom, f'{metric}{{job="{job}"}}')) and r[0]["value"][1] == "1", r), 30, 1)
+            c.check(f"{metric} == 1 through Prometheus's query API (the {job} exporter reaches {job})", bool(v and v[0]), str(v))
 
         request_id = "monsmoke-" + secrets.token_hex(6)
         for _ in range(5):
@@ -165,18 +192,7 @@ def main() -> int:
         fired = wait_for(lambda: (bool(v := query(prom, 'ALERTS{alertname="ServiceDown", job="analytics", alertstate="firing"}')), v), 90, 1)
         c.check(f"analytics stopped: ServiceDown fires for it (for: {SHORT_FOR}; {time.monotonic() - t2:.1f}s after stop)", bool(fired and fired[0]), str(fired))
 
-        def delivered():
-            out = stack.run("logs", "--no-color", "webhook", check=False).stdout
-            for raw in out.splitlines():
-                try:
-                    msg = json.loads(raw.partition("| ")[2])
-                except ValueError:
-                    continue
-                for alert in msg.get("alerts", []):
-                    if alert["labels"].get("alertname") == "ServiceDown" and alert["labels"].get("job") == "analytics" and alert["status"] == "firing":
-                        return True, alert
-            return False, out[-400:]
-        ok, alert = wait_for(delivered, 60, 1)
+        ok, alert = wait_for(lambda: delivered_alert(stack, "ServiceDown", "analytics"), 60, 1)
         c.check(f"Alertmanager delivered ServiceDown (analytics, critical, runbook) to the webhook ({time.monotonic() - t2:.1f}s after stop)",
                 ok and alert["labels"].get("severity") == "critical"
                 and alert["annotations"].get("runbook_url") == "docs/runbooks/alerts/service-down.md", str(alert)[:400])
@@ -190,6 +206,18 @@ def main() -> int:
                 and re.search(r"^FAIL\s+target analytics", hc.stdout, re.M) is not None
                 and re.search(r"^ok\s+api ready", hc.stdout, re.M) is not None, hc.stdout + hc.stderr)
         print(hc.stdout, end="", flush=True)
+
+        # -- a store down: its exporter says so -----------------------------------------------------------------------
+        t4 = time.monotonic()
+        stack.run("stop", "redis")
+        down = wait_for(lambda: (bool(v := query(prom, 'redis_up{job="redis"} == 0')), v), 60, 1)
+        c.check(f"redis stopped: the exporter reports redis_up == 0 ({time.monotonic() - t4:.1f}s after stop)", bool(down and down[0]), str(down))
+        fired = wait_for(lambda: (bool(v := query(prom, 'ALERTS{alertname="RedisDown", job="redis", alertstate="firing"}')), v), 90, 1)
+        c.check(f"RedisDown fires (for: {SHORT_FOR}; {time.monotonic() - t4:.1f}s after stop)", bool(fired and fired[0]), str(fired))
+        ok, alert = wait_for(lambda: delivered_alert(stack, "RedisDown", "redis"), 60, 1)
+        c.check(f"Alertmanager delivered RedisDown (critical, runbook) to the webhook ({time.monotonic() - t4:.1f}s after stop)",
+                ok and alert["labels"].get("severity") == "critical"
+                and alert["annotations"].get("runbook_url") == "docs/runbooks/alerts/redis-down.md", str(alert)[:400])
     except (Abort, KeyboardInterrupt, Exception) as e:  # noqa: BLE001
         if isinstance(e, Abort):
             print(f"aborted: {e}", flush=True)
