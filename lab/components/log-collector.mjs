@@ -1,7 +1,8 @@
 // The log collector in the lab's cluster, applied as the cluster owner (the lab admin): the bundle
 // k8s/cluster/log-collector through its lab variant k8s/cluster/lab/log-collector (the collector on the real node and
-// a log store stand-in that prints what it receives). The lab sets what only it knows: the images (LAB_IMAGE_OTELCOL)
-// and the real node's pod log folder (its kubelet's podLogsDir, mounted where the collector reads /var/log/pods).
+// a log store stand-in that prints what it receives). The lab sets what only it knows: the images (LAB_IMAGE_OTELCOL,
+// pinned by digest, so a rebuilt image rolls the pods), the real node's pod log folder (its kubelet's podLogsDir,
+// mounted where the collector reads /var/log/pods) and a folder of the lab's for the collector's offsets.
 import fs from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
@@ -28,6 +29,8 @@ const PART_OF = 'app.kubernetes.io/part-of=graphmemory-log-collector'
 const OFFICIAL_IMAGE = /^otel\/opentelemetry-collector-contrib:/
 /** The real node's kubelet configuration (lab/components/node.mjs writes it). */
 const KUBELET_CONFIG = path.join(STATE, 'node', 'kubelet-config.json')
+/** Where the collector on the real node keeps its offsets (the bundle's /var/lib/graphmemory-otelcol). */
+export const OFFSETS = path.join(STATE, 'log-collector', 'offsets')
 
 let admin
 const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
@@ -46,16 +49,27 @@ export function podLogsDir() {
   return JSON.parse(fs.readFileSync(KUBELET_CONFIG, 'utf8')).podLogsDir
 }
 
-/** The lab variant's objects with the lab's images and the real node's log folder. */
+/** `image` with the digest the mirror holds for it (`repo:tag@sha256:…`). */
+export async function pinned(image) {
+  const [, host, repo, tag] = image.match(/^([^/]+)\/(.+):([^:@]+)$/)
+  const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  }).catch((err) => ({ status: 0, statusText: err.message, headers: new Headers() }))
+  const digest = r.headers.get('docker-content-digest')
+  if (r.status !== 200 || !digest) throw new LabError(`${image} is not in the mirror`, `${r.status} ${r.statusText}`, 'run `make lab-up` (monitoring builds it)')
+  return `${image}@${digest}`
+}
+
+/** The lab variant's objects with the lab's images, the real node's log folder and the lab's offsets folder. */
 export async function labObjects() {
-  const image = monitoring.env().LAB_IMAGE_OTELCOL
-  const logs = podLogsDir()
+  const image = await pinned(monitoring.env().LAB_IMAGE_OTELCOL)
+  const folders = { '/var/log/pods': podLogsDir(), '/var/lib/graphmemory-otelcol': OFFSETS }
   const objects = await render(LAB_BUNDLE)
   for (const o of objects) {
     const spec = o.spec?.template?.spec
     if (!spec) continue
     for (const c of spec.containers) if (OFFICIAL_IMAGE.test(c.image)) c.image = image
-    for (const v of spec.volumes ?? []) if (v.hostPath?.path === '/var/log/pods') v.hostPath.path = logs
+    for (const v of spec.volumes ?? []) if (folders[v.hostPath?.path]) v.hostPath.path = folders[v.hostPath.path]
   }
   return objects
 }

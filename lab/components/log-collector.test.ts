@@ -7,7 +7,7 @@ import crypto from 'node:crypto'
 import * as k8s from '@kubernetes/client-node'
 import { parse } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { labVar } from '../env'
+import { labVar } from '../env.js'
 import * as lc from './log-collector.mjs'
 import * as node from './node.mjs'
 
@@ -47,6 +47,23 @@ const collectorPod = (namespace: string): k8s.V1Pod => {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name: `otel-collector-${id}`, namespace, labels: t.metadata.labels }, spec: t.spec }
 }
 
+/** A pod on the real node, in the application-like namespace, that prints `lines` and exits. */
+const writer = (name: string, lines: string[]): k8s.V1Pod => ({
+  metadata: { name },
+  spec: {
+    nodeSelector: { [node.NODE_LABEL.key]: node.NODE_LABEL.value },
+    tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: node.NODE_TAINT.effect }],
+    restartPolicy: 'Never',
+    automountServiceAccountToken: false,
+    securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [{
+      name: 'writer', image: labVar('LAB_IMAGE_DEBIAN'), imagePullPolicy: 'IfNotPresent',
+      command: ['sh', '-c', 'printf "%s\\n" "$@"', 'writer', ...lines],
+      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    }],
+  },
+})
+
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
@@ -80,6 +97,25 @@ function records(text: string): LogRecord[] {
   return out
 }
 
+/** Runs a writer pod to completion. */
+async function write(name: string, lines: string[]) {
+  await admin.core.createNamespacedPod({ namespace: appNs, body: writer(name, lines) })
+  await until(`the pod ${name} finished`, async () => {
+    const p = await admin.core.readNamespacedPod({ name, namespace: appNs })
+    return p.status?.phase === 'Succeeded' ? true : undefined
+  })
+}
+
+/** The records the log store printed that came from the test's namespace. */
+async function stored(): Promise<LogRecord[]> {
+  const [store] = (await admin.core.listNamespacedPod({ namespace: lc.NAMESPACE, labelSelector: `app.kubernetes.io/name=${lc.LOG_STORE}` })).items
+  const text = await admin.core.readNamespacedPodLog({ name: store.metadata!.name!, namespace: lc.NAMESPACE, sinceSeconds: 900 })
+  return records(text).filter((r) => r.resource['k8s.namespace.name'] === appNs)
+}
+
+const collectorPods = async () =>
+  (await admin.core.listNamespacedPod({ namespace: lc.NAMESPACE, labelSelector: 'app.kubernetes.io/name=otel-collector' })).items
+
 describe('the log collector bundle', () => {
   beforeAll(async () => {
     admin = clients(labVar('KUBECONFIG_LAB'))
@@ -112,7 +148,7 @@ describe('the log collector bundle', () => {
     await admin.core.createNamespacedServiceAccount({ namespace: appNs, body: { ...sa, metadata: { ...sa.metadata, namespace: appNs } } })
     const why = await refusal(admin.core.createNamespacedPod({ namespace: appNs, body: collectorPod(appNs), dryRun: 'All' }))
     expect(why).toMatch(/^403 Forbidden: .*violates PodSecurity "restricted:latest"/)
-    expect(why).toContain('restricted volume types (volume "pod-logs" uses restricted volume type "hostPath")')
+    expect(why).toContain('restricted volume types (volumes "pod-logs", "offsets" use restricted volume type "hostPath")')
     expect(why).toContain('runAsUser=0 (pod must not set runAsUser=0)')
     // the DaemonSet object itself is stored (Pod Security checks pods), and every pod it makes is refused
     const ds = { ...daemonSet(), metadata: { ...daemonSet().metadata, namespace: appNs } }
@@ -121,7 +157,7 @@ describe('the log collector bundle', () => {
       const list = await admin.core.listNamespacedEvent({ namespace: appNs, fieldSelector: `involvedObject.kind=DaemonSet,reason=FailedCreate` })
       return list.items[0]?.message
     })
-    expect(event).toMatch(/violates PodSecurity "restricted:latest": .*volume "pod-logs" uses restricted volume type "hostPath"/)
+    expect(event).toMatch(/violates PodSecurity "restricted:latest": .*volumes "pod-logs", "offsets" use restricted volume type "hostPath"/)
     const status = (await admin.apps.readNamespacedDaemonSet({ name: 'otel-collector', namespace: appNs })).status
     expect(status?.currentNumberScheduled ?? 0).toBe(0)
   })
@@ -135,44 +171,18 @@ describe('the log collector bundle', () => {
   })
 
   it('ships a JSON log line written by a pod on the real node, parsed, to the log store', async () => {
-    const collectors = await admin.core.listNamespacedPod({ namespace: lc.NAMESPACE, labelSelector: 'app.kubernetes.io/name=otel-collector' })
-    const onNode = collectors.items.find((p) => p.spec?.nodeName === node.NODE_NAME)
+    const onNode = (await collectorPods()).find((p) => p.spec?.nodeName === node.NODE_NAME)
     expect(onNode?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True')
-    expect(onNode?.spec?.containers[0].image).toBe(labVar('LAB_IMAGE_OTELCOL'))
+    expect(onNode?.spec?.containers[0].image).toBe(await lc.pinned(labVar('LAB_IMAGE_OTELCOL')))
 
     const requestId = `lab-${id}`
     const time = new Date().toISOString() // the services' format: UTC, milliseconds
     const line = JSON.stringify({ time, level: 'WARNING', logger: 'gmi.lab.test', message: 'log collector test', request_id: requestId, status: 503 })
     const t0 = Date.now()
-    await admin.core.createNamespacedPod({
-      namespace: appNs,
-      body: {
-        metadata: { name: 'writer' },
-        spec: {
-          nodeSelector: { [node.NODE_LABEL.key]: node.NODE_LABEL.value },
-          tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: node.NODE_TAINT.effect }],
-          restartPolicy: 'Never',
-          automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [{
-            name: 'writer', image: labVar('LAB_IMAGE_DEBIAN'), imagePullPolicy: 'IfNotPresent',
-            command: ['sh', '-c', 'printf "%s\\n" "$LINE" "plain text $REQUEST_ID"'],
-            env: [{ name: 'LINE', value: line }, { name: 'REQUEST_ID', value: requestId }],
-            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-          }],
-        },
-      },
-    })
-    await until('the writer pod finished', async () => {
-      const p = await admin.core.readNamespacedPod({ name: 'writer', namespace: appNs })
-      return p.status?.phase === 'Succeeded' ? true : undefined
-    })
+    await write('writer', [line, `plain text ${requestId}`])
     const written = Date.now()
-
-    const [store] = (await admin.core.listNamespacedPod({ namespace: lc.NAMESPACE, labelSelector: `app.kubernetes.io/name=${lc.LOG_STORE}` })).items
     const found = await until(`request id ${requestId} in the log store's output`, async () => {
-      const text = await admin.core.readNamespacedPodLog({ name: store.metadata!.name!, namespace: lc.NAMESPACE, sinceSeconds: 600 })
-      const mine = records(text).filter((r) => r.resource['k8s.namespace.name'] === appNs)
+      const mine = (await stored()).filter((r) => r.resource['k8s.pod.name'] === 'writer')
       return mine.length >= 2 ? mine : undefined
     })
     console.log(`log collector: writer pod created → finished ${((written - t0) / 1000).toFixed(1)} s, → both lines in the store ${((Date.now() - written) / 1000).toFixed(1)} s`)
@@ -188,5 +198,33 @@ describe('the log collector bundle', () => {
     expect(new Date(json.timestamp.replace(/ \+0000 UTC$/, 'Z').replace(' ', 'T')).toISOString()).toBe(time)
     const plain = found.find((r) => r.body === `plain text ${requestId}`)
     expect(plain?.attributes.request_id).toBeUndefined()
+  })
+  it('resumes after a restart: a line written while no collector runs is shipped once, nothing is shipped twice', async () => {
+    const before = await stored()
+    expect(before.length).toBeGreaterThanOrEqual(2) // the previous test's lines
+    // no collector on the node while the line is written: its DaemonSet asks for a node that does not exist
+    await admin.apps.patchNamespacedDaemonSet({ name: lc.DAEMONSET, namespace: lc.NAMESPACE,
+      body: { spec: { template: { spec: { nodeSelector: { [node.NODE_LABEL.key]: 'paused-by-test' } } } } } },
+    k8s.setHeaderOptions('Content-Type', 'application/merge-patch+json'))
+    try {
+      await until('no collector pod', async () => ((await collectorPods()).length === 0 ? true : undefined))
+      await write('written-while-down', [JSON.stringify({ time: new Date().toISOString(), level: 'INFO', message: 'while down', request_id: `down-${id}` })])
+      expect((await stored()).some((r) => r.attributes.request_id === `down-${id}`)).toBe(false)
+    } finally {
+      await lc.up() // the bundle as committed again (server-side apply takes the selector back), rolled out
+    }
+    const t0 = Date.now()
+    const after = await until('the line written while down', async () => {
+      const all = await stored()
+      return all.some((r) => r.attributes.request_id === `down-${id}`) ? all : undefined
+    })
+    console.log(`log collector: line written while down in the store ${((Date.now() - t0) / 1000).toFixed(1)} s after the collector was back`)
+    // give a re-read a batch timeout's chance to show up, then count: every line exactly once
+    await new Promise((r) => setTimeout(r, 3000))
+    const final = await stored()
+    const count = (pred: (r: LogRecord) => boolean) => final.filter(pred).length
+    expect(count((r) => r.attributes.request_id === `down-${id}`)).toBe(1)
+    for (const r of before) expect(count((x) => x.body === r.body && x.resource['k8s.pod.name'] === r.resource['k8s.pod.name'])).toBe(1)
+    expect(after.length).toBeGreaterThan(before.length)
   })
 })

@@ -1,14 +1,17 @@
 // Wrapper module: the lab's OpenTelemetry Collector (main.go), every collector module at one release: core v0.165.0
 // (stable modules v1.71.0) and contrib v0.165.0 (the only recent release whose pkg/stanza the Go proxy serves).
-// Left out, with the reason (checked 2026-11-27): k8sattributesprocessor v1.4.0 needs go.opentelemetry.io/otel at a
-// pseudo-version the proxy refuses (and semconv/v1.44.0, which no served otel release has); fileexporter v0.165.0
-// needs extension/encoding/otlpencodingextension v0.165.0, refused. The lab's collector prints what it ships
-// (debug exporter) and forwards OTLP; the cluster runs the official contrib image, which has both.
+// The file_storage extension keeps the filelog receiver's offsets across restarts (the cluster's DaemonSet).
+// Left out, with the reason (retried 2026-11-27): k8sattributesprocessor v1.4.0 (the release of contrib v0.165.0)
+// needs go.opentelemetry.io/otel at a pseudo-version the proxy refuses (403; it carries semconv/v1.44.0, which the
+// newest served otel, v1.47.0, lacks); fileexporter v0.165.0 needs extension/encoding/otlpencodingextension
+// v0.165.0, refused. The lab's collector prints what it ships (debug exporter) and forwards OTLP; the cluster runs
+// it, or the official contrib image, with the same config.
 module graphmemory.dev/lab/otelcol
 
 go 1.26.0
 
 require (
+	github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.165.0
 	github.com/open-telemetry/opentelemetry-collector-contrib/receiver/filelogreceiver v0.165.0
 	go.opentelemetry.io/collector/component v1.71.0
 	go.opentelemetry.io/collector/confmap v1.71.0
@@ -17,6 +20,7 @@ require (
 	go.opentelemetry.io/collector/exporter v1.71.0
 	go.opentelemetry.io/collector/exporter/debugexporter v0.165.0
 	go.opentelemetry.io/collector/exporter/otlphttpexporter v0.165.0
+	go.opentelemetry.io/collector/extension v1.71.0
 	go.opentelemetry.io/collector/otelcol v0.165.0
 	go.opentelemetry.io/collector/processor v1.71.0
 	go.opentelemetry.io/collector/processor/batchprocessor v0.165.0
@@ -103,6 +107,7 @@ require (
 	github.com/valyala/fastjson v1.6.10 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	github.com/yusufpapurcu/wmi v1.2.4 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/collector/client v1.71.0 // indirect
 	go.opentelemetry.io/collector/component/componentstatus v0.165.0 // indirect
@@ -131,7 +136,6 @@ require (
 	go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper v0.165.0 // indirect
 	go.opentelemetry.io/collector/exporter/exportertest v0.165.0 // indirect
 	go.opentelemetry.io/collector/exporter/xexporter v0.165.0 // indirect
-	go.opentelemetry.io/collector/extension v1.71.0 // indirect
 	go.opentelemetry.io/collector/extension/extensionauth v1.71.0 // indirect
 	go.opentelemetry.io/collector/extension/extensioncapabilities v0.165.0 // indirect
 	go.opentelemetry.io/collector/extension/extensionmiddleware v0.165.0 // indirect
