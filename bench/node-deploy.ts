@@ -20,7 +20,7 @@ import { rollbackTarget } from '../ci/src/plan/releases.js'
 import { deployRelease, type ReleaseRequest } from '../ci/src/steps/deploy.js'
 import { readManifest, readReleases } from '../ci/src/steps/history.js'
 import { authFor, publish } from '../ci/src/steps/publish.js'
-import { releaseImages, renderManifest, requiredSecrets } from '../ci/src/steps/release.js'
+import { releaseImages, renderRelease, requiredSecrets } from '../ci/src/steps/release.js'
 
 const run = crypto.randomBytes(3).toString('hex')
 const COMMIT = 'ea1e0de0ea1e0de0ea1e0de0ea1e0de0ea1e0de0' // the real-node test's: its images are reused
@@ -51,7 +51,11 @@ await connection(async () => {
   const api = images['graphmemory/api']
   const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`
   crashing = await publish(pipeline.build('api').withEntrypoint(['python3', '-c', 'import sys; sys.exit(3)']), crashRef, authFor(crashRef, user, password))
-  await timed('render dev + lab-real-node s', async () => { template = await renderManifest(source, environment('dev'), images, labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node']) })
+  await timed('render dev + lab-real-node s', async () => {
+    const release = await renderRelease(source, environment('dev'), images, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])
+    template = release.manifest
+    images = release.images
+  })
   required = await requiredSecrets(source, environment('dev'), ['lab-real-node'])
 })
 

@@ -12,7 +12,7 @@ import { connectCluster } from './cluster.js'
 import { deployRelease, type DeployOutcome } from './deploy.js'
 import { readManifest, readReleases } from './history.js'
 import { checkManifest, namespaceExists, planChanges } from './plan.js'
-import { pinMissing, releaseImages, renderManifest, requiredSecrets, secretText, type ImageSources } from './release.js'
+import { releaseImages, renderRelease, requiredSecrets, secretText, type ImageSources } from './release.js'
 
 /** What every deploy command needs from the pipeline object. */
 export interface DeployContext {
@@ -49,8 +49,8 @@ export async function planEnvironment(ctx: DeployContext, envName: string, kubec
   imagePins(given)
   // what runs, the images given over it, and what neither has (e.g. a monitoring server new to the environment) as
   // a deploy would pin it
-  const pinned = await pinMissing({ ...running?.images, ...given }, ctx.images.pinned)
-  const objects = checkManifest(await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage, ctx.components), env, await requiredSecrets(ctx.source, env, ctx.components))
+  const { manifest } = await renderRelease(ctx.source, env, { ...running?.images, ...given }, ctx.images.pinned, ctx.kustomizeImage, ctx.components)
+  const objects = checkManifest(manifest, env, await requiredSecrets(ctx.source, env, ctx.components))
   const { plan } = await planChanges(kube, env, objects, running?.inventory ?? [])
   return json ? JSON.stringify({ environment: env.name, ...plan }, null, 2) : formatPlan(plan, env.name)
 }
@@ -61,9 +61,8 @@ export async function deployEnvironment(ctx: DeployContext, envName: string, kub
   const values = parseSecretValues((await secretText(secrets)) ?? '')
   const kube = await cluster(env, kubeconfig, service)
   const required = await requiredSecrets(ctx.source, env, ctx.components)
-  const pinned = await releaseImages(images, ctx.images)
-  const manifest = await renderManifest(ctx.source, env, pinned, ctx.kustomizeImage, ctx.components)
-  const outcome = await deployRelease(kube, { env, manifest, images: pinned, commit: ctx.commit, origin: 'deploy', required, secrets: values, timeoutSeconds, log: ctx.log })
+  const release = await renderRelease(ctx.source, env, await releaseImages(images, ctx.images), ctx.images.pinned, ctx.kustomizeImage, ctx.components)
+  const outcome = await deployRelease(kube, { env, ...release, commit: ctx.commit, origin: 'deploy', required, secrets: values, timeoutSeconds, log: ctx.log })
   return outcomeLine(outcome, 'deployed')
 }
 
@@ -102,10 +101,9 @@ export async function promoteEnvironment(ctx: DeployContext, fromName: string, t
   if (!running) throw new PipelineError(`nothing is deployed in ${from.name}`, 'promote takes the digests of its running release', `deploy ${from.name} first`)
   // the services' digests as they run in `from`; an image its release lacks (one `to` runs and `from` does not, e.g.
   // the monitoring servers) pinned from its tag
-  const images = await pinMissing(running.images, ctx.images.pinned)
-  const manifest = await renderManifest(ctx.source, to, images, ctx.kustomizeImage, ctx.components)
+  const release = await renderRelease(ctx.source, to, running.images, ctx.images.pinned, ctx.kustomizeImage, ctx.components)
   const outcome = await deployRelease(target, {
-    env: to, manifest, images, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
+    env: to, ...release, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
     required: await requiredSecrets(ctx.source, to, ctx.components), secrets: values, timeoutSeconds, log: ctx.log,
   })
   return outcomeLine(outcome, `promoted ${from.name} release ${running.revision} to`)

@@ -20,7 +20,7 @@ import { parseManifests } from '../plan/manifests.js'
 import { deployRelease, type ReleaseRequest } from './deploy.js'
 import { readReleases } from './history.js'
 import { authFor, publish } from './publish.js'
-import { releaseImages, renderManifest, requiredSecrets } from './release.js'
+import { releaseImages, renderManifest, renderRelease, requiredSecrets } from './release.js'
 
 const RUN = crypto.randomBytes(3).toString('hex')
 /** A fixed commit: the same source gives the same images, so a second run publishes nothing new. */
@@ -46,15 +46,15 @@ beforeAll(async () => {
     const pipeline = labPipeline(source, COMMIT)
     const user = labVar('LAB_RELEASE_USER')
     const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
-    images = await releaseImages('', {
-      publish: (service) => pipeline.publish(service, user, password), pinned: labPinned(),
-    })
-    const api = images['graphmemory/api']
+    const services = await releaseImages('', { publish: (service) => pipeline.publish(service, user, password), pinned: labPinned() })
+    const api = services['graphmemory/api']
     const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`
     crashingApi = await publish(pipeline.build('api').withEntrypoint(['python3', '-c', 'import sys; print("api: refusing to start (crash test)"); sys.exit(3)']),
       crashRef, authFor(crashRef, user, password))
     missingApi = `${api.slice(0, api.indexOf('@'))}@sha256:${crypto.createHash('sha256').update(`missing ${RUN}`).digest('hex')}`
-    template = await renderManifest(source, dev, images, labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])
+    const release = await renderRelease(source, dev, services, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])
+    template = release.manifest
+    images = release.images
     required = await requiredSecrets(source, dev, ['lab-real-node'])
     missingComponent = await renderManifest(source, dev, images, labVar('LAB_IMAGE_KUSTOMIZE'), ['no-such-part']).catch((e: Error) => e)
   })

@@ -4,7 +4,7 @@ import { dag, type Directory, type Secret } from '@dagger.io/dagger'
 import { SERVICES } from '../config/services.js'
 import type { Environment } from '../config/environments.js'
 import { imagesFromArgs, imagePins } from '../plan/images.js'
-import { parseRequiredSecrets, type RequiredSecrets } from '../plan/manifests.js'
+import { parseManifests, parseRequiredSecrets, unpinnedImages, type RequiredSecrets } from '../plan/manifests.js'
 import { PipelineError } from '../errors.js'
 import { checkComponents, render } from './render.js'
 
@@ -38,23 +38,44 @@ export interface ImageSources {
 export const pinTag = (ref: string): Promise<string> => dag.container().from(ref).imageRef()
 
 /** `images` completed with every image of `tags` it lacks, each pinned to the digest its tag has now. */
-export async function pinMissing(images: Record<string, string>, tags: Record<string, string>): Promise<Record<string, string>> {
+async function pinMissing(images: Record<string, string>, tags: Record<string, string>): Promise<Record<string, string>> {
   const missing = Object.entries(tags).filter(([name]) => !images[name])
   const pinned = await Promise.all(missing.map(async ([name, tag]) => [name, await pinTag(tag)] as const))
   return { ...images, ...Object.fromEntries(pinned) }
 }
 
 /**
- * Every image a release needs, by digest: those given (`name=ref@sha256:...`, comma-separated) as they are, the
- * others built and published (the services) or pinned from their tag (see ImageSources.pinned). Checked before any
- * work.
+ * The services' images of a release, by digest: those given (`name=ref@sha256:...`, comma-separated) as they are,
+ * the others built and published. Checked before any work. The other images are pinned when the release is rendered
+ * (see renderRelease).
  */
 export async function releaseImages(given: string, sources: ImageSources): Promise<Record<string, string>> {
   const images = imagesFromArgs(given ? [given] : [])
   imagePins(images)
   const made = await Promise.all(SERVICES.filter((s) => !images[`graphmemory/${s.name}`])
     .map(async (s) => [`graphmemory/${s.name}`, await sources.publish(s.name)] as const))
-  return pinMissing({ ...images, ...Object.fromEntries(made) }, sources.pinned)
+  return { ...images, ...Object.fromEntries(made) }
+}
+
+/** A release as it is applied: its manifest and the images it runs, by digest. */
+export interface RenderedRelease {
+  manifest: string
+  images: Record<string, string>
+}
+
+/**
+ * Renders a release: with `images`, plus, for the images of `tags` that the environment runs and `images` lacks (the
+ * stores, and the monitoring servers in staging and prod, not in dev), the digest their tag has now. Nothing is
+ * looked up for an image the environment does not run.
+ */
+export async function renderRelease(source: Directory, env: Environment, images: Record<string, string>, tags: Record<string, string>,
+  kustomizeImage: string, components: string[] = []): Promise<RenderedRelease> {
+  const first = await renderManifest(source, env, images, kustomizeImage, components)
+  const lacking = new Set(unpinnedImages(parseManifests(first)).map((c) => c.image))
+  const wanted = Object.fromEntries(Object.entries(tags).filter(([name]) => lacking.has(name)))
+  if (Object.keys(wanted).length === 0) return { manifest: first, images }
+  const all = await pinMissing(images, wanted)
+  return { manifest: await renderManifest(source, env, all, kustomizeImage, components), images: all }
 }
 
 /**

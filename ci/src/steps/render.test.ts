@@ -9,7 +9,7 @@ import { connection, dag } from '@dagger.io/dagger'
 import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { labRenderImages } from '../../../lab/pipeline.js'
+import { labPinned, labRenderImages, repoSource } from '../../../lab/pipeline.js'
 import { Kube, KubeApiError, type KubeObject } from '../adapters/kubernetes.js'
 import { ENVIRONMENT_NAMES, environment, type EnvironmentName } from '../config/environments.js'
 import {
@@ -17,6 +17,7 @@ import {
   uncoveredSecrets, unpinnedImages, type K8sObject, type PodSpecAt,
 } from '../plan/manifests.js'
 import { render } from './render.js'
+import { renderRelease } from './release.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const K8S = path.join(REPO, 'k8s')
@@ -127,6 +128,18 @@ function podFrom(at: PodSpecAt, namespace: string): KubeObject {
 
 const inNamespace = (o: K8sObject, ns: string): KubeObject =>
   ({ ...structuredClone(o), metadata: { ...structuredClone(o.metadata), namespace: ns } }) as KubeObject
+
+describe('renderRelease', () => {
+  it('pins from their tags only the images the environment runs: dev no monitoring server, staging all', async () => {
+    const tags = labPinned()
+    const services = Object.fromEntries(Object.entries(images).filter(([name]) => !(name in tags)))
+    const [dev, staging] = await inSession(() => Promise.all((['dev', 'staging'] as const).map((env) =>
+      renderRelease(repoSource(), environment(env), services, tags, kustomizeImage))))
+    expect(Object.keys(dev.images).sort()).toEqual([...Object.keys(services), 'graphmemory/postgres', 'graphmemory/redis'].sort())
+    expect(staging.images).toEqual(images) // each tag pinned to the digest the mirror serves
+    expect(unpinnedImages(parseManifests(staging.manifest))).toEqual([])
+  })
+})
 
 describe('the rendered manifests on the lab API server', () => {
   it.each(ENVIRONMENT_NAMES)('%s: every object passes a server-side dry run; Pod Security restricted admits every pod', async (name) => {
