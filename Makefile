@@ -4,8 +4,9 @@ SHELL := /bin/bash
 LAB_ENV ?= $(or $(LAB_HOME),$(HOME)/.graphmemory-lab)/state/lab.env
 NODE_MODULES := node_modules/.package-lock.json
 with-lab = set -a && . $(LAB_ENV) && set +a &&
-# The pipeline in library mode (ci/run.ts): the module's functions with `dagger call`'s names, against the lab
-pipeline = $(with-lab) npm run --silent pipeline -- $(if $(COMPONENTS),--components $(COMPONENTS))
+# The pipeline in library mode (ci/run.ts, bundled by ci/pipeline.mjs): the module's functions with `dagger call`'s
+# names, against the lab
+pipeline = $(with-lab) node ci/pipeline.mjs $(if $(COMPONENTS),--components $(COMPONENTS))
 # Credentials of the lab's release registry, as secret references (the value never appears on a command line)
 release-auth = --username $$LAB_RELEASE_USER --password file:$$LAB_RELEASE_PASSWORD_FILE
 # The lab cluster as the deployer identity (RBAC-bound to the application namespaces), never the admin

@@ -4,7 +4,7 @@
 //   baseline, per service in turn: docker build --target test; the suite in that image beside Postgres/Redis
 //   containers (docker network); docker build --target runtime; trivy (as a container) image + config + secret scans
 //   and a CycloneDX SBOM; docker push to the release registry.
-//   pipeline: npm run pipeline -- ci (build, test, scan, SBOM, publish; no signing key, as the baseline does not sign)
+//   pipeline: node ci/pipeline.mjs ci (build, test, scan, SBOM, publish; no signing key, as the baseline does not sign)
 // Scenarios: warm no-change; a one-line change in the API's code; with --cold first: empty engine cache (the engine's
 // state volume removed) and empty Docker build cache. Also library mode's start: a cached `build --service api`.
 //   node bench/pipeline.mjs [--cold] [--json FILE]      (needs `make lab-up`; takes minutes, longer with --cold)
@@ -41,9 +41,9 @@ const changeApi = (n) => fs.appendFileSync(path.join(work, 'services/api/app/mai
 
 // ---- the pipeline ------------------------------------------------------------------------------------------------
 async function pipelineCi() {
-  return timed(() => sh({ cwd: REPO })`npx tsx ci/run.ts --source ${work} --commit ${commit} --commit-time ${commitTime} ci --username ${env.LAB_RELEASE_USER} --password file:${env.LAB_RELEASE_PASSWORD_FILE} --output ${path.join(work, '.ci-out')}`)
+  return timed(() => sh({ cwd: REPO })`node ci/pipeline.mjs --source ${work} --commit ${commit} --commit-time ${commitTime} ci --username ${env.LAB_RELEASE_USER} --password file:${env.LAB_RELEASE_PASSWORD_FILE} --output ${path.join(work, '.ci-out')}`)
 }
-const libraryStart = () => timed(() => sh({ cwd: REPO })`npx tsx ci/run.ts --source ${work} --commit ${commit} --commit-time ${commitTime} build --service api`)
+const libraryStart = () => timed(() => sh({ cwd: REPO })`node ci/pipeline.mjs --source ${work} --commit ${commit} --commit-time ${commitTime} build --service api`)
 
 // ---- the baseline ------------------------------------------------------------------------------------------------
 // Debian's 20.10 client builds with BuildKit without the buildx plugin (a newer client in /usr/local/bin needs it)

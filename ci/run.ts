@@ -4,15 +4,14 @@
 //   npm run pipeline -- --help | <function> --help
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { connection, dag, Container, Directory, File } from '@dagger.io/dagger'
 import { GraphmemoryIde } from './src/index.js'
 import { messageOf } from './src/errors.js'
 import { parseCall, helpText, kebab, type Call } from './cli/args.js'
 import { surface, type ArgSpec, type Surface } from './cli/surface.js'
 import { constructorDefaults } from './cli/defaults.js'
+import { REPO } from './cli/paths.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const OUT = path.join(REPO, '.ci-out')
 
 /** A raw command-line value as the Dagger or JavaScript value the argument's type asks for. */

@@ -11,12 +11,12 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { PipelineError, messageOf } from '../src/errors.js'
 import { surface as currentSurface, type Surface } from './surface.js'
+import { REPO } from './paths.js'
 import {
   daggerWords, exportPath, expand, jobCall, jobId, libraryWords, localSecrets, matrixCombos, readWorkflow, secretRefs, splitCall,
   splitWords, withLocalSecrets,
 } from './repro-workflow.js'
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const WORKFLOWS = '.github/workflows'
 
 interface Options {

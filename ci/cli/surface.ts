@@ -4,9 +4,10 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { REPO } from './paths.js'
 
 export const MODULE_NAME = 'graphmemory-ide'
-const CI_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+const CI_DIR = path.join(REPO, 'ci')
 const SRC = path.join(CI_DIR, 'src')
 const CACHE = path.join(CI_DIR, '..', 'node_modules', '.cache', 'graphmemory-pipeline')
 
@@ -106,6 +107,7 @@ export async function surface(): Promise<Surface> {
   if (fs.existsSync(cached)) return JSON.parse(fs.readFileSync(cached, 'utf8'))
   const fresh = await introspect()
   fs.mkdirSync(CACHE, { recursive: true })
+  for (const old of fs.readdirSync(CACHE)) if (/^surface-[0-9a-f]{16}\.json$/.test(old)) fs.rmSync(path.join(CACHE, old), { force: true })
   fs.writeFileSync(cached, JSON.stringify(fresh, null, 2))
   return fresh
 }
