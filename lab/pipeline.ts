@@ -14,10 +14,11 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** The repository as the module's source (what defaultPath "/" gives under `dagger call`). */
 export const repoSource = (): Directory => dag.host().directory(REPO, { exclude: ['**/node_modules', '.git', '.ci-out', '**/__pycache__'] })
 
-/** The lab's images for the constructor options a release pins from tags: its Postgres, Redis and monitoring images. */
+/** The lab's images for the constructor options a release pins from tags: its Postgres, Redis, monitoring and exporter images. */
 const labPinnedOptions = () => ({
   postgresImage: labVar('LAB_IMAGE_POSTGRES'), redisImage: labVar('LAB_IMAGE_REDIS'), prometheusImage: labVar('LAB_IMAGE_PROMETHEUS'),
   alertmanagerImage: labVar('LAB_IMAGE_ALERTMANAGER'), grafanaImage: labVar('LAB_IMAGE_GRAFANA'),
+  postgresExporterImage: labVar('LAB_IMAGE_POSTGRES_EXPORTER'), redisExporterImage: labVar('LAB_IMAGE_REDIS_EXPORTER'),
 })
 
 /** What a lab release pins from tags (see ImageSources.pinned): logical name → the lab image's tag. */
@@ -30,7 +31,7 @@ export function labPipeline(source: Directory, commit = crypto.randomBytes(20).t
     labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'), o.postgresImage, o.redisImage,
     labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
     labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'), o.prometheusImage, o.alertmanagerImage,
-    labVar('LAB_IMAGE_OTELCOL'), o.grafanaImage)
+    labVar('LAB_IMAGE_OTELCOL'), o.grafanaImage, /* components */ '', o.postgresExporterImage, o.redisExporterImage)
 }
 
 /** The digest the lab mirror serves for an image reference host/repo:tag, as ref@digest. */

@@ -30,6 +30,13 @@ describe('module surface (the SDK introspector, offline)', () => {
     expect(surface.constructorArgs.map((a) => a.name)).toEqual(expect.arrayContaining(['registry', 'cosignImage', 'trivyDbRepository', 'commit']))
   })
 
+  it('takes the stores\' exporters as the last constructor options, pinned official images by default', () => {
+    expect(surface.constructorArgs.slice(-2).map((a) => [a.name, a.defaultValue])).toEqual([
+      ['postgresExporterImage', 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1'],
+      ['redisExporterImage', 'docker.io/oliver006/redis_exporter:v1.45.0'],
+    ])
+  })
+
   it('lists one function per step with typed arguments', () => {
     expect(args('build')).toEqual({ service: 'String' })
     expect(fn('build').returns).toBe('Container')

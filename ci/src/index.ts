@@ -47,6 +47,8 @@ export class GraphmemoryIde {
   otelcolImage: string
   grafanaImage: string
   components: string
+  postgresExporterImage: string
+  redisExporterImage: string
 
   /**
    * @param source the repository (services, Dockerfiles, manifests)
@@ -68,6 +70,8 @@ export class GraphmemoryIde {
    * @param grafanaImage Grafana, for the monitoring of staging and prod
    * @param components extra kustomize components rendered into every environment, comma-separated folders of
    * k8s/components (e.g. lab-real-node: the lab's real node)
+   * @param postgresExporterImage the Postgres exporter (postgres_exporter), for the monitoring of staging and prod
+   * @param redisExporterImage the Redis exporter (redis_exporter), for the monitoring of staging and prod
    */
   constructor(
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '.git', '**/__pycache__', '**/.pytest_cache', '**/.venv', '.ci-out', 'ci/sdk'] })
@@ -89,6 +93,8 @@ export class GraphmemoryIde {
     otelcolImage = DEFAULT_OTELCOL_IMAGE,
     grafanaImage = 'docker.io/grafana/grafana:12.3.0',
     components = '',
+    postgresExporterImage = 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1',
+    redisExporterImage = 'docker.io/oliver006/redis_exporter:v1.45.0',
   ) {
     this.source = source
     this.builderImage = builderImage
@@ -108,6 +114,8 @@ export class GraphmemoryIde {
     this.otelcolImage = otelcolImage
     this.grafanaImage = grafanaImage
     this.components = components
+    this.postgresExporterImage = postgresExporterImage
+    this.redisExporterImage = redisExporterImage
   }
 
   /** The scan settings; the repository's .trivyignore applies when it has one. */

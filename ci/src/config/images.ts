@@ -1,4 +1,5 @@
-// The images a release runs that the pipeline does not build (the stores and the monitoring servers): each logical
+// The images a release runs that the pipeline does not build (the stores, the monitoring servers and the stores'
+// exporters): each logical
 // name of the manifests, with the constructor option that gives its tag. A deploy pins the ones its overlay uses to
 // the digest their tag has at that moment.
 
@@ -9,6 +10,8 @@ export const PINNED_FROM_TAGS = {
   'graphmemory/prometheus': 'prometheusImage',
   'graphmemory/alertmanager': 'alertmanagerImage',
   'graphmemory/grafana': 'grafanaImage',
+  'graphmemory/postgres-exporter': 'postgresExporterImage',
+  'graphmemory/redis-exporter': 'redisExporterImage',
 } as const
 
 /** A constructor option that names an image pinned from its tag. */

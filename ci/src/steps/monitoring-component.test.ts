@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { connection, dag } from '@dagger.io/dagger'
 import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { parse } from 'yaml'
 import { labVar } from '../../../lab/env.js'
 import { labRenderImages } from '../../../lab/pipeline.js'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
@@ -20,7 +21,26 @@ import { render } from './render.js'
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const MONITORING = path.join(REPO, 'monitoring')
 const ENVS: EnvironmentName[] = ['dev', 'staging', 'prod']
-const APPS = ['prometheus', 'alertmanager', 'grafana']
+const APPS = ['prometheus', 'alertmanager', 'grafana', 'postgres-exporter', 'redis-exporter']
+/** Each exporter: its store, metrics port, and the job Prometheus must give it (the rules read job="postgres"/"redis"). */
+const EXPORTERS = { 'postgres-exporter': { store: 'postgres', port: 9187, storePort: 5432 }, 'redis-exporter': { store: 'redis', port: 9121, storePort: 6379 } }
+
+type Relabel = { source_labels?: string[]; regex?: string; action?: string; replacement?: string; target_label?: string }
+/** The job prometheus.yml's `cluster-exporters` discovery gives a Service endpoint, or undefined when it drops it. */
+function discoveredJob(service: K8sObject, portName: string): string | undefined {
+  const config = parse(fs.readFileSync(path.join(MONITORING, 'prometheus', 'prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; relabel_configs: Relabel[] }[] }
+  const meta: Record<string, string> = {
+    __meta_kubernetes_service_label_app_kubernetes_io_name: service.metadata.labels?.['app.kubernetes.io/name'] ?? '',
+    __meta_kubernetes_endpoint_port_name: portName, job: 'cluster-exporters',
+  }
+  for (const r of config.scrape_configs.find((c) => c.job_name === 'cluster-exporters')!.relabel_configs) {
+    const value = (r.source_labels ?? []).map((l) => meta[l] ?? '').join(';')
+    const m = new RegExp(`^(?:${r.regex ?? '(.*)'})$`).exec(value)
+    if (r.action === 'keep') { if (!m) return undefined; continue }
+    if (m && r.target_label) meta[r.target_label] = (r.replacement ?? '$1').replace(/\$(\d)/g, (_, i) => m[Number(i)] ?? '')
+  }
+  return meta.job
+}
 
 /** The files each generated ConfigMap must hold, by its name before kustomize's hash suffix. */
 const rules = fs.readdirSync(path.join(MONITORING, 'prometheus', 'rules')).filter((f) => f.endsWith('.yml')).sort()
@@ -71,6 +91,39 @@ describe('the monitoring component', () => {
     expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).toMatchObject({ hard: { 'limits.cpu': '22', 'limits.memory': '21Gi', pods: '30' } })
   })
 
+  it.each(['staging', 'prod'] as const)('%s: the exporters log in with the stores\' Secrets, are found by prometheus.yml as jobs postgres/redis, and the policies open exactly their flows', (name) => {
+    const objs = rendered.get(name)!
+    type Container = { env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[]; ports: { name: string; containerPort: number }[] }
+    const container = (app: string) => (podSpecs(objs).find((at) => at.object.metadata.name === app)!.spec as { containers: Container[] }).containers[0]
+    const pg = container('postgres-exporter')
+    expect(pg.env.find((e) => e.name === 'DATA_SOURCE_PASS_FILE')?.value).toBe('/run/secrets/postgres/password')
+    const pgPod = podSpecs(objs).find((at) => at.object.metadata.name === 'postgres-exporter')!.spec as { volumes: { secret?: { secretName: string } }[] }
+    expect(pgPod.volumes.map((v) => v.secret?.secretName)).toContain('graphmemory-postgres')
+    expect(container('redis-exporter').env.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'graphmemory-redis', key: 'password' })
+    // no password written in a manifest: only the file's path, or a reference to the Secret
+    const plain = Object.keys(EXPORTERS).flatMap((app) => container(app).env.filter((e) => /PASS/.test(e.name) && e.value !== undefined && !e.name.endsWith('_FILE')))
+    expect(plain).toEqual([])
+
+    type Peer = { podSelector?: { matchLabels?: Record<string, string> } }
+    type Rule = { from?: Peer[]; to?: Peer[]; ports?: { port: number }[] }
+    const policy = (n: string) => find(objs, 'NetworkPolicy', n)!.spec as { podSelector: Peer['podSelector']; ingress?: Rule[]; egress?: Rule[] }
+    const allows = (rules: Rule[] | undefined, peer: string, port: number) => (rules ?? []).some((r) =>
+      (r.from ?? r.to ?? []).some((p) => p.podSelector?.matchLabels?.['app.kubernetes.io/name'] === peer) && (r.ports ?? []).some((p) => p.port === port))
+    for (const [app, e] of Object.entries(EXPORTERS)) {
+      const service = find(objs, 'Service', app)!
+      const port = (service.spec as { ports: { name: string; port: number }[] }).ports[0]
+      expect(port.port).toBe(e.port)
+      expect(container(app).ports[0].containerPort, `${app}: the container listens where the Service points`).toBe(e.port)
+      expect(discoveredJob(service, port.name), `${app}: the job prometheus.yml gives its endpoint`).toBe(e.store)
+      expect(discoveredJob({ ...service, metadata: { ...service.metadata, labels: { 'app.kubernetes.io/name': 'other' } } }, port.name)).toBeUndefined()
+      expect(allows(policy('prometheus').egress, app, e.port), `prometheus → ${app}:${e.port}`).toBe(true)
+      expect(allows(policy(app).ingress, 'prometheus', e.port), `${app} admits prometheus`).toBe(true)
+      expect(allows(policy(app).egress, e.store, e.storePort), `${app} → ${e.store}:${e.storePort}`).toBe(true)
+      expect(policy(`${e.store}-from-exporter`).podSelector?.matchLabels?.['app.kubernetes.io/name']).toBe(e.store)
+      expect(allows(policy(`${e.store}-from-exporter`).ingress, app, e.storePort), `${e.store} admits ${app}`).toBe(true)
+    }
+  })
+
   it('dev has none of it', () => {
     const objs = rendered.get('dev')!
     for (const app of APPS) expect(objs.filter((o) => o.metadata.name.includes(app)).map(objectId)).toEqual([])
@@ -94,7 +147,7 @@ describe('the monitoring component', () => {
 })
 
 describe('the staging render with monitoring on the lab API server', () => {
-  it('every object passes a server-side dry run as the deployer; the monitoring pods pass Pod Security restricted and the quota', async () => {
+  it('every object passes a server-side dry run as the deployer; the monitoring and exporter pods pass Pod Security restricted and the quota', async () => {
     const env = environment('staging')
     const objs = rendered.get('staging')!
     const deployer = Kube.fromFile(labVar('KUBECONFIG_DEPLOYER'))
