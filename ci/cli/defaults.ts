@@ -17,6 +17,8 @@ export const LAB_DEFAULTS: Record<string, string> = {
   alertmanagerImage: 'LAB_IMAGE_ALERTMANAGER',
   otelcolImage: 'LAB_IMAGE_OTELCOL',
   grafanaImage: 'LAB_IMAGE_GRAFANA',
+  postgresExporterImage: 'LAB_IMAGE_POSTGRES_EXPORTER',
+  redisExporterImage: 'LAB_IMAGE_REDIS_EXPORTER',
 }
 
 /** The commit of a work tree and its time; a tree with uncommitted changes is marked "-dirty". */

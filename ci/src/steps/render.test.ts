@@ -30,7 +30,7 @@ async function inSession<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** What the monitoring component (staging and prod, not dev) adds: its images and its servers' pods. */
-const MONITORING_IMAGES = ['graphmemory/prometheus', 'graphmemory/alertmanager', 'graphmemory/grafana']
+const MONITORING_IMAGES = ['graphmemory/prometheus', 'graphmemory/alertmanager', 'graphmemory/grafana', 'graphmemory/postgres-exporter', 'graphmemory/redis-exporter']
 const monitored = (name: EnvironmentName): boolean => name !== 'dev'
 
 let kube: Kube
@@ -168,7 +168,7 @@ describe('the rendered manifests on the lab API server', () => {
       expect(out.metadata.uid, objectId(o)).toBeTruthy()
     }
     const pods = podSpecs(objs).map((at) => podFrom(at, testNs))
-    const monitoringPods = monitored(name) ? ['alertmanager-dry-run', 'grafana-dry-run', 'prometheus-dry-run'] : []
+    const monitoringPods = monitored(name) ? ['alertmanager-dry-run', 'grafana-dry-run', 'postgres-exporter-dry-run', 'prometheus-dry-run', 'redis-exporter-dry-run'] : []
     expect(pods.map((p) => p.metadata.name).sort()).toEqual([...monitoringPods, 'analytics-dry-run', 'api-dry-run', 'dashboard-dry-run', 'postgres-0', 'redis-0'].sort())
     for (const p of pods) await kube.apply(p, { dryRun: true })
     console.log(`${name}: ${rest.length + 1} objects and ${pods.length} pods accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
