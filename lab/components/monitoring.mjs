@@ -5,7 +5,8 @@
 // and the compose file take either by configuration only. Debian builds Prometheus without Kubernetes service
 // discovery, so its promtool cannot read the Kubernetes config: the image also carries promtool of the same version
 // built from Go modules (lab/go/promtool) with every discovery, first on the PATH. The log collector
-// (LAB_IMAGE_OTELCOL) is an OpenTelemetry Collector built from Go modules (lab/go/otelcol). The Postgres and Redis
+// (LAB_IMAGE_OTELCOL) is an OpenTelemetry Collector built from Go modules (lab/go/otelcol), and kube-state-metrics
+// (LAB_IMAGE_KUBE_STATE_METRICS) too (lab/go/kube-state-metrics). The Postgres and Redis
 // exporters (LAB_IMAGE_POSTGRES_EXPORTER, LAB_IMAGE_REDIS_EXPORTER) are Debian's prometheus-postgres-exporter and
 // prometheus-redis-exporter, laid out the same way (user nobody, the exporter as entrypoint, configured by flags and
 // environment like the official images).
@@ -118,32 +119,47 @@ async function toolImage(t, binDir) {
 }
 
 /**
+ * Images of one Go binary built here, on the lab's Debian base, laid out like the official image (user, entrypoint).
  * The OpenTelemetry Collector (lab/go/otelcol: core and contrib v0.165.0, one release): filelog (container and JSON
- * parsers), OTLP receiver, batch, debug and OTLP/HTTP exporters. Laid out like the official contrib image (user
- * 10001); the compose stack runs it as root to read Docker's log files.
+ * parsers), OTLP receiver, batch, debug and OTLP/HTTP exporters; user 10001 like the official contrib image (the
+ * compose stack runs it as root to read Docker's log files). kube-state-metrics (lab/go/kube-state-metrics) v2.13.0:
+ * user nobody, `/kube-state-metrics --port=8080 --telemetry-port=8081` like the official image.
  */
 export const OTELCOL_VERSION = 'v0.165.0'
-const OTELCOL = { repo: 'gmi-lab/otelcol', tag: OTELCOL_VERSION }
-const OTELCOL_TARGETS = [{ pkg: '.', out: 'otelcol-gmi', ldflags: `-X main.version=${OTELCOL_VERSION}` }]
-const otelcolDockerfile = (base, stamp) => `FROM ${base}
-COPY otelcol-gmi /usr/local/bin/otelcol-gmi
-LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="otelcol" org.opencontainers.image.version="${OTELCOL_VERSION}"
-USER 10001:10001
-ENTRYPOINT ["/usr/local/bin/otelcol-gmi"]
-CMD ["--config=/etc/otelcol/config.yaml"]
-`
+export const KUBE_STATE_METRICS_VERSION = 'v2.13.0'
+const PROM_COMMON = 'github.com/prometheus/common/version'
+const GO_IMAGES = [
+  {
+    repo: 'gmi-lab/otelcol', tag: OTELCOL_VERSION, module: 'otelcol', version: OTELCOL_VERSION,
+    targets: [{ pkg: '.', out: 'otelcol-gmi', ldflags: `-X main.version=${OTELCOL_VERSION}` }],
+    path: '/usr/local/bin/otelcol-gmi', user: '10001:10001', cmd: '["--config=/etc/otelcol/config.yaml"]', check: ['--version'],
+  },
+  {
+    repo: 'gmi-lab/kube-state-metrics', tag: KUBE_STATE_METRICS_VERSION, module: 'kube-state-metrics', version: KUBE_STATE_METRICS_VERSION,
+    targets: [{ pkg: 'k8s.io/kube-state-metrics/v2', out: 'kube-state-metrics', ldflags: `-X ${PROM_COMMON}.Version=${KUBE_STATE_METRICS_VERSION} -X ${PROM_COMMON}.Branch=HEAD` }],
+    path: '/kube-state-metrics', user: '65534:65534', args: ['--port=8080', '--telemetry-port=8081'], check: ['version'],
+  },
+]
+const [OTELCOL, KUBE_STATE_METRICS] = GO_IMAGES
+const goDockerfile = (g, base, stamp) => `FROM ${base}
+COPY ${g.targets[0].out} ${g.path}
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="${g.repo.split('/')[1]}" org.opencontainers.image.version="${g.version}"
+USER ${g.user}
+ENTRYPOINT ${JSON.stringify([g.path, ...(g.args ?? [])]).replaceAll(',', ', ')}
+${g.cmd ? `CMD ${g.cmd}\n` : ''}`
 
-/** Builds (or reuses) the collector and pushes its image unless the mirror holds this build. */
-async function otelcolImage() {
-  const bin = await goBuild({ module: 'otelcol', version: OTELCOL_VERSION, targets: OTELCOL_TARGETS, nice: true })
+/** Builds (or reuses) the binary at the lowest CPU priority and pushes its image unless the mirror holds this build. */
+async function goImage(g) {
+  const bin = await goBuild({ module: g.module, version: g.version, targets: g.targets, nice: true })
   const stamp = fs.readFileSync(path.join(bin.dir, '.stamp'), 'utf8').slice(0, 16)
-  const target = image(OTELCOL)
-  if ((await imageStamp(target)) === stamp && (await inMirror(OTELCOL))) return false
+  const target = image(g)
+  const name = g.repo.split('/')[1]
+  if ((await imageStamp(target)) === stamp && (await inMirror(g))) return false
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $({ input: otelcolDockerfile(base, stamp) })`docker build -q -t ${target} -f - ${bin.dir}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError('building the otelcol image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
-  const v = await $`docker run --rm ${target} --version`.nothrow().quiet()
-  if (!v.stdout.includes(OTELCOL_VERSION)) throw new LabError('the otelcol image does not run', `${v.stdout}${v.stderr}`.trim(), 'check lab/go/otelcol, then run `make lab-up`')
+  const r = await $({ input: goDockerfile(g, base, stamp) })`docker build -q -t ${target} -f - ${bin.dir}`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError(`building the ${name} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
+  const v = await $`docker run --rm --entrypoint ${g.path} ${target} ${g.check}`.nothrow().quiet()
+  if (!`${v.stdout}${v.stderr}`.includes(g.version.replace(/^v/, ''))) throw new LabError(`the ${name} image does not run`, `${v.stdout}${v.stderr}`.trim(), `check lab/go/${g.module}, then run \`make lab-up\``)
   const p = await $`docker push ${target}`.nothrow().quiet()
   if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
   return true
@@ -180,7 +196,7 @@ export async function up() {
   const promtool = await build()
   const done = []
   for (const t of TOOLS) if (await toolImage(t, t.binaries ? promtool.dir : undefined)) done.push(`${t.repo.split('/')[1]} ${t.version}`)
-  if (await otelcolImage()) done.push(`otelcol ${OTELCOL_VERSION}`)
+  for (const g of GO_IMAGES) if (await goImage(g)) done.push(`${g.repo.split('/')[1]} ${g.version}`)
   if (await grafanaStandin()) done.push(`grafana-standin ${GRAFANA_VERSION}`)
   return { note: done.length ? `pushed ${done.join(', ')}${promtool.built ? ' (built promtool)' : ''}` : 'all current' }
 }
@@ -189,7 +205,7 @@ export async function down() {}
 
 export async function status() {
   const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
-  return Promise.all([...TOOLS, { ...OTELCOL, version: OTELCOL_VERSION }, { ...GRAFANA_STANDIN, version: GRAFANA_VERSION }].map(async (t) => ({
+  return Promise.all([...TOOLS, ...GO_IMAGES, { ...GRAFANA_STANDIN, version: GRAFANA_VERSION }].map(async (t) => ({
     name: t.repo.split('/')[1],
     state: !mirrorUp ? 'down' : (await inMirror(t)) ? 'ok' : 'missing',
     version: t.version,
@@ -201,5 +217,6 @@ export function env() {
   return {
     LAB_IMAGE_PROMETHEUS: image(TOOLS[0]), LAB_IMAGE_ALERTMANAGER: image(TOOLS[1]), LAB_IMAGE_OTELCOL: image(OTELCOL),
     LAB_IMAGE_GRAFANA: image(GRAFANA_STANDIN), LAB_IMAGE_POSTGRES_EXPORTER: image(TOOLS[2]), LAB_IMAGE_REDIS_EXPORTER: image(TOOLS[3]),
+    LAB_IMAGE_KUBE_STATE_METRICS: image(KUBE_STATE_METRICS),
   }
 }
