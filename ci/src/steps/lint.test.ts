@@ -56,6 +56,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
     expect(describeLint(result)).toMatch(/^ok {4}promtool check config monitoring\/prometheus\/prometheus\.compose\.yml$/m)
     expect(describeLint(result)).toMatch(/^ok {4}promtool check config monitoring\/prometheus\/prometheus\.yml$/m)
     expect(describeLint(result)).toMatch(/^ok {4}otelcol validate monitoring\/logging\/otelcol\.compose\.yaml$/m)
+    expect(describeLint(result)).toMatch(/^ok {4}dashboards against the Grafana schema \(@grafana\/schema \d+\.\d+\.\d+\)$/m)
   }, LONG)
 
   it('a promtool without Kubernetes discovery (Debian\'s own) refuses the Kubernetes config, and lint says why at each line', async () => {
@@ -104,8 +105,10 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
         .withNewFile('monitoring/prometheus/tests/slo.test.yml', slo)
         // a collector pipeline naming a processor it never defines
         .withNewFile('monitoring/logging/otelcol.compose.yaml', collector.replace('processors: [batch]', 'processors: [batch, memory_limiter]'))
-        // a panel naming a metric nobody exports
-        .withNewFile('monitoring/grafana/dashboards/production-overview.json', board.replace('"expr": "job:http_requests:rate5m"', '"expr": "rate(gmi_http_requestz_total[$__rate_interval])"'))
+        // a panel naming a metric nobody exports, and a stat panel option of the wrong type (the Grafana schema)
+        .withNewFile('monitoring/grafana/dashboards/production-overview.json', board
+          .replace('"expr": "job:http_requests:rate5m"', '"expr": "rate(gmi_http_requestz_total[$__rate_interval])"')
+          .replace('"wideLayout": true', '"wideLayout": "yes"'))
       return lint(seeded, options())
     })
     const msgs = messages(result)
@@ -119,6 +122,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
     has(/^monitoring\/prometheus\/tests\/services\.test\.yml:\d+: rule test "HighErrorRatio fires at 1 in 11 requests failing/)
     has(/^monitoring\/grafana\/dashboards\/production-overview\.json:\d+: panel "Request rate": metric gmi_http_requestz_total is exported by no service/)
     has(/^monitoring\/logging\/otelcol\.compose\.yaml: otelcol validate: .*memory_limiter/)
+    has(/^monitoring\/grafana\/dashboards\/production-overview\.json:\d+: Grafana schema [\d.]+: panels\[1\]\.options\.wideLayout: Type 'string' is not assignable to type 'boolean/)
     const amLine = msgs.find((m) => m.includes('pager-duty'))!
     expect(Number(amLine.split(':')[1])).toBeGreaterThan(0)
   }, LONG)

@@ -2,14 +2,15 @@
 // configs and rules and runs the rule unit tests, amtool checks Alertmanager's config and routes; every PromQL
 // expression is parsed, every alert must carry a routed severity, a summary and an existing runbook, and every metric
 // an expression names must be exported by a service (its /metrics page, read from its image in this run), recorded by
-// a rule, or declared for a third-party exporter. The dashboards' queries get the same checks. Every problem names
-// its file and line.
+// a rule, or declared for a third-party exporter. The dashboards' queries get the same checks, and each dashboard is
+// checked against Grafana's dashboard schema (@grafana/schema). Every problem names its file and line.
 import type { Container, Directory } from '@dagger.io/dagger'
 import { parse as parseYaml } from 'yaml'
 import { PipelineError } from '../errors.js'
 import * as tools from '../adapters/promtool.js'
 import { exportedMetrics, PROMETHEUS_SYNTHETIC } from '../plan/promql.js'
 import { dashboardOf } from '../plan/promql-dashboards.js'
+import { dashboardSchemaProblems, schemaPackage } from '../plan/dashboard-schema.js'
 import {
   alertProblems, formatProblem, lineOfText, metricProblems, recordedNames, RUNBOOK_DIR, rulesOf, syntaxProblems,
   type ExprSite, type Problem, type RuleEntry,
@@ -243,6 +244,10 @@ export async function lint(source: Directory, opts: LintOptions): Promise<LintRe
     },
     { name: 'PromQL syntax', problems: [...parsed.flatMap((p) => p.problems), ...sites.flatMap(syntaxProblems)] },
     { name: 'dashboards (JSON, uid, title, unique panel ids, provisioned datasource)', problems: boards.flatMap((b) => b.problems) },
+    {
+      name: `dashboards against the Grafana schema (@grafana/schema ${schemaPackage().version})`,
+      problems: dashboardSchemaProblems(dashboardFiles.map((f) => ({ file: f, text: texts[f] }))),
+    },
     { name: 'alert severity, summary, runbook', problems: rules.flatMap((r) => alertProblems(r, (p) => runbookSet.has(p))) },
     { name: 'metric names exist', problems: [...emptyPages, ...sites.flatMap((s) => metricProblems(s, known))] },
   ]
