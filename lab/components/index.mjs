@@ -13,9 +13,10 @@ import * as kubernetes from './kubernetes.mjs'
 import * as deployer from './deployer.mjs'
 import * as node from './node.mjs'
 import * as logCollector from './log-collector.mjs'
+import * as kubeStateMetrics from './kube-state-metrics.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, actionlint, kubernetes, deployer, node, logCollector, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, actionlint, kubernetes, deployer, node, logCollector, kubeStateMetrics, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {
