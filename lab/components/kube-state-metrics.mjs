@@ -10,6 +10,8 @@ import * as kubernetes from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
 import { render, pinned } from './log-collector.mjs'
 
+export { render }
+
 /** Its row in `make lab-status` (monitoring's row `kube-state-metrics` is the image). */
 export const name = 'kube-state-metrics/cluster'
 

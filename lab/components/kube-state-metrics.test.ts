@@ -1,0 +1,231 @@
+// The kube-state-metrics bundle (k8s/cluster/kube-state-metrics) against the lab's cluster (`make lab-up`): admitted
+// as the cluster owner, out of the deployer's reach, RBAC exactly what it lists; on the real node it reports a pod
+// that crash-loops there, and the lab's Prometheus, scraping it with the repository's rules and prometheus.yml's
+// relabelling, raises PodCrashLooping for the pod's namespace and keeps no other namespace's series.
+import fs from 'node:fs'
+import os from 'node:os'
+import net from 'node:net'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import * as k8s from '@kubernetes/client-node'
+import { parse, stringify } from 'yaml'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { labVar } from '../env.js'
+import * as ksm from './kube-state-metrics.mjs'
+import * as node from './node.mjs'
+
+const REPO = path.resolve(__dirname, '..', '..')
+const id = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`
+/** A throw-away namespace labelled exactly like the application's (k8s/base/namespace.yaml). */
+const appNs = `lab-ksm-test-${id}`
+const appNsLabels: Record<string, string> = parse(fs.readFileSync(path.join(REPO, 'k8s', 'base', 'namespace.yaml'), 'utf8')).metadata.labels
+const promName = `gmi-ksm-test-${id}`
+const promDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksm-test-'))
+
+const clients = (file: string) => {
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(file)
+  return {
+    core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+    authz: kc.makeApiClient(k8s.AuthorizationV1Api), hpa: kc.makeApiClient(k8s.AutoscalingV2Api),
+  }
+}
+let admin: ReturnType<typeof clients>
+let bundle: any[]
+let promUrl = ''
+
+/** Server-side apply with dryRun=All: everything the API server checks, nothing stored. */
+const dryApply = (c: ReturnType<typeof clients>, obj: any) =>
+  c.objects.patch(obj, undefined, 'All', 'graphmemory-lab-test', true, k8s.PatchStrategy.ServerSideApply)
+
+/** The API server's words for a refused request. */
+const refusal = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p
+  } catch (err: any) {
+    const body = typeof err?.body === 'string' ? JSON.parse(err.body) : err?.body
+    return `${err?.code} ${body?.reason}: ${body?.message}`
+  }
+  throw new Error('the request was accepted')
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90000, everyMs = 500): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn().catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`${what}: not seen after ${timeoutMs / 1000}s`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+/** kube-state-metrics' /metrics, read through the API server's service proxy as the admin. */
+const metrics = async (): Promise<string> =>
+  String(await admin.core.connectGetNamespacedServiceProxyWithPath({ name: `${ksm.DEPLOYMENT}:metrics`, namespace: ksm.NAMESPACE, path: 'metrics' }))
+
+/** The value of `name` for the series whose labels include all of `labels`, or undefined. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue
+    const [, body, value] = line.match(/^[^{]+\{(.*)\} (\S+)$/) ?? []
+    if (Object.entries(labels).every(([k, v]) => body?.includes(`${k}="${v}"`))) return Number(value)
+  }
+  return undefined
+}
+
+/** A port nobody listens on, for the test's Prometheus (host network, so it reaches the Service's ClusterIP). */
+const freePort = () => new Promise<number>((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)) })
+})
+
+/**
+ * The lab's Prometheus with the repository's rules (PodCrashLooping's `for:` shortened to 5 s) scraping the Service,
+ * with prometheus.yml's own kube-state-metrics metric relabelling and its target labelled as a Prometheus in `appNs`.
+ */
+async function startPrometheus(target: string) {
+  const config = parse(fs.readFileSync(path.join(REPO, 'monitoring', 'prometheus', 'prometheus.yml'), 'utf8'))
+  const job = config.scrape_configs.find((j: any) => j.job_name === 'kube-state-metrics')
+  const rulesDir = path.join(promDir, 'rules')
+  fs.mkdirSync(rulesDir)
+  for (const f of fs.readdirSync(path.join(REPO, 'monitoring', 'prometheus', 'rules'))) {
+    let text = fs.readFileSync(path.join(REPO, 'monitoring', 'prometheus', 'rules', f), 'utf8')
+    if (f === 'kubernetes.yml') {
+      const short = text.replace(/(- alert: PodCrashLooping\n(?:.*\n)*?\s+for: )10m/, '$15s')
+      expect(short, 'PodCrashLooping with `for: 10m` in kubernetes.yml').not.toBe(text)
+      text = short
+    }
+    fs.writeFileSync(path.join(rulesDir, f), text)
+  }
+  fs.writeFileSync(path.join(promDir, 'prometheus.yml'), stringify({
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    rule_files: ['/etc/prometheus/rules/*.yml'],
+    scrape_configs: [{
+      job_name: 'kube-state-metrics',
+      static_configs: [{ targets: [target], labels: { prometheus_namespace: appNs } }],
+      metric_relabel_configs: job.metric_relabel_configs,
+    }],
+  }))
+  fs.chmodSync(promDir, 0o755)
+  const port = await freePort()
+  execFileSync('docker', ['run', '-d', '--name', promName, '--network', 'host', '--tmpfs', '/prometheus:uid=65534',
+    '-v', `${promDir}:/etc/prometheus:ro`, labVar('LAB_IMAGE_PROMETHEUS'),
+    '--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', `--web.listen-address=127.0.0.1:${port}`])
+  promUrl = `http://127.0.0.1:${port}`
+}
+
+const promApi = async (p: string) => {
+  const r = await fetch(`${promUrl}/api/v1/${p}`)
+  if (!r.ok) throw new Error(`${r.status}`)
+  return (await r.json()).data
+}
+
+describe('kube-state-metrics in the cluster', () => {
+  beforeAll(async () => {
+    admin = clients(labVar('KUBECONFIG_LAB'))
+    await ksm.up() // idempotent: the bundle as committed, rolled out
+    bundle = await ksm.render(ksm.BUNDLE)
+    await admin.core.createNamespace({ body: { metadata: { name: appNs, labels: { ...appNsLabels, 'graphmemory.dev/test': 'kube-state-metrics' } } } })
+  })
+
+  afterAll(async () => {
+    try { execFileSync('docker', ['rm', '-f', promName], { stdio: 'ignore' }) } catch { /* not started */ }
+    fs.rmSync(promDir, { recursive: true, force: true })
+    if (admin) await admin.core.deleteNamespace({ name: appNs }).catch(() => undefined)
+  })
+
+  it('passes a server-side dry run as the cluster owner; its pod is admitted by Pod Security restricted', async () => {
+    expect(bundle.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'ClusterRole/graphmemory-kube-state-metrics', 'ClusterRoleBinding/graphmemory-kube-state-metrics', 'Deployment/kube-state-metrics',
+      'Namespace/graphmemory-kube-state-metrics', 'Service/kube-state-metrics', 'ServiceAccount/kube-state-metrics'])
+    expect(bundle.find((o) => o.kind === 'Namespace').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted')
+    for (const o of bundle) await dryApply(admin, o)
+    const t = bundle.find((o) => o.kind === 'Deployment').spec.template
+    await admin.core.createNamespacedPod({ namespace: ksm.NAMESPACE, dryRun: 'All',
+      body: { metadata: { name: `ksm-${id}`, labels: t.metadata.labels }, spec: t.spec } })
+    const port = bundle.find((o) => o.kind === 'Service').spec.ports[0]
+    expect(port).toMatchObject({ name: 'metrics', port: 8080 })
+  })
+
+  it('is out of the namespaced deployer\'s reach', async () => {
+    const deployer = clients(labVar('KUBECONFIG_DEPLOYER'))
+    for (const o of bundle.filter((x) => ['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'Deployment'].includes(x.kind))) {
+      const why = await refusal(dryApply(deployer, o))
+      expect(why, `${o.kind}/${o.metadata.name}`).toMatch(/^403 Forbidden: .* "system:serviceaccount:graphmemory-system:deployer" cannot patch resource/)
+    }
+  })
+
+  it('may list and watch pods and autoscalers, nothing else', async () => {
+    const can = async (verb: string, resource: string, group = '') => (await admin.authz.createSubjectAccessReview({ body: {
+      spec: { user: `system:serviceaccount:${ksm.NAMESPACE}:kube-state-metrics`, groups: ['system:serviceaccounts', 'system:authenticated'],
+        resourceAttributes: { verb, resource, group } },
+    } })).status?.allowed === true
+    expect(await can('list', 'pods')).toBe(true)
+    expect(await can('watch', 'horizontalpodautoscalers', 'autoscaling')).toBe(true)
+    expect(await can('get', 'pods')).toBe(false)
+    expect(await can('list', 'secrets')).toBe(false)
+    expect(await can('list', 'deployments', 'apps')).toBe(false)
+  })
+
+  it('runs Ready on the real node with the lab image, and reports a pod crash-looping there and an autoscaler', async () => {
+    const [pod] = (await admin.core.listNamespacedPod({ namespace: ksm.NAMESPACE, labelSelector: 'app.kubernetes.io/name=kube-state-metrics' })).items
+    expect(pod.spec?.nodeName).toBe(node.NODE_NAME)
+    expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True')
+    const lab = (await ksm.labObjects()).find((o: any) => o.kind === 'Deployment')
+    expect(pod.spec?.containers[0].image).toBe(lab.spec.template.spec.containers[0].image)
+    expect(pod.spec?.containers[0].image).toMatch(/^127\.0\.0\.1:5000\/gmi-lab\/kube-state-metrics:v2\.13\.0@sha256:/)
+
+    const service = await admin.core.readNamespacedService({ name: ksm.DEPLOYMENT, namespace: ksm.NAMESPACE })
+    await startPrometheus(`${service.spec!.clusterIP}:8080`)
+
+    // a container named like the API's that exits 3 at once, on the real node, in the restricted namespace
+    const t0 = Date.now()
+    await admin.core.createNamespacedPod({ namespace: appNs, body: {
+      metadata: { name: 'crash' },
+      spec: {
+        nodeSelector: { [node.NODE_LABEL.key]: node.NODE_LABEL.value },
+        tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: node.NODE_TAINT.effect }],
+        automountServiceAccountToken: false,
+        terminationGracePeriodSeconds: 1,
+        securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{
+          name: 'api', image: labVar('LAB_IMAGE_DEBIAN'), imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo crashing; exit 3'],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        }],
+      },
+    } })
+    await admin.hpa.createNamespacedHorizontalPodAutoscaler({ namespace: appNs, body: {
+      metadata: { name: 'api' },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' }, minReplicas: 1, maxReplicas: 3 },
+    } })
+    const mine = { namespace: appNs, pod: 'crash', container: 'api' }
+    const restarts = await until('kube_pod_container_status_restarts_total >= 1', async () => {
+      const v = sample(await metrics(), 'kube_pod_container_status_restarts_total', mine)
+      return v !== undefined && v >= 1 ? v : undefined
+    })
+    const tRestart = Date.now()
+    // this kubelet shows the back-off as `waiting` only briefly in each period (docs/lab-kubernetes.md): poll for it
+    await until('kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"} 1', async () =>
+      sample(await metrics(), 'kube_pod_container_status_waiting_reason', { ...mine, reason: 'CrashLoopBackOff' }) === 1 ? true : undefined, 90000, 250)
+    const tWaiting = Date.now()
+    expect(restarts).toBeGreaterThanOrEqual(1)
+    expect(sample(await metrics(), 'kube_horizontalpodautoscaler_spec_max_replicas', { namespace: appNs, horizontalpodautoscaler: 'api' })).toBe(3)
+    console.log(`kube-state-metrics: crash pod created → restarts ≥ 1 ${((tRestart - t0) / 1000).toFixed(1)} s, → CrashLoopBackOff seen ${((tWaiting - t0) / 1000).toFixed(1)} s`)
+  }, 150000)
+
+  it('Prometheus with the repository\'s rules raises PodCrashLooping for that pod and keeps only its namespace\'s series', async () => {
+    const t0 = Date.now()
+    const alert = await until('PodCrashLooping firing in the test\'s Prometheus', async () => {
+      const { alerts } = await promApi('alerts')
+      return alerts.find((a: any) => a.labels.alertname === 'PodCrashLooping' && a.labels.namespace === appNs && a.state === 'firing')
+    }, 90000, 1000)
+    console.log(`kube-state-metrics: PodCrashLooping firing ${((Date.now() - t0) / 1000).toFixed(1)} s after the waiting reason was seen`)
+    expect(alert.labels).toMatchObject({ pod: 'crash', container: 'api', severity: 'critical', job: 'kube-state-metrics' })
+    expect(alert.annotations.runbook_url).toBe('docs/runbooks/alerts/pod-crash-looping.md')
+    // prometheus.yml's keepequal: kube-state-metrics' own pod (another namespace) is dropped, the helper label too
+    const byNs = await promApi(`query?query=${encodeURIComponent('count by (namespace, prometheus_namespace) (kube_pod_container_status_restarts_total)')}`)
+    expect(byNs.result.map((r: any) => r.metric)).toEqual([{ namespace: appNs }])
+    const max = await promApi(`query?query=${encodeURIComponent('kube_horizontalpodautoscaler_spec_max_replicas')}`)
+    expect(max.result.map((r: any) => [r.metric.namespace, r.value[1]])).toEqual([[appNs, '3']])
+  }, 120000)
+})
