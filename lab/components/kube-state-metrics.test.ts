@@ -167,6 +167,34 @@ describe('kube-state-metrics in the cluster', () => {
     expect(await can('list', 'deployments', 'apps')).toBe(false)
   })
 
+  it('is what prometheus.yml\'s job scrapes from the Prometheus pod of k8s/components/monitoring, and what its policy lets it reach', () => {
+    const monitoring = (f: string) => fs.readFileSync(path.join(REPO, 'k8s', 'components', 'monitoring', f), 'utf8')
+    const prom = monitoring('prometheus.yaml').split(/^---$/m).map((d) => parse(d)).find((o) => o?.kind === 'Deployment')
+    const job = parse(fs.readFileSync(path.join(REPO, 'monitoring', 'prometheus', 'prometheus.yml'), 'utf8'))
+      .scrape_configs.find((j: any) => j.job_name === 'kube-state-metrics')
+    /** Prometheus's target relabelling (keep and replace, its defaults) of one discovered pod port: its labels, or undefined. */
+    const target = (meta: Record<string, string>) => {
+      const l = { ...meta }
+      for (const r of job.relabel_configs) {
+        const m = new RegExp(`^(?:${r.regex ?? '(.*)'})$`).exec((r.source_labels ?? []).map((x: string) => l[x] ?? '').join(';'))
+        if ((r.action ?? 'replace') === 'keep') { if (!m) return undefined; continue }
+        if (m) l[r.target_label] = (r.replacement ?? '$1').replace(/\$(\d)/g, (_: string, i: string) => m[Number(i)] ?? '')
+      }
+      return l
+    }
+    const pod = (port: string) => ({ __meta_kubernetes_namespace: 'graphmemory-staging', __meta_kubernetes_pod_container_port_name: port,
+      __meta_kubernetes_pod_label_app_kubernetes_io_name: prom.spec.template.metadata.labels['app.kubernetes.io/name'] })
+    const httpPort = prom.spec.template.spec.containers[0].ports.find((p: any) => p.containerPort === 9090).name
+    expect(target(pod(httpPort))).toMatchObject({ __address__: ksm.ADDRESS, instance: ksm.ADDRESS, prometheus_namespace: 'graphmemory-staging' })
+    expect(target(pod('other'))).toBeUndefined()
+    const egress = monitoring('network-policies.yaml').split(/^---$/m).map((d) => parse(d)).find((o) => o?.metadata?.name === 'prometheus').spec.egress
+    const svc = bundle.find((o) => o.kind === 'Service')
+    expect(egress).toContainEqual({
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ksm.NAMESPACE } }, podSelector: { matchLabels: svc.spec.selector } }],
+      ports: [{ protocol: 'TCP', port: svc.spec.ports[0].port }],
+    })
+  })
+
   it('runs Ready on the real node with the lab image, and reports a pod crash-looping there and an autoscaler', async () => {
     const [pod] = (await admin.core.listNamespacedPod({ namespace: ksm.NAMESPACE, labelSelector: 'app.kubernetes.io/name=kube-state-metrics' })).items
     expect(pod.spec?.nodeName).toBe(node.NODE_NAME)
