@@ -140,18 +140,20 @@ describe('deploy on the real node (pods really run)', () => {
     await expectRunning(env.namespace, images['graphmemory/api'])
   }, 600_000)
 
-  it('an API that exits at start fails the release (its pod, exit code, crash loop) and the previous release runs again', async () => {
-    const failed = deployRelease(deployer, request(env, manifestFor(env, crashingApi), { images: { ...images, 'graphmemory/api': crashingApi } }))
-    await expect(failed).rejects.toThrow(new RegExp(`release 2 of dev failed and was rolled back[\\s\\S]*Deployment ${env.namespace}/api: ` +
-      'CrashLoopBackOff: pod api-\\S+ container api exited \\d+ times, last with code 3 \\(Error\\)[\\s\\S]*rolled back to release 1'))
-    await expectRunning(env.namespace, images['graphmemory/api'])
-    expect((await readReleases(admin, env.namespace)).map((r) => [r.revision, r.status]).sort()).toEqual([[1, 'deployed'], [2, 'failed']])
-  }, 600_000)
+  /** Bad releases of the API, in order (each one's revision follows the last); each is caught and rolled back to release 1. */
+  const badReleases = [
+    { what: 'an API that exits at start fails the release (its pod, exit code, crash loop)', api: () => crashingApi, revision: 2,
+      reason: 'CrashLoopBackOff: pod api-\\S+ container api exited \\d+ times, last with code 3 \\(Error\\)' },
+    { what: 'an API image by a digest the registry lacks fails the release (ErrImagePull)', api: () => missingApi, revision: 3,
+      reason: '(ErrImagePull|ImagePullBackOff): pod api-\\S+ container api: [^\\n]*not found' },
+  ]
 
-  it('an API image by a digest the registry lacks fails the release (ErrImagePull) and the previous release runs again', async () => {
-    const failed = deployRelease(deployer, request(env, manifestFor(env, missingApi), { images: { ...images, 'graphmemory/api': missingApi } }))
-    await expect(failed).rejects.toThrow(new RegExp(`release 3 of dev failed and was rolled back[\\s\\S]*Deployment ${env.namespace}/api: ` +
-      '(ErrImagePull|ImagePullBackOff): pod api-\\S+ container api: [^\\n]*not found[\\s\\S]*rolled back to release 1'))
+  it.each(badReleases)('$what, and the previous release runs again', async ({ api, revision, reason }) => {
+    const failed = deployRelease(deployer, request(env, manifestFor(env, api()), { images: { ...images, 'graphmemory/api': api() } }))
+    await expect(failed).rejects.toThrow(new RegExp(`release ${revision} of dev failed and was rolled back[\\s\\S]*Deployment ${env.namespace}/api: ` +
+      `${reason}[\\s\\S]*rolled back to release 1`))
     await expectRunning(env.namespace, images['graphmemory/api'])
+    const failures = Array.from({ length: revision - 1 }, (_, i) => [i + 2, 'failed'])
+    expect((await readReleases(admin, env.namespace)).map((r) => [r.revision, r.status]).sort()).toEqual([[1, 'deployed'], ...failures])
   }, 600_000)
 })
