@@ -10,7 +10,6 @@ import { PipelineError } from '../errors.js'
 import * as tools from '../adapters/promtool.js'
 import { exportedMetrics, PROMETHEUS_SYNTHETIC } from '../plan/promql.js'
 import { dashboardOf } from '../plan/promql-dashboards.js'
-import { dashboardSchemaProblems, schemaPackage } from '../plan/dashboard-schema.js'
 import {
   alertProblems, formatProblem, lineOfText, metricProblems, recordedNames, RUNBOOK_DIR, rulesOf, syntaxProblems,
   type ExprSite, type Problem, type RuleEntry,
@@ -226,6 +225,8 @@ export async function lint(source: Directory, opts: LintOptions): Promise<LintRe
   const emptyPages: Problem[] = Object.entries(exported).filter(([, m]) => m.length === 0)
     .map(([name]) => ({ file: METRICS_TARGETS[name]?.path ?? '/metrics', line: 0, message: `service ${name}: its metrics page lists no metric` }))
 
+  // the schema check runs the TypeScript compiler: loaded here, so that no other function pays for its import
+  const { dashboardSchemaProblems, schemaPackage } = await import('../plan/dashboard-schema.js')
   const checks: LintCheck[] = [
     ...configs.map((f, i) => ({ name: `promtool check config ${f}`, problems: promtoolProblems(configRuns[i], f, noK8s) })),
     { name: 'promtool check rules', problems: promtoolProblems(rulesRun, RULES_DIR) },
