@@ -1,7 +1,7 @@
 // The kube-state-metrics bundle (k8s/cluster/kube-state-metrics) against the lab's cluster (`make lab-up`): admitted
 // as the cluster owner, out of the deployer's reach, RBAC exactly what it lists; on the real node it reports a pod
 // that crash-loops there, and the lab's Prometheus, scraping it with the repository's rules and prometheus.yml's job,
-// raises PodRestarting for that pod and keeps the application's namespaces only.
+// raises PodRestarting for that pod and keeps only the series of its own namespace.
 import fs from 'node:fs'
 import os from 'node:os'
 import net from 'node:net'
@@ -17,10 +17,10 @@ import * as node from './node.mjs'
 
 const REPO = path.resolve(__dirname, '..', '..')
 const id = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`
-/** A throw-away namespace labelled exactly like the application's (k8s/base/namespace.yaml), named like them. */
+/** A throw-away namespace labelled exactly like the application's (k8s/base/namespace.yaml): the test's Prometheus's. */
 const appNs = `graphmemory-ksm-test-${id}`
-/** A namespace not named like the application's: prometheus.yml keeps none of its series. */
-const otherNs = `lab-ksm-other-${id}`
+/** Another environment's namespace: a Prometheus in appNs keeps none of its series. */
+const otherNs = `graphmemory-ksm-other-${id}`
 const appNsLabels: Record<string, string> = parse(fs.readFileSync(path.join(REPO, 'k8s', 'base', 'namespace.yaml'), 'utf8')).metadata.labels
 const promName = `gmi-ksm-test-${id}`
 const promDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksm-test-'))
@@ -83,7 +83,9 @@ const freePort = () => new Promise<number>((resolve) => {
 
 /**
  * The lab's Prometheus with the repository's rules (PodCrashLooping's `for:` shortened to 5 s) and prometheus.yml's
- * kube-state-metrics job, its target the Service's ClusterIP (the host does not resolve cluster names).
+ * kube-state-metrics metric relabelling; its target is the Service's ClusterIP (the host does not resolve cluster
+ * names), labelled as the job's discovery labels it for a Prometheus in appNs (Debian's Prometheus has no Kubernetes
+ * discovery; that part is checked by the relabelling test).
  */
 async function startPrometheus(target: string) {
   const config = parse(fs.readFileSync(path.join(REPO, 'monitoring', 'prometheus', 'prometheus.yml'), 'utf8'))
@@ -102,7 +104,11 @@ async function startPrometheus(target: string) {
   fs.writeFileSync(path.join(promDir, 'prometheus.yml'), stringify({
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
     rule_files: ['/etc/prometheus/rules/*.yml'],
-    scrape_configs: [{ ...job, static_configs: [{ targets: [target] }] }],
+    scrape_configs: [{
+      job_name: job.job_name,
+      static_configs: [{ targets: [target], labels: { prometheus_namespace: appNs } }],
+      metric_relabel_configs: job.metric_relabel_configs,
+    }],
   }))
   fs.chmodSync(promDir, 0o755)
   const port = await freePort()
@@ -166,12 +172,27 @@ describe('kube-state-metrics in the cluster', () => {
     expect(await can('list', 'deployments', 'apps')).toBe(false)
   })
 
-  it('is what prometheus.yml\'s job scrapes, by the Service\'s DNS name, and what the Prometheus policy lets it reach', () => {
+  it('is what prometheus.yml\'s job scrapes from the Prometheus pod of k8s/components/monitoring, and what its policy lets it reach', () => {
+    const monitoring = (f: string) => fs.readFileSync(path.join(REPO, 'k8s', 'components', 'monitoring', f), 'utf8')
+    const prom = monitoring('prometheus.yaml').split(/^---$/m).map((d) => parse(d)).find((o) => o?.kind === 'Deployment')
     const job = parse(fs.readFileSync(path.join(REPO, 'monitoring', 'prometheus', 'prometheus.yml'), 'utf8'))
       .scrape_configs.find((j: any) => j.job_name === 'kube-state-metrics')
-    expect(job.static_configs).toEqual([{ targets: [ksm.ADDRESS] }])
-    const policies = fs.readFileSync(path.join(REPO, 'k8s', 'components', 'monitoring', 'network-policies.yaml'), 'utf8')
-    const egress = policies.split(/^---$/m).map((d) => parse(d)).find((o) => o?.metadata?.name === 'prometheus').spec.egress
+    /** Prometheus's target relabelling (keep and replace, its defaults) of one discovered pod port: its labels, or undefined. */
+    const target = (meta: Record<string, string>) => {
+      const l = { ...meta }
+      for (const r of job.relabel_configs) {
+        const m = new RegExp(`^(?:${r.regex ?? '(.*)'})$`).exec((r.source_labels ?? []).map((x: string) => l[x] ?? '').join(';'))
+        if ((r.action ?? 'replace') === 'keep') { if (!m) return undefined; continue }
+        if (m) l[r.target_label] = (r.replacement ?? '$1').replace(/\$(\d)/g, (_: string, i: string) => m[Number(i)] ?? '')
+      }
+      return l
+    }
+    const pod = (port: string) => ({ __meta_kubernetes_namespace: 'graphmemory-staging', __meta_kubernetes_pod_container_port_name: port,
+      __meta_kubernetes_pod_label_app_kubernetes_io_name: prom.spec.template.metadata.labels['app.kubernetes.io/name'] })
+    const httpPort = prom.spec.template.spec.containers[0].ports.find((p: any) => p.containerPort === 9090).name
+    expect(target(pod(httpPort))).toMatchObject({ __address__: ksm.ADDRESS, instance: ksm.ADDRESS, prometheus_namespace: 'graphmemory-staging' })
+    expect(target(pod('other'))).toBeUndefined()
+    const egress = monitoring('network-policies.yaml').split(/^---$/m).map((d) => parse(d)).find((o) => o?.metadata?.name === 'prometheus').spec.egress
     const svc = bundle.find((o) => o.kind === 'Service')
     expect(egress).toContainEqual({
       to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ksm.NAMESPACE } }, podSelector: { matchLabels: svc.spec.selector } }],
@@ -229,7 +250,7 @@ describe('kube-state-metrics in the cluster', () => {
     console.log(`kube-state-metrics: crash pod created → restarts ≥ 1 ${((tRestart - t0) / 1000).toFixed(1)} s, → CrashLoopBackOff seen ${((tWaiting - t0) / 1000).toFixed(1)} s`)
   }, 150000)
 
-  it('Prometheus with the repository\'s rules raises PodRestarting for that pod and keeps the application\'s namespaces only', async () => {
+  it('Prometheus with the repository\'s rules raises PodRestarting for that pod and keeps only its own namespace\'s series', async () => {
     // PodRestarting (> 2 restarts in 15 m, no `for:`) needs the third restart: about 40 s after the pod's creation
     const t0 = Date.now()
     const alert = await until('PodRestarting firing in the test\'s Prometheus', async () => {
@@ -244,10 +265,11 @@ describe('kube-state-metrics in the cluster', () => {
     const crashAlert = await promApi(`query?query=${encodeURIComponent(`max_over_time(ALERTS{alertname="PodCrashLooping",namespace="${appNs}"}[5m])`)}`)
     console.log(`kube-state-metrics: CrashLoopBackOff in a Prometheus scrape (1 s): ${looping.result.length ? 'yes' : 'no'}; ` +
       `PodCrashLooping (for: 5s): ${crashAlert.result.map((r: any) => r.metric.alertstate).join(', ') || 'never pending'}`)
-    // prometheus.yml keeps graphmemory-* namespaces only: the autoscaler of the other namespace is not stored
+    // prometheus.yml's keepequal: the other namespace's autoscaler is not stored, nor any other namespace, nor the helper label
     const max = await promApi(`query?query=${encodeURIComponent('kube_horizontalpodautoscaler_spec_max_replicas{horizontalpodautoscaler="api"}')}`)
     expect(max.result.map((r: any) => [r.metric.namespace, r.value[1]])).toEqual([[appNs, '3']])
-    const namespaces = await promApi(`label/namespace/values?match[]=${encodeURIComponent('{job="kube-state-metrics"}')}`)
-    expect(namespaces.every((n: string) => n.startsWith('graphmemory-'))).toBe(true)
+    expect(await promApi(`label/namespace/values?match[]=${encodeURIComponent('{job="kube-state-metrics"}')}`)).toEqual([appNs])
+    // (the target's own `up` and `scrape_*` keep it: metric relabelling does not touch them)
+    expect((await promApi(`query?query=${encodeURIComponent('{__name__=~"kube_.+", prometheus_namespace!=""}')}`)).result).toEqual([])
   }, 150000)
 })
