@@ -12,7 +12,7 @@ import { sign as signStep, verify as verifyStep } from './steps/sign.js'
 import { render as renderStep } from './steps/render.js'
 import { imagesFromArgs } from './plan/images.js'
 import { SERVICES } from './config/services.js'
-import { describeLint, lintGate, metricsTargets } from './steps/lint.js'
+import { describeLint, exporterTargets, lintGate, metricsTargets } from './steps/lint.js'
 import { DEFAULT_ALERTMANAGER_IMAGE, DEFAULT_OTELCOL_IMAGE, DEFAULT_PROMETHEUS_IMAGE } from './adapters/promtool.js'
 import type { DeployContext } from './steps/commands.js'
 
@@ -379,7 +379,13 @@ export class GraphmemoryIde {
     const result = await lintGate(this.source, {
       prometheusImage: this.prometheusImage, alertmanagerImage: this.alertmanagerImage, otelcolImage: this.otelcolImage,
       otelcolConfigs: otelcolConfigs ? otelcolConfigs.split(',').map((s) => s.trim()) : undefined,
-      targets: metricsTargets(SERVICES, (name) => this.build(name)),
+      targets: [
+        ...metricsTargets(SERVICES, (name) => this.build(name)),
+        ...exporterTargets({
+          postgres: this.postgresImage, redis: this.redisImage, postgresExporter: this.postgresExporterImage,
+          redisExporter: this.redisExporterImage, client: this.runtimeImage,
+        }),
+      ],
     })
     return describeLint(result)
   }

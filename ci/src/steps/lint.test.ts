@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { SERVICES } from '../config/services.js'
 import { build, REPRODUCIBLE_EPOCH } from './build.js'
-import { describeLint, lint, lintGate, metricsTargets, type LintOptions, type LintResult } from './lint.js'
+import { describeLint, exporterTargets, lint, lintGate, metricsTargets, type LintOptions, type LintResult } from './lint.js'
 import { formatProblem } from '../plan/promql-rules.js'
 
 const LONG = 600_000
@@ -37,7 +37,13 @@ const options = (): LintOptions => {
     // the lab's collector has no k8sattributesprocessor (docs/monitoring.md): it validates the compose config
     otelcolImage: labVar('LAB_IMAGE_OTELCOL'),
     otelcolConfigs: ['monitoring/logging/otelcol.compose.yaml'],
-    targets: metricsTargets(SERVICES, (name) => build(source, SERVICES.find((s) => s.name === name)!, buildOptions)),
+    targets: [
+      ...metricsTargets(SERVICES, (name) => build(source, SERVICES.find((s) => s.name === name)!, buildOptions)),
+      ...exporterTargets({
+        postgres: labVar('LAB_IMAGE_POSTGRES'), redis: labVar('LAB_IMAGE_REDIS'), postgresExporter: labVar('LAB_IMAGE_POSTGRES_EXPORTER'),
+        redisExporter: labVar('LAB_IMAGE_REDIS_EXPORTER'), client: labVar('LAB_IMAGE_PYTHON_RUNTIME'),
+      }),
+    ],
   }
 }
 
@@ -52,6 +58,9 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
     expect(result.exported.api).toContain('gmi_http_requests_total')
     expect(result.exported.api).toContain('gmi_store_query_duration_seconds_bucket')
     expect(result.exported.analytics).toContain('gmi_analytics_cache_total')
+    // the stores' exporters, started against real stores: what the PostgresDown and RedisDown rules read
+    expect(result.exported['postgres-exporter']).toContain('pg_up')
+    expect(result.exported['redis-exporter']).toContain('redis_up')
     expect(result.exported.dashboard).toContain('session_events_total')
     // both Prometheus configs: the compose one (static targets) and the Kubernetes one (service discovery)
     expect(describeLint(result)).toMatch(/^ok {4}promtool check config monitoring\/prometheus\/prometheus\.compose\.yml$/m)

@@ -4,7 +4,7 @@
 // an expression names must be exported by a service (its /metrics page, read from its image in this run), recorded by
 // a rule, or declared for a third-party exporter. The dashboards' queries get the same checks, and each dashboard is
 // checked against Grafana's dashboard schema (@grafana/schema). Every problem names its file and line.
-import type { Container, Directory } from '@dagger.io/dagger'
+import { dag, type Container, type Directory } from '@dagger.io/dagger'
 import { parse as parseYaml } from 'yaml'
 import { PipelineError } from '../errors.js'
 import * as tools from '../adapters/promtool.js'
@@ -28,6 +28,8 @@ export interface MetricsTarget {
   path: string
   /** Environment it needs to start (no dependency has to answer: /metrics needs none). */
   env?: Record<string, string>
+  /** What reads the page (it needs python3): default the target's own image; an exporter's image has no python. */
+  client?: Container
 }
 
 /** How to lint. */
@@ -108,9 +110,9 @@ export async function metricsPage(t: MetricsTarget): Promise<string> {
   // (Streamlit takes its time to exit), and the session then fails to close
   const service = await server.withExposedPort(t.port).asService().start()
   try {
-    return await t.container
+    return await (t.client ?? t.container)
       .withServiceBinding(t.name, service)
-      .withExec(['python', '-c', FETCH, `http://${t.name}:${t.port}${t.path}`])
+      .withExec(['python3', '-c', FETCH, `http://${t.name}:${t.port}${t.path}`])
       .stdout()
   } finally {
     await service.stop({ kill: true })
@@ -271,6 +273,40 @@ export async function lintGate(source: Directory, opts: LintOptions): Promise<Li
       `\n${describeLint(result)}\n`, 'fix each file at the line named, then run lint again')
   }
   return result
+}
+
+/** The images the stores' exporters are read with: theirs, the stores they watch, and a client with python. */
+export interface ExporterImages {
+  postgres: string
+  redis: string
+  postgresExporter: string
+  redisExporter: string
+  client: string
+}
+
+/**
+ * The stores' exporters as lint targets, each started against a real store of its own (the images the test suites
+ * bind), so that their pages list what they export when the store answers: what the rules read from them (pg_up,
+ * redis_up) is checked against what they really export, not against a list kept by hand.
+ */
+export function exporterTargets(images: ExporterImages): MetricsTarget[] {
+  const postgres = dag.container().from(images.postgres)
+    .withEnvVariable('POSTGRES_USER', 'lint').withEnvVariable('POSTGRES_DB', 'lint').withEnvVariable('POSTGRES_HOST_AUTH_METHOD', 'trust')
+    .withExposedPort(5432).asService({ useEntrypoint: true })
+  const redis = dag.container().from(images.redis).withExposedPort(6379).asService({ useEntrypoint: true })
+  const client = dag.container().from(images.client)
+  return [
+    {
+      name: 'postgres-exporter', port: 9187, path: '/metrics', client,
+      container: dag.container().from(images.postgresExporter).withServiceBinding('postgres', postgres),
+      env: { DATA_SOURCE_NAME: 'postgresql://lint@postgres:5432/lint?sslmode=disable' },
+    },
+    {
+      name: 'redis-exporter', port: 9121, path: '/metrics', client,
+      container: dag.container().from(images.redisExporter).withServiceBinding('redis', redis),
+      env: { REDIS_ADDR: 'redis://redis:6379' },
+    },
+  ]
 }
 
 /** The lint targets of the services, from a function that gives each one's runtime image (the build step). */
