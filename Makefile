@@ -74,7 +74,7 @@ deploy: lab-up
 
 ## lint: the monitoring files checked by promtool, amtool, the collector and against the services' real /metrics
 lint: deps
-	$(pipeline) lint --otelcol-configs monitoring/logging/otelcol.compose.yaml
+	$(pipeline) lint
 
 ## smoke-monitoring: the compose stack with Prometheus, Alertmanager and the collector: an alert seen end to end
 smoke-monitoring:

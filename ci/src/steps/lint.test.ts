@@ -34,9 +34,7 @@ const options = (): LintOptions => {
   return {
     prometheusImage: labVar('LAB_IMAGE_PROMETHEUS'),
     alertmanagerImage: labVar('LAB_IMAGE_ALERTMANAGER'),
-    // the lab's collector has no k8sattributesprocessor (docs/monitoring.md): it validates the compose config
-    otelcolImage: labVar('LAB_IMAGE_OTELCOL'),
-    otelcolConfigs: ['monitoring/logging/otelcol.compose.yaml'],
+    otelcolImage: labVar('LAB_IMAGE_OTELCOL'), // validates both collector configs: compose and Kubernetes
     targets: [
       ...metricsTargets(SERVICES, (name) => build(source, SERVICES.find((s) => s.name === name)!, buildOptions)),
       ...exporterTargets({
@@ -66,6 +64,7 @@ describe('lint (lab promtool and amtool, real /metrics)', () => {
     expect(describeLint(result)).toMatch(/^ok {4}promtool check config monitoring\/prometheus\/prometheus\.compose\.yml$/m)
     expect(describeLint(result)).toMatch(/^ok {4}promtool check config monitoring\/prometheus\/prometheus\.yml$/m)
     expect(describeLint(result)).toMatch(/^ok {4}otelcol validate monitoring\/logging\/otelcol\.compose\.yaml$/m)
+    expect(describeLint(result)).toMatch(/^ok {4}otelcol validate monitoring\/logging\/otelcol\.kubernetes\.yaml$/m)
     expect(describeLint(result)).toMatch(/^ok {4}dashboards against the Grafana schema \(@grafana\/schema \d+\.\d+\.\d+\)$/m)
   }, LONG)
 

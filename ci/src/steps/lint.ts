@@ -43,8 +43,8 @@ export interface LintOptions {
   /** An OpenTelemetry Collector image (online: the official contrib image; the lab: LAB_IMAGE_OTELCOL): its `validate` checks the collector configs. */
   otelcolImage?: string | Container
   /**
-   * Collector configs to validate, repository paths. Default: every `monitoring/logging/otelcol*.yaml`. The lab's
-   * collector lacks k8sattributesprocessor (docs/monitoring.md): validate the Kubernetes config with the official image.
+   * Collector configs to validate, repository paths. Default: every `monitoring/logging/otelcol*.yaml` (the compose
+   * and the Kubernetes config; both use only components the lab's collector has).
    */
   otelcolConfigs?: string[]
   /**
