@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from graphmemory_common import logs
+from graphmemory_common.metrics import HttpMetricsMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics
@@ -45,8 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
         await app.state.redis.aclose()
 
     app = FastAPI(title="GraphMemory-IDE analytics", version=VERSION, lifespan=lifespan)
-    app.middleware("http")(metrics.middleware)
-    app.middleware("http")(logs.middleware)  # outermost: the request id is set for everything inside
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
+    app.add_middleware(logs.RequestLogMiddleware)  # added last, so outermost: the request id is set for all inside
 
     async def api_get(request: Request, path: str) -> Any:
         try:

@@ -13,4 +13,3 @@ STORE = HTTP.store
 COMPUTE = Histogram("gmi_analytics_compute_seconds", "Time to compute a summary", registry=REGISTRY)
 CACHE = Counter("gmi_analytics_cache_total", "Summary cache lookups", ["result"], registry=REGISTRY)
 timed = HTTP.timed
-middleware = HTTP.middleware

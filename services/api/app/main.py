@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from graphmemory_common import logs
+from graphmemory_common.metrics import HttpMetricsMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 
@@ -89,8 +90,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.graph.close()
 
     app = FastAPI(title="GraphMemory-IDE API", version=VERSION, lifespan=lifespan)
-    app.middleware("http")(metrics.middleware)
-    app.middleware("http")(logs.middleware)  # outermost: the request id is set for everything inside
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
+    app.add_middleware(logs.RequestLogMiddleware)  # added last, so outermost: the request id is set for all inside
 
     async def require_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
         if not x_api_key:

@@ -11,4 +11,3 @@ REGISTRY = HTTP.registry
 STORE = HTTP.store
 CACHE = Counter("gmi_search_cache_total", "Search cache lookups", ["result"], registry=REGISTRY)
 timed = HTTP.timed
-middleware = HTTP.middleware

@@ -5,6 +5,8 @@ served its request_id; the access line of each request adds route (the route tem
 status and duration_ms. A client's `X-Request-ID` (1-64 of [A-Za-z0-9._-]) is kept, any other gets a new id; the
 response carries it back. The log collector parses these lines into attributes (monitoring/logging/).
 Shared by the API and analytics; nothing here names a service.
+`RequestLogMiddleware` is pure ASGI, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware cost 350-540 us
+per request, a pure ASGI layer nothing measurable (docs/monitoring.md, "Cost of /metrics and logging").
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import sys
 import time
 import uuid
 from datetime import datetime, timezone
+
+from starlette.datastructures import Headers, MutableHeaders
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 ACCESS = logging.getLogger("gmi.access")
@@ -63,20 +67,34 @@ def request_id_of(value: str | None) -> str:
     return value if value and _VALID_ID.match(value) else uuid.uuid4().hex
 
 
-async def middleware(request, call_next):
-    """Sets the request id for every line logged while serving, returns it, and logs one access line."""
-    request_id = request_id_of(request.headers.get("x-request-id"))
-    token = REQUEST_ID.set(request_id)
-    t0 = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        response.headers["X-Request-ID"] = request_id
-        return response
-    finally:
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        ACCESS.log(logging.DEBUG if route in QUIET_ROUTES else logging.INFO, "request", extra={
-            "request_id": request_id, "route": route, "method": request.method, "status": status,
-            "duration_ms": round((time.perf_counter() - t0) * 1000, 2)})
-        REQUEST_ID.reset(token)
+class RequestLogMiddleware:
+    """Pure ASGI middleware (`app.add_middleware(RequestLogMiddleware)`, added last so it is outermost): sets the
+    request id for every line logged while serving, returns it as `X-Request-ID`, and logs one access line."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(Headers(scope=scope).get("x-request-id"))
+        token = REQUEST_ID.set(request_id)
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            ACCESS.log(logging.DEBUG if route in QUIET_ROUTES else logging.INFO, "request", extra={
+                "request_id": request_id, "route": route, "method": scope["method"], "status": status,
+                "duration_ms": round((time.perf_counter() - t0) * 1000, 2)})
+            REQUEST_ID.reset(token)

@@ -4,6 +4,8 @@ Each service makes one `HttpMetrics` with its own metric prefix (`gmi` for the A
 and its store histogram's help and buckets, and adds its own metrics to `registry`. The names are part of the
 contract with monitoring/ (rules, dashboards; the pipeline's lint reads the services' real /metrics).
 Routes are the route templates (`/memories/{memory_id}`), or `unmatched`, so the series stay few.
+`HttpMetricsMiddleware` is pure ASGI, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware cost
+350-540 us per request, a pure ASGI layer nothing measurable (docs/monitoring.md, "Cost of /metrics and logging").
 """
 from __future__ import annotations
 
@@ -43,16 +45,33 @@ class HttpMetrics:
         finally:
             self.store.labels(store, op).observe(time.perf_counter() - t0)
 
-    async def middleware(self, request, call_next):
-        """HTTP middleware (`app.middleware("http")(m.middleware)`): counts and times every request by route
-        template, method and status; an exception counts as 500."""
+
+class HttpMetricsMiddleware:
+    """Pure ASGI middleware (`app.add_middleware(HttpMetricsMiddleware, metrics=m)`): counts and times every HTTP
+    request by route template, method and status; an exception before the response starts counts as 500."""
+
+    def __init__(self, app, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         t0 = time.perf_counter()
         status = 500
+
+        async def send_status(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_status)
         finally:
-            path = getattr(request.scope.get("route"), "path", "unmatched")
-            self.requests.labels(path, request.method, str(status)).inc()
-            self.latency.labels(path, request.method).observe(time.perf_counter() - t0)
+            # the router sets scope["route"] in this same dict once a route matched
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            self.metrics.latency.labels(route, method).observe(time.perf_counter() - t0)

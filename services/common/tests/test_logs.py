@@ -6,6 +6,8 @@ import json
 import logging
 
 import pytest
+from conftest import make_app, run_lifespan
+from fastapi.testclient import TestClient
 
 from graphmemory_common import logs
 
@@ -19,6 +21,8 @@ def test_access_line_carries_the_clients_request_id_and_route_template(client, c
     caplog.set_level(logging.INFO, logger="gmi.access")
     r = client.get("/items/x9", headers={"X-Request-ID": "req.42_A-b"})
     assert r.headers["X-Request-ID"] == "req.42_A-b"
+    assert r.json()["request_id"] == "req.42_A-b"  # set while the route runs
+    assert logs.REQUEST_ID.get() is None  # and reset after
     [line] = access_lines(caplog)
     assert {k: line[k] for k in ("request_id", "route", "method", "status", "level", "message", "logger")} == {
         "request_id": "req.42_A-b", "route": "/items/{item_id}", "method": "GET", "status": 200,
@@ -26,10 +30,34 @@ def test_access_line_carries_the_clients_request_id_and_route_template(client, c
     assert isinstance(line["duration_ms"], float) and line["time"].endswith("Z")
 
 
+def test_an_unsafe_client_id_is_replaced_in_the_response_and_the_line(client, caplog):
+    caplog.set_level(logging.INFO, logger="gmi.access")
+    r = client.get("/items/x9", headers={"X-Request-ID": "a b"})
+    [line] = access_lines(caplog)
+    assert r.headers["X-Request-ID"] == line["request_id"] == r.json()["request_id"] != "a b"
+    assert r.headers.get_list("x-request-id") == [line["request_id"]]  # one header, not appended twice
+
+
 def test_an_unhandled_error_is_a_500_line(client, caplog):
     caplog.set_level(logging.INFO, logger="gmi.access")
-    assert client.get("/items/boom").status_code == 500
+    assert client.get("/items/boom", headers={"X-Request-ID": "boom-1"}).status_code == 500
+    assert [(line["status"], line["route"], line["request_id"]) for line in access_lines(caplog)] == [
+        (500, "/items/{item_id}", "boom-1")]
+    assert logs.REQUEST_ID.get() is None
+
+
+def test_the_exception_reaches_the_server_after_the_line(metrics, caplog):
+    caplog.set_level(logging.INFO, logger="gmi.access")
+    with TestClient(make_app(metrics)) as c, pytest.raises(RuntimeError, match="unhandled"):
+        c.get("/items/boom")
     assert [line["status"] for line in access_lines(caplog)] == [500]
+
+
+def test_a_lifespan_scope_passes_through_without_a_line(caplog):
+    caplog.set_level(logging.DEBUG, logger="gmi.access")
+    seen, sent = run_lifespan(logs.RequestLogMiddleware)
+    assert seen == [({"type": "lifespan", "asgi": {"version": "3.0"}}, {"type": "lifespan.startup"})]
+    assert sent == [{"type": "lifespan.startup.complete"}] and access_lines(caplog) == []
 
 
 def test_probes_are_logged_at_debug_only(client, caplog):

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import make_app, run_lifespan
+from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 
-from graphmemory_common.metrics import LATENCY_BUCKETS, HttpMetrics
+from graphmemory_common.metrics import LATENCY_BUCKETS, HttpMetrics, HttpMetricsMiddleware
 
 
 def value(m: HttpMetrics, name: str, **labels) -> float:
@@ -26,6 +28,20 @@ def test_unmatched_paths_and_exceptions(client, metrics):
     assert client.get("/items/boom").status_code == 500
     assert value(metrics, "test_svc_http_requests_total", route="unmatched", method="GET", status="404") == 1
     assert value(metrics, "test_svc_http_requests_total", route="/items/{item_id}", method="GET", status="500") == 1
+
+
+def test_an_exception_is_counted_as_500_and_re_raised(metrics):
+    with TestClient(make_app(metrics)) as c, pytest.raises(RuntimeError, match="unhandled"):
+        c.get("/items/boom")
+    assert value(metrics, "test_svc_http_requests_total", route="/items/{item_id}", method="GET", status="500") == 1
+    assert value(metrics, "test_svc_http_request_duration_seconds_count", route="/items/{item_id}", method="GET") == 1
+
+
+def test_a_lifespan_scope_passes_through_uncounted(metrics):
+    seen, sent = run_lifespan(lambda app: HttpMetricsMiddleware(app, metrics=metrics))
+    assert seen == [({"type": "lifespan", "asgi": {"version": "3.0"}}, {"type": "lifespan.startup"})]
+    assert sent == [{"type": "lifespan.startup.complete"}]
+    assert "test_svc_http_requests_total{" not in generate_latest(metrics.registry).decode()
 
 
 def test_timed_observes_also_when_the_block_raises(metrics):
