@@ -20,7 +20,7 @@ COMPONENTS ?=
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-metrics
 
 .DEFAULT_GOAL := help
 
@@ -111,6 +111,10 @@ bench-lab: deps
 ## bench-cluster: measure control-plane start and a 3-replica rollout (restarts the lab cluster)
 bench-cluster: deps
 	node bench/cluster.mjs
+
+## bench-metrics: what /metrics scraping, the access log and the metrics middleware cost the API (wrk; the images `make ci` published)
+bench-metrics:
+	$(with-published) node bench/metrics-cost.mjs $(ARGS)
 
 ## bench-pipeline: `ci` against a plain docker/trivy/push baseline: warm, one-line change (ARGS=--cold: from empty caches)
 bench-pipeline: deps
