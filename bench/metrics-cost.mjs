@@ -48,9 +48,11 @@ const log = (m) => console.error(`bench: ${m}`);
 // Starts the app as `python -m app` does, with the metrics middleware taken out of the middleware list first.
 const NO_METRICS = [
   'import sys', 'import app.main as m', 'from app import metrics', 'make = m.create_app',
+  // the pure ASGI class (now), or the @app.middleware("http") function (images built before it)
+  'def is_metrics(x): return getattr(x.cls, "__name__", "") == "HttpMetricsMiddleware" or x.kwargs.get("dispatch") is getattr(metrics, "middleware", object())',
   'def create_app(settings):',
   '    a = make(settings)',
-  '    a.user_middleware = [x for x in a.user_middleware if x.kwargs.get("dispatch") is not metrics.middleware]',
+  '    a.user_middleware = [x for x in a.user_middleware if not is_metrics(x)]',
   '    return a',
   'm.create_app = create_app', 'from app.__main__ import main', 'sys.exit(main())',
 ].join('\n');
@@ -82,8 +84,10 @@ path, query, n, rounds = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3]), in
 logs.configure("info")
 app = create_app(Settings(kuzu_db_path="/tmp/kuzu-profile", kuzu_buffer_pool_mb=32))
 full = list(app.user_middleware)
+# the pure ASGI class (now), or the @app.middleware("http") function (images built before it)
+def is_metrics(x): return getattr(x.cls, "__name__", "") == "HttpMetricsMiddleware" or x.kwargs.get("dispatch") is getattr(metrics, "middleware", object())
 stacks = {"full": (full, "INFO"), "quiet-log": (full, "WARNING"),
-          "no-metrics": ([m for m in full if m.kwargs.get("dispatch") is not metrics.middleware], "INFO"), "bare": ([], "INFO"),
+          "no-metrics": ([m for m in full if not is_metrics(m)], "INFO"), "bare": ([], "INFO"),
           "no-op": ([Middleware(BaseHTTPMiddleware, dispatch=lambda request, call_next: call_next(request))], "INFO"),
           "no-op-asgi": ([Middleware(NoopAsgi)], "INFO")}
 scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http", "path": path,
