@@ -5,7 +5,7 @@ import path from 'node:path'
 import * as k8s from '@kubernetes/client-node'
 import { REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
-import { kubeClient, applyObject, messageOf } from '../lib/kube.mjs'
+import { kubeClient, applyObject, deploymentRollout, messageOf, waitRolledOut } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
 import { render, pinned } from './log-collector.mjs'
@@ -40,29 +40,13 @@ export async function labObjects() {
 
 /** The Deployment's rollout: { ready, why }. */
 async function rollout() {
-  const apps = client().kc.makeApiClient(k8s.AppsV1Api)
-  const dep = await apps.readNamespacedDeployment({ name: DEPLOYMENT, namespace: NAMESPACE })
-  const d = dep.status ?? {}
-  const ready = (d.observedGeneration ?? 0) >= dep.metadata.generation && d.updatedReplicas === dep.spec.replicas &&
-    d.availableReplicas === dep.spec.replicas && !d.unavailableReplicas
-  return { ready, why: `${d.availableReplicas ?? 0}/${dep.spec.replicas} available (${d.updatedReplicas ?? 0} updated)` }
+  const dep = await client().kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: DEPLOYMENT, namespace: NAMESPACE })
+  const { done, why } = deploymentRollout(dep)
+  return { ready: done, why }
 }
 
 /** Waits until it is rolled out; fails with its state and the pods' waiting reasons. */
-export async function waitReady(timeoutMs = 120000) {
-  const until = Date.now() + timeoutMs
-  let last
-  while (Date.now() < until) {
-    last = await rollout()
-    if (last.ready) return last
-    await new Promise((r) => setTimeout(r, 1000))
-  }
-  const pods = await client().core.listNamespacedPod({ namespace: NAMESPACE })
-  const states = pods.items.map((p) => `${p.metadata.name} on ${p.spec.nodeName ?? '-'}: ${p.status?.phase} ` +
-    `${(p.status?.containerStatuses ?? []).map((c) => JSON.stringify(c.state?.waiting ?? c.state?.terminated ?? {})).join(' ')}`)
-  throw new LabError('kube-state-metrics is not ready', `${last?.why}\n${states.join('\n')}`,
-    `see \`kubectl -n ${NAMESPACE} describe pods\` with KUBECONFIG_LAB, then run \`make lab-up\` again`)
-}
+export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPACE, 'kube-state-metrics', rollout, timeoutMs)
 
 export async function up() {
   for (const o of await labObjects()) {

@@ -10,7 +10,7 @@ import * as k8s from '@kubernetes/client-node'
 import { parseAllDocuments } from 'yaml'
 import { REPO, STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
-import { kubeClient, applyObject, messageOf } from '../lib/kube.mjs'
+import { kubeClient, applyObject, deploymentRollout, messageOf, waitRolledOut } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as kustomize from './kustomize.mjs'
 import * as monitoring from './monitoring.mjs'
@@ -98,31 +98,15 @@ async function rollout() {
   const s = ds.status ?? {}
   const dsDone = (s.observedGeneration ?? 0) >= ds.metadata.generation && s.desiredNumberScheduled > 0 &&
     s.updatedNumberScheduled === s.desiredNumberScheduled && s.numberAvailable === s.desiredNumberScheduled
-  const d = dep.status ?? {}
-  const depDone = (d.observedGeneration ?? 0) >= dep.metadata.generation && d.updatedReplicas === dep.spec.replicas &&
-    d.availableReplicas === dep.spec.replicas && !d.unavailableReplicas
+  const store = deploymentRollout(dep, `${LOG_STORE} `)
   return {
-    ready: dsDone && depDone,
-    why: `DaemonSet ${s.numberAvailable ?? 0}/${s.desiredNumberScheduled ?? 0} available (${s.updatedNumberScheduled ?? 0} updated), ` +
-      `${LOG_STORE} ${d.availableReplicas ?? 0}/${dep.spec.replicas} available`,
+    ready: dsDone && store.done,
+    why: `DaemonSet ${s.numberAvailable ?? 0}/${s.desiredNumberScheduled ?? 0} available (${s.updatedNumberScheduled ?? 0} updated), ${store.why}`,
   }
 }
 
 /** Waits until the collector and the store are rolled out; fails with their state and the pods' waiting reasons. */
-export async function waitReady(timeoutMs = 120000) {
-  const until = Date.now() + timeoutMs
-  let last
-  while (Date.now() < until) {
-    last = await rollout()
-    if (last.ready) return last
-    await new Promise((r) => setTimeout(r, 1000))
-  }
-  const pods = await client().core.listNamespacedPod({ namespace: NAMESPACE })
-  const states = pods.items.map((p) => `${p.metadata.name} on ${p.spec.nodeName ?? '-'}: ${p.status?.phase} ` +
-    `${(p.status?.containerStatuses ?? []).map((c) => JSON.stringify(c.state?.waiting ?? c.state?.terminated ?? {})).join(' ')}`)
-  throw new LabError('the log collector is not ready', `${last?.why}\n${states.join('\n')}`,
-    `see \`kubectl -n ${NAMESPACE} describe pods\` with KUBECONFIG_LAB, then run \`make lab-up\` again`)
-}
+export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPACE, 'the log collector', rollout, timeoutMs)
 
 export async function up() {
   const objects = await labObjects()

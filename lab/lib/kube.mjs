@@ -2,6 +2,7 @@
 // apply of exact objects, and errors that say what the API server answered.
 import fs from 'node:fs'
 import * as k8s from '@kubernetes/client-node'
+import { LabError } from './step.mjs'
 
 /** Field manager of everything the lab applies. */
 export const FIELD_MANAGER = 'graphmemory-lab'
@@ -83,3 +84,30 @@ export async function deleteObject(client, ref) {
 
 /** True when a node's Ready condition is True. */
 export const nodeIsReady = (node) => Boolean(node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+
+/** A Deployment's rollout as its status says: done when every replica is updated and available, and where it stands. */
+export function deploymentRollout(dep, label = '') {
+  const d = dep.status ?? {}
+  const done = (d.observedGeneration ?? 0) >= dep.metadata.generation && d.updatedReplicas === dep.spec.replicas &&
+    d.availableReplicas === dep.spec.replicas && !d.unavailableReplicas
+  return { done, why: `${label}${d.availableReplicas ?? 0}/${dep.spec.replicas} available (${d.updatedReplicas ?? 0} updated)` }
+}
+
+/**
+ * Polls `rollout` (resolving to { ready, why }) every second until ready; after `timeoutMs` fails naming `what`, where
+ * the rollout stands and the waiting or terminated state of every pod of the namespace.
+ */
+export async function waitRolledOut(client, namespace, what, rollout, timeoutMs = 120000) {
+  const until = Date.now() + timeoutMs
+  let last
+  while (Date.now() < until) {
+    last = await rollout()
+    if (last.ready) return last
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  const pods = await client.core.listNamespacedPod({ namespace })
+  const states = pods.items.map((p) => `${p.metadata.name} on ${p.spec.nodeName ?? '-'}: ${p.status?.phase} ` +
+    `${(p.status?.containerStatuses ?? []).map((c) => JSON.stringify(c.state?.waiting ?? c.state?.terminated ?? {})).join(' ')}`)
+  throw new LabError(`${what} is not ready`, `${last?.why}\n${states.join('\n')}`,
+    `see \`kubectl -n ${namespace} describe pods\` with KUBECONFIG_LAB, then run \`make lab-up\` again`)
+}
