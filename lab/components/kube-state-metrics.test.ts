@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../env.js'
 import * as ksm from './kube-state-metrics.mjs'
 import * as node from './node.mjs'
+import { dryApply, refusal } from '../lib/api-checks.js'
 
 const REPO = path.resolve(__dirname, '..', '..')
 const id = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`
@@ -36,21 +37,6 @@ const clients = (file: string) => {
 let admin: ReturnType<typeof clients>
 let bundle: any[]
 let promUrl = ''
-
-/** Server-side apply with dryRun=All: everything the API server checks, nothing stored. */
-const dryApply = (c: ReturnType<typeof clients>, obj: any) =>
-  c.objects.patch(obj, undefined, 'All', 'graphmemory-lab-test', true, k8s.PatchStrategy.ServerSideApply)
-
-/** The API server's words for a refused request. */
-const refusal = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p
-  } catch (err: any) {
-    const body = typeof err?.body === 'string' ? JSON.parse(err.body) : err?.body
-    return `${err?.code} ${body?.reason}: ${body?.message}`
-  }
-  throw new Error('the request was accepted')
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90000, everyMs = 500): Promise<T> {
   const end = Date.now() + timeoutMs
