@@ -39,13 +39,26 @@ interface Checked {
   reports: Directory
 }
 
-/** Build and test in parallel, then scan and SBOM of the image; all of a service's reports in one folder. */
+/** Starts a promise now and keeps its failure for whoever awaits it later (none, when an earlier step failed). */
+function started<T>(fn: () => Promise<T>): () => Promise<T> {
+  const promise = fn()
+  promise.catch(() => undefined)
+  return () => promise
+}
+
+/**
+ * Build and test in parallel; scan and SBOM of the image are asked for with the build (the engine runs what they share
+ * once, and their own lookups overlap the build's) but reported after it, so a failed build is one failure, not three.
+ * All of a service's reports in one folder.
+ */
 async function checkService(service: ServiceConfig, options: CiOptions, progress: Progress): Promise<Checked> {
   const image = build(options.source, service, options.test)
   const testing = progress.step('test', service.name, () => test(options.source, service, options.test), (r) => r.summary)
+  const scanning = started(() => scanGate(service.name, image, options.scanSources(service.name), options.scan))
+  const sbomming = started(() => sbom(image, options.scan).sync())
   const imageChecks = progress.step('build', service.name, () => image.sync()).then(() => Promise.all([
-    progress.step('scan', service.name, () => scanGate(service.name, image, options.scanSources(service.name), options.scan)),
-    progress.step('sbom', service.name, () => sbom(image, options.scan).sync()),
+    progress.step('scan', service.name, scanning),
+    progress.step('sbom', service.name, sbomming),
   ]))
   const [tested, checked] = await Promise.allSettled([testing, imageChecks])
   if (tested.status === 'rejected') throw tested.reason
