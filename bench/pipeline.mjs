@@ -109,11 +109,18 @@ async function emptyCaches() {
 
 // ---- the run ----------------------------------------------------------------------------------------------------
 const rows = []
-const measure = async (scenario, fn) => {
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+/** Runs `fn` (resolving to [pipeline s, baseline s]) `runs` times, alternating, and records the medians and every run. */
+const measure = async (scenario, fn, runs = 1) => {
   process.stderr.write(`… ${scenario}\n`)
-  const [pipeline, baseline] = await fn()
-  rows.push({ scenario, pipeline: +pipeline.toFixed(1), baseline: +baseline.toFixed(1), ratio: +(pipeline / baseline).toFixed(2) })
+  const all = []
+  for (let i = 0; i < runs; i++) all.push(await fn())
+  const [pipeline, baseline] = [0, 1].map((k) => median(all.map((r) => r[k])))
+  rows.push({ scenario, pipeline: +pipeline.toFixed(1), baseline: +baseline.toFixed(1), ratio: +(pipeline / baseline).toFixed(2),
+    ...(runs > 1 ? { runs: all.map(([p, b]) => [+p.toFixed(1), +b.toFixed(1)]) } : {}) })
 }
+// a no-change run is short, and one sample of it swings with what the machine did just before: the median of three
+const WARM_RUNS = 3
 try {
   if (COLD) {
     await emptyCaches()
@@ -121,12 +128,15 @@ try {
   } else {
     await pipelineCi(); await baselineCi() // warm both up
   }
-  await measure('warm, no change', async () => [await pipelineCi(), await baselineCi()])
+  await measure(`warm, no change (median of ${WARM_RUNS})`, async () => [await pipelineCi(), await baselineCi()], WARM_RUNS)
   changeApi(1)
   await measure('one-line change in the API', async () => [await pipelineCi(), await baselineCi()])
   const start = await libraryStart()
   console.log('scenario                      pipeline (s)  baseline (s)  pipeline/baseline')
-  for (const r of rows) console.log(`${r.scenario.padEnd(30)}${String(r.pipeline).padStart(12)}${String(r.baseline).padStart(14)}${String(r.ratio).padStart(19)}`)
+  for (const r of rows) {
+    console.log(`${r.scenario.padEnd(30)}${String(r.pipeline).padStart(12)}${String(r.baseline).padStart(14)}${String(r.ratio).padStart(19)}`)
+    if (r.runs) console.log(`  runs (pipeline, baseline): ${r.runs.map(([p, b]) => `${p} / ${b}`).join(', ')}`)
+  }
   console.log(`library mode: process start to a cached build result: ${start.toFixed(1)} s`)
   const result = { date: new Date().toISOString(), commit, cpus: os.cpus().length, rows, libraryStartSeconds: +start.toFixed(2) }
   console.log(JSON.stringify(result))
