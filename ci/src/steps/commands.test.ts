@@ -60,9 +60,9 @@ describe('deploy commands (library mode, lab engine, registry and cluster)', () 
     expect(out.rolledBack).toMatch(/^rolled back to release \d+ in dev: release \d+ is running/)
     expect(out.imagesAfterRollback).toEqual(out.imagesA)
     expect(out.promoted).toMatch(/^promoted dev release \d+ to staging/)
-    // staging runs dev's digests, and the monitoring servers dev does not run, pinned from their tags at promotion
+    // staging runs dev's digests, and the monitoring servers and exporters dev does not run, pinned from their tags at promotion
     expect(out.staging).toMatchObject(out.imagesA)
-    expect(Object.keys(out.staging).sort()).toEqual([...Object.keys(out.imagesA), 'alertmanager', 'grafana', 'prometheus'].sort())
+    expect(Object.keys(out.staging).sort()).toEqual([...Object.keys(out.imagesA), 'alertmanager', 'grafana', 'postgres-exporter', 'prometheus', 'redis-exporter'].sort())
     expect(out.history).toMatch(/rollback to \d+/)
     expect(out.history).toMatch(/superseded/)
     // plan: against the running release nothing changes; another API digest changes exactly that container's image

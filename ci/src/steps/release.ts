@@ -66,15 +66,13 @@ export interface RenderedRelease {
 /**
  * Renders a release: with `images`, plus, for the images of `tags` that the environment runs and `images` lacks (the
  * stores, and the monitoring servers in staging and prod, not in dev), the digest their tag has now. Nothing is
- * looked up for an image the environment does not run.
+ * looked up for an image the environment does not run. Which names it runs comes from a render without images, the
+ * same for every release of one tree (so the engine answers it from its cache after the first).
  */
 export async function renderRelease(source: Directory, env: Environment, images: Record<string, string>, tags: Record<string, string>,
   kustomizeImage: string, components: string[] = []): Promise<RenderedRelease> {
-  const first = await renderManifest(source, env, images, kustomizeImage, components)
-  const lacking = new Set(unpinnedImages(parseManifests(first)).map((c) => c.image))
-  const wanted = Object.fromEntries(Object.entries(tags).filter(([name]) => lacking.has(name)))
-  if (Object.keys(wanted).length === 0) return { manifest: first, images }
-  const all = await pinMissing(images, wanted)
+  const names = new Set(unpinnedImages(parseManifests(await renderManifest(source, env, {}, kustomizeImage, components))).map((c) => c.image))
+  const all = await pinMissing(images, Object.fromEntries(Object.entries(tags).filter(([name]) => names.has(name))))
   return { manifest: await renderManifest(source, env, all, kustomizeImage, components), images: all }
 }
 
