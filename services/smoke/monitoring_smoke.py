@@ -101,6 +101,15 @@ def delivered_alert(stack: Stack, name: str, job: str) -> tuple[bool, object]:
     return False, out[-400:]
 
 
+def check_alert_travels(c: Checks, stack: Stack, prom: str, name: str, job: str, what: str, runbook: str, since: float) -> None:
+    """Checks alert `name` for `job` fires in Prometheus, then reaches the webhook as critical with its runbook."""
+    fired = wait_for(lambda: (bool(v := query(prom, f'ALERTS{{alertname="{name}", job="{job}", alertstate="firing"}}')), v), 90, 1)
+    c.check(f"{what}: {name} fires for it (for: {SHORT_FOR}; {time.monotonic() - since:.1f}s after stop)", bool(fired and fired[0]), str(fired))
+    ok, alert = wait_for(lambda: delivered_alert(stack, name, job), 60, 1)
+    c.check(f"Alertmanager delivered {name} ({job}, critical, runbook) to the webhook ({time.monotonic() - since:.1f}s after stop)",
+            ok and alert["labels"].get("severity") == "critical" and alert["annotations"].get("runbook_url") == runbook, str(alert)[:400])
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt(f"signal {s}")))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -189,13 +198,7 @@ def main() -> int:
         # -- an alert end to end -------------------------------------------------------------------------------------
         t2 = time.monotonic()
         stack.run("stop", "analytics")
-        fired = wait_for(lambda: (bool(v := query(prom, 'ALERTS{alertname="ServiceDown", job="analytics", alertstate="firing"}')), v), 90, 1)
-        c.check(f"analytics stopped: ServiceDown fires for it (for: {SHORT_FOR}; {time.monotonic() - t2:.1f}s after stop)", bool(fired and fired[0]), str(fired))
-
-        ok, alert = wait_for(lambda: delivered_alert(stack, "ServiceDown", "analytics"), 60, 1)
-        c.check(f"Alertmanager delivered ServiceDown (analytics, critical, runbook) to the webhook ({time.monotonic() - t2:.1f}s after stop)",
-                ok and alert["labels"].get("severity") == "critical"
-                and alert["annotations"].get("runbook_url") == "docs/runbooks/alerts/service-down.md", str(alert)[:400])
+        check_alert_travels(c, stack, prom, "ServiceDown", "analytics", "analytics stopped", "docs/runbooks/alerts/service-down.md", t2)
 
         hc = subprocess.run(["node", str(ROOT / "scripts" / "health-check"), "--api", api,
                              "--analytics", f"http://127.0.0.1:{ports['ANALYTICS_PORT']}",
@@ -212,12 +215,7 @@ def main() -> int:
         stack.run("stop", "redis")
         down = wait_for(lambda: (bool(v := query(prom, 'redis_up{job="redis"} == 0')), v), 60, 1)
         c.check(f"redis stopped: the exporter reports redis_up == 0 ({time.monotonic() - t4:.1f}s after stop)", bool(down and down[0]), str(down))
-        fired = wait_for(lambda: (bool(v := query(prom, 'ALERTS{alertname="RedisDown", job="redis", alertstate="firing"}')), v), 90, 1)
-        c.check(f"RedisDown fires (for: {SHORT_FOR}; {time.monotonic() - t4:.1f}s after stop)", bool(fired and fired[0]), str(fired))
-        ok, alert = wait_for(lambda: delivered_alert(stack, "RedisDown", "redis"), 60, 1)
-        c.check(f"Alertmanager delivered RedisDown (critical, runbook) to the webhook ({time.monotonic() - t4:.1f}s after stop)",
-                ok and alert["labels"].get("severity") == "critical"
-                and alert["annotations"].get("runbook_url") == "docs/runbooks/alerts/redis-down.md", str(alert)[:400])
+        check_alert_travels(c, stack, prom, "RedisDown", "redis", "redis stopped", "docs/runbooks/alerts/redis-down.md", t4)
     except (Abort, KeyboardInterrupt, Exception) as e:  # noqa: BLE001
         if isinstance(e, Abort):
             print(f"aborted: {e}", flush=True)
