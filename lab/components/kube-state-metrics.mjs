@@ -4,11 +4,10 @@
 import path from 'node:path'
 import * as k8s from '@kubernetes/client-node'
 import { REPO } from '../lib/paths.mjs'
-import { LabError } from '../lib/step.mjs'
-import { kubeClient, applyObject, deploymentRollout, messageOf, waitRolledOut } from '../lib/kube.mjs'
+import { kubeClient, deploymentRollout, messageOf, waitRolledOut } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
-import { render, pinned } from './log-collector.mjs'
+import { apply, render, pinned } from './log-collector.mjs'
 
 export { render }
 
@@ -49,13 +48,7 @@ async function rollout() {
 export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPACE, 'kube-state-metrics', rollout, timeoutMs)
 
 export async function up() {
-  for (const o of await labObjects()) {
-    try {
-      await applyObject(client(), o)
-    } catch (err) {
-      throw new LabError(`applying ${o.kind} ${o.metadata.name} failed`, messageOf(err), 'check `make lab-status`, then run `make lab-up` again')
-    }
-  }
+  for (const o of await labObjects()) await apply(o)
   const { why } = await waitReady()
   return { note: `${NAMESPACE}: ${why}` }
 }

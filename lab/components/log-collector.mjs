@@ -74,7 +74,8 @@ export async function labObjects() {
   return objects
 }
 
-async function apply(obj) {
+/** Applies one object as the cluster owner; a refusal fails naming the object. */
+export async function apply(obj) {
   try {
     await applyObject(client(), obj)
   } catch (err) {
