@@ -48,14 +48,12 @@ const KINDS: Record<string, string> = {
   STRING_KIND: 'String', INTEGER_KIND: 'Integer', FLOAT_KIND: 'Float', BOOLEAN_KIND: 'Boolean', VOID_KIND: 'Void',
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function typeName(t: any): string {
   if (!t) return 'Void'
   if (t.kind === 'LIST_KIND') return `[${typeName(t.typeDef)}]`
   return t.name ?? KINDS[t.kind] ?? String(t.kind)
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const argSpec = (a: any): ArgSpec => ({
   name: a.name, description: a.description ?? '', type: typeName(a.type), optional: Boolean(a.isOptional || a.isNullable || a.defaultValue !== undefined || a.defaultPath),
   ...(a.defaultValue !== undefined ? { defaultValue: String(a.defaultValue) } : {}),
@@ -84,7 +82,7 @@ function scratchModule(): string {
 export async function introspect(): Promise<Surface> {
   const { scan } = await import(new URL('./module/introspector/index.js', import.meta.resolve('@dagger.io/dagger')).href)
   const module = await scan(moduleFiles(scratchModule()), MODULE_NAME, false)
-  const objects = Object.values(module.objects) as { toJSON(): any }[] // eslint-disable-line @typescript-eslint/no-explicit-any
+  const objects = Object.values(module.objects) as { toJSON(): any }[]
   const main = objects.map((o) => o.toJSON()).find((o) => o.name.toLowerCase() === MODULE_NAME.replace(/-/g, ''))
   if (!main) throw new Error(`the module has no main object for ${MODULE_NAME}`)
   const ctor = main.constructor?.toJSON?.() ?? main.constructor
@@ -92,7 +90,7 @@ export async function introspect(): Promise<Surface> {
     object: main.name,
     description: main.description ?? '',
     constructorArgs: Object.values(ctor?.arguments ?? {}).map(argSpec),
-    functions: Object.values(main.methods).map((f: any) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
+    functions: Object.values(main.methods).map((f: any) => ({
       name: f.alias ?? f.name, description: f.description ?? '',
       args: Object.values(f.arguments).map(argSpec), returns: typeName(f.returnType),
     })),

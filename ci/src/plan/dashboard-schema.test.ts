@@ -12,7 +12,6 @@ const DIR = 'monitoring/grafana/dashboards'
 const committed = (file: string) => fs.readFileSync(path.join(REPO, DIR, file), 'utf8')
 const SLOW = 120_000 // one compiler run: 1-8 s on the shared 2-core lab machine
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
 /** A copy of production-overview.json changed by `edit`, and its text as the generator writes it. */
 function seeded(edit: (d: Json) => void): string {
