@@ -9,6 +9,8 @@ with-lab = set -a && . $(LAB_ENV) && set +a &&
 pipeline = $(with-lab) node ci/pipeline.mjs $(if $(COMPONENTS),--components $(COMPONENTS))
 # Credentials of the lab's release registry, as secret references (the value never appears on a command line)
 release-auth = --username $$LAB_RELEASE_USER --password file:$$LAB_RELEASE_PASSWORD_FILE
+# The lab's signing key (lab/components/signing.mjs), as secret references: what `ci` and a deploy from source sign with
+signing = --signing-key file:$$LAB_SIGNING_KEY_FILE --signing-password file:$$LAB_SIGNING_PASSWORD_FILE
 # The lab cluster as the deployer identity (RBAC-bound to the application namespaces), never the admin
 cluster-auth = --kubeconfig file:$$KUBECONFIG_DEPLOYER
 # The environment deploy, plan, rollback and history act on
@@ -46,9 +48,9 @@ lab-down: deps
 lab-status: deps
 	node lab/status.mjs
 
-## ci: the whole pipeline: build, test, scan, SBOM, sign and publish the three services to the lab's release registry
+## ci: the whole pipeline: build, test, scan, SBOM, then publish, sign and attest the three services in the lab's release registry (the lab's key)
 ci: deps
-	$(pipeline) ci $(release-auth)
+	$(pipeline) ci $(release-auth) $(signing)
 
 ## test: bring the lab up, then run every suite: TypeScript (vitest), services (pytest), the pipeline, compose smoke (+ monitoring)
 test: lab-up
@@ -66,10 +68,10 @@ test-services:
 smoke:
 	$(with-published) $$LAB_SMOKE_PYTHON services/smoke/compose_smoke.py
 
-## deploy: the main job: build, publish and deploy ENV (default prod) to the lab's cluster: plan, apply, rollout, rollback on failure
+## deploy: the main job: ENV (default prod) from source through ci's gate (tests, scan, SBOM, signed attestations), verified, then plan, apply, rollout, rollback on failure
 deploy: lab-up
 	@$(with-lab) echo "deploy $(ENV): namespace graphmemory-$(ENV) on $$LAB_KUBE_API as $$(basename $$KUBECONFIG_DEPLOYER .kubeconfig); images built in the engine at $$_EXPERIMENTAL_DAGGER_RUNNER_HOST, pushed to $$LAB_RELEASE_REGISTRY"
-	$(pipeline) deploy --env $(ENV) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(ENV).yaml $(release-auth)
+	$(pipeline) deploy --env $(ENV) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(ENV).yaml $(release-auth) $(signing)
 	$(pipeline) history --env $(ENV) $(cluster-auth)
 
 ## lint: the monitoring files checked by promtool, amtool, the collector and against the services' real /metrics
@@ -94,7 +96,7 @@ plan: deps
 
 ## rollback: restore the previous good release of ENV (or TO=<release number>)
 rollback: deps
-	$(pipeline) rollback --env $(ENV) $(cluster-auth) $(if $(TO),--to $(TO))
+	$(pipeline) rollback --env $(ENV) $(cluster-auth) $(if $(TO),--to $(TO)) $(release-auth)
 
 ## history: the releases of ENV, newest first
 history: deps
@@ -102,7 +104,7 @@ history: deps
 
 ## promote: deploy to TO exactly the digests running in FROM (dev → staging → prod), no rebuild
 promote: deps
-	$(pipeline) promote --from $(FROM) --to $(TO) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(TO).yaml
+	$(pipeline) promote --from $(FROM) --to $(TO) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(TO).yaml $(release-auth)
 
 ## bench-lab: measure warm lab-up (add ARGS=--cold or ARGS=--cold-builds for cold figures)
 bench-lab: deps

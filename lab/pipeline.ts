@@ -3,7 +3,8 @@
 import crypto from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { dag, type Directory } from '@dagger.io/dagger'
+import fs from 'node:fs'
+import { dag, type Directory, type File } from '@dagger.io/dagger'
 import { GraphmemoryIde } from '../ci/src/index.js'
 import { pinnedTags } from '../ci/src/config/images.js'
 import { SERVICES } from '../ci/src/config/services.js'
@@ -24,14 +25,27 @@ const labPinnedOptions = () => ({
 /** What a lab release pins from tags (see ImageSources.pinned): logical name → the lab image's tag. */
 export const labPinned = (): Record<string, string> => pinnedTags(labPinnedOptions())
 
-/** The pipeline on the lab's images and release registry, for a commit id (default: a fresh one, so its tags are its own). */
-export function labPipeline(source: Directory, commit = crypto.randomBytes(20).toString('hex')): GraphmemoryIde {
+/** The lab's signing key pair (lab/components/signing.mjs): the key and its password as Secrets, the public key as a File. */
+export function labSigning(): { key: ReturnType<typeof dag.secret>; password: ReturnType<typeof dag.secret>; publicKey: File } {
+  return {
+    key: dag.secret(`file://${labVar('LAB_SIGNING_KEY_FILE')}`),
+    password: dag.secret(`file://${labVar('LAB_SIGNING_PASSWORD_FILE')}`),
+    publicKey: dag.host().file(labVar('LAB_SIGNING_PUBLIC_KEY_FILE')),
+  }
+}
+
+/**
+ * The pipeline on the lab's images and release registry, for a commit id (default: a fresh one, so its tags are its
+ * own), verifying with `publicKey` (default: the lab's signing key's).
+ */
+export function labPipeline(source: Directory, commit = crypto.randomBytes(20).toString('hex'), publicKey?: File): GraphmemoryIde {
   const o = labPinnedOptions()
   return new GraphmemoryIde(source,
     labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'), o.postgresImage, o.redisImage,
     labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
     labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'), o.prometheusImage, o.alertmanagerImage,
-    labVar('LAB_IMAGE_OTELCOL'), o.grafanaImage, /* components */ '', o.postgresExporterImage, o.redisExporterImage)
+    labVar('LAB_IMAGE_OTELCOL'), o.grafanaImage, /* components */ '', o.postgresExporterImage, o.redisExporterImage,
+    publicKey ?? (process.env.LAB_SIGNING_PUBLIC_KEY_FILE && fs.existsSync(process.env.LAB_SIGNING_PUBLIC_KEY_FILE) ? labSigning().publicKey : undefined))
 }
 
 /** The digest the lab mirror serves for an image reference host/repo:tag, as ref@digest. */

@@ -19,6 +19,7 @@ export const LAB_DEFAULTS: Record<string, string> = {
   grafanaImage: 'LAB_IMAGE_GRAFANA',
   postgresExporterImage: 'LAB_IMAGE_POSTGRES_EXPORTER',
   redisExporterImage: 'LAB_IMAGE_REDIS_EXPORTER',
+  publicKey: 'LAB_SIGNING_PUBLIC_KEY_FILE',
 }
 
 /** The commit of a work tree and its time; a tree with uncommitted changes is marked "-dirty". */

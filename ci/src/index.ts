@@ -8,9 +8,14 @@ import { authFor, commitTag, imageRef, publish as publishStep } from './steps/pu
 import { ci as ciStep } from './steps/ci.js'
 import { scanGate, scanReports, type ScanOptions, type ScanSources } from './steps/scan.js'
 import { sbom as sbomStep } from './steps/sbom.js'
-import { sign as signStep, verify as verifyStep } from './steps/sign.js'
+import { sign as signStep } from './steps/sign.js'
+import { assertVerified, describeVerification, verifyRelease } from './steps/attest.js'
+import { publicKeyOf } from './adapters/cosign.js'
+import { environment, type Environment } from './config/environments.js'
+import { evidenceSummary } from './plan/attestations.js'
+import { PipelineError } from './errors.js'
 import { render as renderStep } from './steps/render.js'
-import { imagesFromArgs } from './plan/images.js'
+import { imagePins, imagesFromArgs } from './plan/images.js'
 import { SERVICES } from './config/services.js'
 import { describeLint, exporterTargets, lintGate, metricsTargets } from './steps/lint.js'
 import { DEFAULT_ALERTMANAGER_IMAGE, DEFAULT_OTELCOL_IMAGE, DEFAULT_PROMETHEUS_IMAGE } from './adapters/promtool.js'
@@ -49,6 +54,7 @@ export class GraphmemoryIde {
   components: string
   postgresExporterImage: string
   redisExporterImage: string
+  publicKey?: File
 
   /**
    * @param source the repository (services, Dockerfiles, manifests)
@@ -72,6 +78,8 @@ export class GraphmemoryIde {
    * k8s/components (e.g. lab-real-node: the lab's real node)
    * @param postgresExporterImage the Postgres exporter (postgres_exporter), for the monitoring of staging and prod
    * @param redisExporterImage the Redis exporter (redis_exporter), for the monitoring of staging and prod
+   * @param publicKey the cosign public key of the pipeline's signing key: deploy, promote, rollback and verify admit
+   * only images it verifies (default: derived from --signing-key when a function is given one)
    */
   constructor(
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '.git', '**/__pycache__', '**/.pytest_cache', '**/.venv', '.ci-out', 'ci/sdk'] })
@@ -95,6 +103,7 @@ export class GraphmemoryIde {
     components = '',
     postgresExporterImage = 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1',
     redisExporterImage = 'docker.io/oliver006/redis_exporter:v1.45.0',
+    publicKey?: File,
   ) {
     this.source = source
     this.builderImage = builderImage
@@ -116,6 +125,7 @@ export class GraphmemoryIde {
     this.components = components
     this.postgresExporterImage = postgresExporterImage
     this.redisExporterImage = redisExporterImage
+    this.publicKey = publicKey
   }
 
   /** The scan settings; the repository's .trivyignore applies when it has one. */
@@ -228,15 +238,47 @@ export class GraphmemoryIde {
   }
 
   /**
-   * Verifies that an image (by digest) carries a signature made with the private key of a public key.
-   * @param ref the image reference with its digest
-   * @param publicKey cosign public key
+   * What each image of a release carries and whether an environment admits it: the signature by the pipeline's key,
+   * the SBOM's package count, the scan's verdict and DB, the tests, the provenance's commit; third-party images checked
+   * for existing by digest. Fails listing what is refused.
+   * Example: dagger call --public-key cosign.pub verify --images graphmemory/api=ghcr.io/acme/graphmemory/api@sha256:...
+   * @param images the images: name=ref@sha256:... pairs, or references by digest, comma-separated (ci's images.json)
+   * @param env the environment whose policy applies (dev, staging or prod)
+   * @param json print the result as JSON
    * @param username registry user
    * @param password registry password or token
    */
   @func()
-  async verify(ref: string, publicKey: File, username = '', password?: Secret): Promise<string> {
-    return verifyStep(ref, publicKey, authFor(ref, username, password), { cosignImage: this.cosignImage })
+  async verify(images: string, env = 'prod', json = false, username = '', password?: Secret): Promise<string> {
+    const environmentChecked = environment(env)
+    const release = Object.fromEntries(images.split(',').map((e) => e.trim()).filter(Boolean).map((e) => {
+      const eq = e.indexOf('=')
+      if (eq > 0) return [e.slice(0, eq), e.slice(eq + 1)]
+      const repo = e.split('@')[0].replace(/:[^:/]+$/, '')
+      return [SERVICES.find((s) => repo.endsWith(`/${s.image}`))?.image ?? repo, e]
+    }))
+    imagePins(release)
+    const result = await verifyRelease(release, environmentChecked.policy, await this.verifyOptions(Object.values(release)[0] ?? '', username, password))
+    if (json) {
+      return JSON.stringify({ environment: env, ok: Object.keys(result.refused).length === 0,
+        images: result.evidence.map((e) => evidenceSummary(e, environmentChecked.policy)), refused: result.refused }, null, 2)
+    }
+    const text = describeVerification(result, env)
+    if (Object.keys(result.refused).length) assertVerified(result, env, environmentChecked.policy)
+    return text
+  }
+
+  /**
+   * How images are verified: the public key (given, or derived from the signing key), cosign, the registry's credentials.
+   * Fails before any work when there is no key to verify with.
+   */
+  private async verifyOptions(ref: string, username: string, password?: Secret, signingKey?: Secret, signingPassword?: Secret) {
+    const publicKey = this.publicKey ?? (signingKey && signingPassword ? publicKeyOf(this.cosignImage, signingKey, signingPassword) : undefined)
+    if (!publicKey) {
+      throw new PipelineError('no public key to verify images with', 'every environment admits only images signed by the pipeline\'s key',
+        'pass the public key of the signing key (`dagger call --public-key cosign.pub ...`; the lab: LAB_SIGNING_PUBLIC_KEY_FILE), or the signing key itself')
+    }
+    return { publicKey, cosignImage: this.cosignImage, auth: authFor(ref || this.registry, username, password) }
   }
 
   /**
@@ -264,6 +306,7 @@ export class GraphmemoryIde {
       tag: commitTag(this.commit),
       username,
       password,
+      commit: this.commit,
     })
   }
 
@@ -272,13 +315,27 @@ export class GraphmemoryIde {
     return this.components.split(',').map((c) => c.trim()).filter(Boolean)
   }
 
-  /** What the deploy commands need: the source, the render image, and how to make images that are not given. */
-  private deployContext(username: string, password?: Secret): DeployContext {
+  /**
+   * What the deploy commands need: the source, the render image, the gate that builds images from source (`ci` for
+   * the services not given, signed with the signing key), and the verification every release passes before apply.
+   */
+  private deployContext(username: string, password?: Secret, signingKey?: Secret, signingPassword?: Secret): DeployContext {
+    const lacking = [!password && 'no registry password is given to publish them', !(signingKey && signingPassword) && 'no signing key is given (every environment refuses unsigned images)']
+      .filter(Boolean).join(', and ')
     return {
       source: this.source, kustomizeImage: this.kustomizeImage, commit: this.commit, components: this.componentList,
+      cannotBuild: lacking || undefined,
       images: {
-        publish: (service) => this.publish(service, username, password),
+        gate: async (services) => {
+          const out = await this.ci(services.join(','), username, password, signingKey, signingPassword)
+          const published = JSON.parse(await out.file('images.json').contents()) as Record<string, string>
+          return Object.fromEntries(Object.entries(published).map(([name, ref]) => [serviceConfig(name).image, ref]))
+        },
         pinned: pinnedTags(this),
+        verify: async (images, env: Environment) => {
+          const opts = await this.verifyOptions(imageRef(this.registry, serviceConfig('api'), 'x'), username, password, signingKey, signingPassword)
+          return assertVerified(await verifyRelease(images, env.policy, opts), env.name, env.policy)
+        },
       },
       log: (line) => process.stderr.write(`${line}\n`),
     }
@@ -321,10 +378,13 @@ export class GraphmemoryIde {
    * @param password registry password or token (for publishing)
    * @param timeout seconds every rollout may take
    * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   * @param signingKey cosign private key the gate signs the images it builds with (needed to deploy from source)
+   * @param signingPassword password of the cosign private key
    */
   @func()
-  async deploy(env: string, kubeconfig: Secret, secrets?: Secret, images = '', username = '', password?: Secret, timeout = 300, cluster?: Service): Promise<string> {
-    return (await releaseSteps()).deployEnvironment(this.deployContext(username, password), env, kubeconfig, secrets, images, timeout, cluster)
+  async deploy(env: string, kubeconfig: Secret, secrets?: Secret, images = '', username = '', password?: Secret, timeout = 300, cluster?: Service,
+    signingKey?: Secret, signingPassword?: Secret): Promise<string> {
+    return (await releaseSteps()).deployEnvironment(this.deployContext(username, password, signingKey, signingPassword), env, kubeconfig, secrets, images, timeout, cluster)
   }
 
   /**
@@ -334,10 +394,12 @@ export class GraphmemoryIde {
    * @param to the release number to restore (see history); 0 means the previous good one
    * @param timeout seconds every rollout may take
    * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   * @param username registry user (to read the images' signatures)
+   * @param password registry password or token (to read the images' signatures)
    */
   @func()
-  async rollback(env: string, kubeconfig: Secret, to = 0, timeout = 300, cluster?: Service): Promise<string> {
-    return (await releaseSteps()).rollbackEnvironment(this.deployContext(''), env, kubeconfig, to, timeout, cluster)
+  async rollback(env: string, kubeconfig: Secret, to = 0, timeout = 300, cluster?: Service, username = '', password?: Secret): Promise<string> {
+    return (await releaseSteps()).rollbackEnvironment(this.deployContext(username, password), env, kubeconfig, to, timeout, cluster)
   }
 
   /**
@@ -360,10 +422,13 @@ export class GraphmemoryIde {
    * @param secrets the Secrets of `to` as YAML (<secret>: {<key>: <value>}), when they are not there yet
    * @param timeout seconds every rollout may take
    * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   * @param username registry user (to read the images' signatures)
+   * @param password registry password or token (to read the images' signatures)
    */
   @func()
-  async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, secrets?: Secret, timeout = 300, cluster?: Service): Promise<string> {
-    return (await releaseSteps()).promoteEnvironment(this.deployContext(''), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
+  async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, secrets?: Secret, timeout = 300, cluster?: Service,
+    username = '', password?: Secret): Promise<string> {
+    return (await releaseSteps()).promoteEnvironment(this.deployContext(username, password), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
   }
 
   /**

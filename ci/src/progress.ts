@@ -1,4 +1,4 @@
-// Step records of one run: a progress line per finished step (with its duration) and the run's summary.
+// Step records of one run: a progress line as each step starts and as it ends (with its duration), and the run's summary.
 
 export type StepStatus = 'ok' | 'failed' | 'skipped'
 
@@ -27,7 +27,7 @@ export function formatRecord(r: StepRecord): string {
   return `${MARK[r.status]} ${who.padEnd(20)} ${r.seconds.toFixed(1).padStart(6)}s${detail}`
 }
 
-/** Collects the steps of one run and prints a line as each one ends. */
+/** Collects the steps of one run and prints a line as each one starts and ends. */
 export class Progress {
   readonly steps: StepRecord[] = []
   private readonly started = performance.now()
@@ -37,6 +37,7 @@ export class Progress {
   /** Runs fn as a named step: records its duration and outcome, prints its line, passes its result or error on. */
   async step<T>(step: string, service: string | undefined, fn: () => Promise<T>, detail?: (result: T) => string): Promise<T> {
     const t0 = performance.now()
+    this.write(`▶ ${[service, step].filter(Boolean).join(' ')}`)
     try {
       const result = await fn()
       this.record({ step, service, status: 'ok', seconds: (performance.now() - t0) / 1000, detail: detail?.(result) })

@@ -19,10 +19,10 @@ export const DEFAULT_COSIGN_IMAGE = 'ghcr.io/sigstore/cosign/cosign:v3.1.3-dev'
 const DOCKER_CONFIG = '/dev/shm/gmi-docker-config'
 
 /**
- * Writes a docker config for one registry from environment variables (username, password secret), then runs cosign
- * with the script's arguments. Nothing is echoed; the file is only readable by the user and lives on a tmpfs.
+ * Writes a docker config for one registry from environment variables (username, password secret). Nothing is echoed;
+ * the file is only readable by the user and lives on a tmpfs.
  */
-const LOGIN_THEN_COSIGN = [
+const LOGIN = [
   'set -eu',
   'umask 077',
   'mkdir -p "$DOCKER_CONFIG"',
@@ -30,7 +30,6 @@ const LOGIN_THEN_COSIGN = [
   '  auth=$(printf "%s:%s" "$GMI_REGISTRY_USERNAME" "$GMI_REGISTRY_PASSWORD" | base64 | tr -d "\\n")',
   '  printf \'{"auths":{"%s":{"auth":"%s"}}}\' "$GMI_REGISTRY" "$auth" > "$DOCKER_CONFIG/config.json"',
   'fi',
-  'exec cosign "$@"',
 ].join('\n')
 
 /** A cosign run against the registry of `ref`: the container, the reference as the container sees it, and flags. */
@@ -47,13 +46,19 @@ export function digestOnly(ref: string): string {
   return digest && colon > name.lastIndexOf('/') ? `${name.slice(0, colon)}@${digest}` : ref
 }
 
-/** Prepares cosign for `ref`: registry reached (a loopback registry through a host tunnel), credentials as secrets. */
-function prepare(image: string, ref: string, auth?: RegistryAuth): Prepared {
+/** A value that makes an exec run again rather than answer from the engine's cache. */
+const fresh = (): string => `${Date.now()}-${Math.random().toString(36).slice(2)}`
+
+/**
+ * Prepares cosign for `ref`: registry reached (a loopback registry through a host tunnel), credentials as secrets.
+ * `runKey` decides when the engine may answer from its cache: a new value each time (default) for anything that reads
+ * the registry's changing state.
+ */
+function prepare(image: string, ref: string, auth?: RegistryAuth, runKey = fresh()): Prepared {
   const registry = registryOf(ref)
   const base = dag.container().from(image)
     .withEnvVariable('DOCKER_CONFIG', DOCKER_CONFIG)
-    // signing and verifying talk to a registry whose state changes: never reuse a cached result
-    .withEnvVariable('GMI_COSIGN_RUN', `${Date.now()}-${Math.random().toString(36).slice(2)}`)
+    .withEnvVariable('GMI_COSIGN_RUN', runKey)
   const reached = reachRegistry(base, registry)
   let container = reached.container
   if (auth) {
@@ -69,7 +74,10 @@ function prepare(image: string, ref: string, auth?: RegistryAuth): Prepared {
   }
 }
 
-const cosign = (c: Container, args: string[]): Container => c.withExec(['sh', '-c', LOGIN_THEN_COSIGN, 'cosign', ...args])
+/** Logs in (see LOGIN), then runs cosign with `args`. */
+const cosign = (c: Container, args: string[]): Container => c.withExec(['sh', '-c', `${LOGIN}\nexec cosign "$@"`, 'cosign', ...args])
+/** Logs in (see LOGIN), then runs a shell script of cosign commands. */
+const cosignScript = (c: Container, script: string[]): Container => c.withExec(['sh', '-c', [LOGIN, ...script].join('\n')])
 
 /**
  * What a failed cosign run said, for a message: its last meaningful line, deprecation notes dropped, the tunnel alias
@@ -117,7 +125,82 @@ export function generateKeyPair(image: string, password: Secret): Directory {
     .withWorkdir('/tmp/keys')
     .withUser('0')
     .withSecretVariable('COSIGN_PASSWORD', password)
-    .withEnvVariable('GMI_COSIGN_RUN', `${Date.now()}-${Math.random().toString(36).slice(2)}`)
+    .withEnvVariable('GMI_COSIGN_RUN', fresh())
     .withExec(['cosign', 'generate-key-pair'])
     .directory('/tmp/keys')
+}
+
+/**
+ * Signatures and attestations in cosign's classic layout (`sha256-<digest>.sig` / `.att` tags beside the image), the
+ * one admission controllers (sigstore's policy-controller, Kyverno) read; `--replace` keeps one attestation per type.
+ */
+const CLASSIC = ['--new-bundle-format=false']
+/** Offline signing: no transparency log upload, no signing config from the public-good instance. */
+const OFFLINE_SIGNING = ['--tlog-upload=false', '--use-signing-config=false', '--yes']
+
+/** One attestation to attach: cosign's `--type` and the predicate file. */
+export interface Predicate {
+  cosignType: string
+  file: File
+}
+
+/**
+ * Signs `ref` (by digest) and attaches each predicate as a signed in-toto attestation, in one exec. The exec is keyed
+ * by its inputs (the digest, the predicates, the key) plus `present`: when the registry already holds the signature
+ * and attestations (`present` true), the same inputs answer from the engine's cache and nothing is pushed again.
+ */
+export async function attestImage(image: string, ref: string, key: Secret, keyPassword: Secret, predicates: Predicate[],
+  auth: RegistryAuth | undefined, present: boolean): Promise<string> {
+  const p = prepare(image, ref, auth, present ? 'present' : fresh())
+  let c = p.container.withSecretVariable('COSIGN_PRIVATE_KEY', key).withSecretVariable('COSIGN_PASSWORD', keyPassword)
+  const script = [`cosign sign --key env://COSIGN_PRIVATE_KEY ${[...OFFLINE_SIGNING, ...CLASSIC, ...p.flags].join(' ')} "$REF"`]
+  predicates.forEach((pred, i) => {
+    c = c.withMountedFile(`/tmp/gmi-predicates/${i}.json`, pred.file)
+    script.push(`cosign attest --key env://COSIGN_PRIVATE_KEY --replace --type '${pred.cosignType}' --predicate /tmp/gmi-predicates/${i}.json ${[...OFFLINE_SIGNING, ...CLASSIC, ...p.flags].join(' ')} "$REF"`)
+  })
+  await cosignScript(c.withEnvVariable('REF', p.ref), script).sync()
+  return ref
+}
+
+/** The tags under which cosign's classic layout keeps the signature and the attestations of `ref` (by digest). */
+export function classicTags(ref: string): { signature: string; attestations: string } {
+  const [name, digest] = digestOnly(ref).split('@')
+  const tag = digest.replace(':', '-')
+  return { signature: `${name}:${tag}.sig`, attestations: `${name}:${tag}.att` }
+}
+
+/** What `cosign verify` and `verify-attestation` said about one image: exit status and output per check. */
+export interface Inspection {
+  signature: { ok: boolean; output: string }
+  attestations: Record<string, { ok: boolean; output: string }>
+}
+
+/**
+ * Checks `ref`'s signature and each attestation type against a public key, in one exec that never fails: each
+ * check's exit status and output are collected for the caller to judge. Never answered from the cache.
+ */
+export async function inspectImage(image: string, ref: string, publicKey: File, cosignTypes: string[], auth?: RegistryAuth): Promise<Inspection> {
+  const p = prepare(image, ref, auth)
+  const flags = ['--key', '/tmp/gmi-cosign.pub', '--insecure-ignore-tlog=true', ...p.flags].join(' ')
+  const check = (name: string, args: string) => `if cosign ${args} ${flags} "$REF" >/tmp/gmi-out/${name}.out 2>/tmp/gmi-out/${name}.err; then echo 0 >/tmp/gmi-out/${name}.rc; else echo 1 >/tmp/gmi-out/${name}.rc; fi`
+  const script = ['set +e', 'mkdir -p /tmp/gmi-out', check('signature', 'verify'),
+    ...cosignTypes.map((t, i) => check(`att${i}`, `verify-attestation --type '${t}'`))]
+  const out = cosignScript(p.container.withMountedFile('/tmp/gmi-cosign.pub', publicKey).withEnvVariable('REF', p.ref), script)
+    .directory('/tmp/gmi-out')
+  const read = async (name: string) => {
+    const [rc, stdout, stderr] = await Promise.all(['rc', 'out', 'err'].map((x) => out.file(`${name}.${x}`).contents()))
+    const said = unalias(stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^Flag --|^WARNING|^Verification for|^The following checks|^  - /.test(l)).pop() ?? '', registryOf(ref))
+    return { ok: rc.trim() === '0', output: rc.trim() === '0' ? stdout : said.replace(/^Error: |^error during command execution: /, '') }
+  }
+  const [signature, ...atts] = await Promise.all(['signature', ...cosignTypes.map((_, i) => `att${i}`)].map(read))
+  return { signature, attestations: Object.fromEntries(cosignTypes.map((t, i) => [t, atts[i]])) }
+}
+
+/** The public key of a cosign private key (Secret) and its password (Secret), as a PEM file. */
+export function publicKeyOf(image: string, key: Secret, keyPassword: Secret): File {
+  return dag.container().from(image)
+    .withSecretVariable('COSIGN_PRIVATE_KEY', key)
+    .withSecretVariable('COSIGN_PASSWORD', keyPassword)
+    .withExec(['sh', '-c', 'cosign public-key --key env://COSIGN_PRIVATE_KEY > /tmp/gmi-cosign.pub'])
+    .file('/tmp/gmi-cosign.pub')
 }

@@ -120,7 +120,8 @@ function prepared(c: Container, opts: RunOptions = {}): Container {
 function run(c: Container, args: string[], also: Record<string, string> = {}): Directory {
   const converts = Object.entries({ sarif: 'report.sarif', ...also })
     .map(([format, file]) => ` && trivy convert --quiet --format ${format} --output ${OUT_DIR}/${file} ${OUT}`).join('')
-  return c.withExec(['sh', '-c', `"$@"${converts}`, 'trivy', 'trivy', ...args]).directory(OUT_DIR)
+  const stamp = (name: string) => `date -u +%Y-%m-%dT%H:%M:%SZ > ${OUT_DIR}/${name}`
+  return c.withExec(['sh', '-c', `${stamp('started')} && "$@"${converts} && ${stamp('finished')}`, 'trivy', 'trivy', ...args]).directory(OUT_DIR)
 }
 
 /** The JSON and SARIF reports of a scan's output folder. */
@@ -129,6 +130,15 @@ const reportOf = (out: Directory): Report => ({ json: out.file('report.json'), s
 /** A vulnerability scan's reports, and the image's packages as a CycloneDX SBOM made from the same analysis. */
 export interface ImageReport extends Report {
   sbom: File
+  /** When the scan started and finished (UTC, RFC 3339), one line each: the times of the run the engine cached. */
+  started: File
+  finished: File
+}
+
+/** Trivy's own version and its DB's metadata, as `trivy version --format json` reports them from `trivy`'s cache. */
+export function versionReport(trivy: Container): File {
+  return trivy.withExec(['sh', '-c', `trivy version --format json --cache-dir ${CACHE_DIR} > /tmp/gmi-trivy-version.json`])
+    .file('/tmp/gmi-trivy-version.json')
 }
 
 /**
@@ -140,7 +150,7 @@ export function scanImage(trivy: Container, image: Container, opts: RunOptions =
   const c = withLayerCache(prepared(trivy, opts)).withMountedFile('/in/image.tar', imageTarball(image))
   const out = run(c, ['image', '--input', '/in/image.tar', '--scanners', 'vuln', '--list-all-pkgs', ...OFFLINE, ...reportArgs(opts)],
     { cyclonedx: 'sbom.json' })
-  return { ...reportOf(out), sbom: out.file('sbom.json') }
+  return { ...reportOf(out), sbom: out.file('sbom.json'), started: out.file('started'), finished: out.file('finished') }
 }
 
 /** Misconfiguration scan of a directory (Dockerfiles, Kubernetes manifests) with the checks built into Trivy. */

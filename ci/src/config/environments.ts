@@ -1,6 +1,7 @@
 // The environments GraphMemory-IDE is deployed to, typed: namespace, overlay, replicas, promotion order.
 // A name that is not one of them fails here, before any work, with the list of valid names.
 import { PipelineError } from '../errors.js'
+import type { ReleasePolicy } from '../plan/attestations.js'
 
 /** The valid environment names, in promotion order. */
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const
@@ -24,16 +25,26 @@ export interface Environment {
   readonly host: string
   /** The environment whose running digests are promoted into this one; undefined for the first. */
   readonly promotesFrom?: EnvironmentName
+  /**
+   * What every image of the pipeline's must carry to run here, checked by deploy, promote and rollback before anything
+   * is applied: always a signature by the pipeline's key, plus these attestations (stricter towards prod).
+   */
+  readonly policy: ReleasePolicy
 }
 
-const env = (name: EnvironmentName, replicas: number, host: string, promotesFrom?: EnvironmentName): Environment =>
-  Object.freeze({ name, namespace: `graphmemory-${name}`, overlay: `overlays/${name}`, replicas, host, promotesFrom })
+/** dev: signed, scanned (no CRITICAL) and tested. */
+const DEV_POLICY: ReleasePolicy = Object.freeze({ attestations: ['scan', 'tests'] as const, scanBlocks: ['CRITICAL'] as const })
+/** staging and prod: every attestation the gate makes, and a scan that blocked HIGH as well as CRITICAL. */
+const RELEASE_POLICY: ReleasePolicy = Object.freeze({ attestations: ['sbom', 'scan', 'provenance', 'tests'] as const, scanBlocks: ['CRITICAL', 'HIGH'] as const })
+
+const env = (name: EnvironmentName, replicas: number, host: string, policy: ReleasePolicy, promotesFrom?: EnvironmentName): Environment =>
+  Object.freeze({ name, namespace: `graphmemory-${name}`, overlay: `overlays/${name}`, replicas, host, policy, promotesFrom })
 
 /** Every environment by name. */
 export const ENVIRONMENTS: Readonly<Record<EnvironmentName, Environment>> = Object.freeze({
-  dev: env('dev', 1, 'dev.graphmemory.example.com'),
-  staging: env('staging', 2, 'staging.graphmemory.example.com', 'dev'),
-  prod: env('prod', 2, 'graphmemory.example.com', 'staging'),
+  dev: env('dev', 1, 'dev.graphmemory.example.com', DEV_POLICY),
+  staging: env('staging', 2, 'staging.graphmemory.example.com', RELEASE_POLICY, 'dev'),
+  prod: env('prod', 2, 'graphmemory.example.com', RELEASE_POLICY, 'staging'),
 })
 
 /** The order releases move through: dev → staging → prod. */

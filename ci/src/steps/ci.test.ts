@@ -42,12 +42,21 @@ describe('ci (library mode, lab engine and registries)', () => {
       const pulledUsers = await Promise.all(Object.values(images).map((ref) =>
         dag.container().withRegistryAuth(labVar('LAB_RELEASE_REGISTRY'), user(), password()).from(ref)
           .withExec(['id', '-u']).stdout()))
-      const verified = await Promise.all(Object.values(images).map((ref) => pipeline.verify(ref, pair.file('cosign.pub'), user(), password())))
-      const otherKey = await pipeline.verify(images.api, other.file('cosign.pub'), user(), password()).then(() => 'verified', (e) => String(e))
+      const release = Object.entries(images).map(([name, ref]) => `graphmemory/${name}=${ref}`).join(',')
+      const verified = JSON.parse(await labPipeline(repoSource(), undefined, pair.file('cosign.pub')).verify(release, 'prod', true, user(), password()))
+      const otherKey = await labPipeline(repoSource(), undefined, other.file('cosign.pub')).verify(images.api, 'dev', false, user(), password())
+        .then(() => 'verified', (e) => String(e))
       return { images, summary: await out.file('summary.txt').contents(), junit: await out.file('api/junit.xml').contents(), pulledUsers, verified, otherKey }
     })
-    expect(verified.every((v) => /verified with the public key given/.test(v))).toBe(true)
-    expect(otherKey).toMatch(/signature check of .* failed/)
+    // every image carries a signature and the four attestations, and prod's policy admits them
+    expect(verified.ok).toBe(true)
+    for (const image of verified.images) {
+      expect(image).toMatchObject({ signed: true, tests: { result: 'PASSED' }, violations: [] })
+      expect(image.sbomPackages).toBeGreaterThan(10)
+      expect(image.scan).toMatchObject({ passed: true, threshold: ['CRITICAL', 'HIGH'] })
+      expect(image.provenanceCommit).toMatch(/^[0-9a-f]{40}$/)
+    }
+    expect(otherKey).toMatch(/dev refuses graphmemory\/api.*not signed by the pipeline's key/s)
     expect(summary).toMatch(/✓ api sign/)
     expect(Object.keys(images).sort()).toEqual(['analytics', 'api', 'dashboard'])
     for (const ref of Object.values(images)) expect(ref).toMatch(new RegExp(`^${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/\\w+:[0-9a-f]{12}@sha256:[0-9a-f]{64}$`))

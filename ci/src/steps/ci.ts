@@ -1,15 +1,18 @@
-// Step: the whole pipeline. Per service in parallel: build and test, then scan and SBOM; then, only when every
-// step passed, publish (and sign) every image. One summary, human and JSON, beside the reports.
+// Step: the whole pipeline, the gate every release passes. Per service in parallel: build and test, then scan and SBOM;
+// then, only when every step passed, publish every image, sign it and attach its attestations (SBOM, scan, provenance,
+// tests). One summary, human and JSON, beside the reports.
 import { dag, type Container, type Directory, type Secret } from '@dagger.io/dagger'
 import { selectServices, type ServiceConfig } from '../config/services.js'
 import { PipelineError } from '../errors.js'
 import { Progress, formatSummary } from '../progress.js'
-import { build } from './build.js'
-import { test, type TestOptions } from './test.js'
+import { build, buildContext } from './build.js'
+import { test, type TestOptions, type TestResult } from './test.js'
 import { authFor, imageRef, publish } from './publish.js'
-import { scanGate, type ScanOptions, type ScanSources } from './scan.js'
+import { scanPassed, scannerVersion, type ScanOptions, type ScanResult, type ScanSources } from './scan.js'
+import { DEFAULT_DB_REPOSITORY } from '../adapters/trivy.js'
 import { sbom } from './sbom.js'
-import { sign } from './sign.js'
+import { attest, type GateEvidence } from './attest.js'
+import type { BuildInputs } from '../plan/attestations.js'
 
 export interface CiOptions {
   source: Directory
@@ -20,9 +23,11 @@ export interface CiOptions {
   /** What the misconfiguration and secret scans of a service read. */
   scanSources: (service: string) => ScanSources
   cosignImage: string
-  /** cosign private key and its password; without them images are published unsigned. */
+  /** cosign private key and its password; without them images are published unsigned (and no environment admits them). */
   signingKey?: Secret
   signingPassword?: Secret
+  /** The commit built (recorded in the provenance). */
+  commit: string
   registry: string
   tag: string
   username: string
@@ -37,6 +42,8 @@ interface Checked {
   service: ServiceConfig
   image: Container
   reports: Directory
+  scan: ScanResult
+  tests: TestResult
 }
 
 /** Starts a promise now and keeps its failure for whoever awaits it later (none, when an earlier step failed). */
@@ -54,7 +61,7 @@ function started<T>(fn: () => Promise<T>): () => Promise<T> {
 async function checkService(service: ServiceConfig, options: CiOptions, progress: Progress): Promise<Checked> {
   const image = build(options.source, service, options.test)
   const testing = progress.step('test', service.name, () => test(options.source, service, options.test), (r) => r.summary)
-  const scanning = started(() => scanGate(service.name, image, options.scanSources(service.name), options.scan))
+  const scanning = started(() => scanPassed(service.name, image, options.scanSources(service.name), options.scan))
   const sbomming = started(() => sbom(image, options.scan).sync())
   const imageChecks = progress.step('build', service.name, () => image.sync()).then(() => Promise.all([
     progress.step('scan', service.name, scanning),
@@ -63,12 +70,36 @@ async function checkService(service: ServiceConfig, options: CiOptions, progress
   const [tested, checked] = await Promise.allSettled([testing, imageChecks])
   if (tested.status === 'rejected') throw tested.reason
   if (checked.status === 'rejected') throw checked.reason
-  const [scanReports, bom] = checked.value
+  const [scanned, bom] = checked.value
   const reports = dag.directory()
     .withFile(`${service.name}/junit.xml`, tested.value.junit)
-    .withDirectory(`${service.name}/scan`, scanReports)
+    .withDirectory(`${service.name}/scan`, scanned.reports)
     .withFile(`${service.name}/sbom.cdx.json`, bom)
-  return { service, image, reports }
+  return { service, image, reports, scan: scanned, tests: tested.value }
+}
+
+/** The builder recorded in provenance: this module, at the commit it was run from, on its Dagger engine. */
+const BUILDER_ID = 'https://github.com/graphmemory/graphmemory-ide/ci (Dagger module graphmemory-ide)'
+
+/** What a service's image was built from: base images by digest, its Dockerfile and build context by digest. */
+async function buildInputs(c: Checked, options: CiOptions): Promise<BuildInputs> {
+  const [builder, runtime, context, engine] = await Promise.all([
+    dag.container().from(options.test.builderImage).imageRef(), dag.container().from(options.test.runtimeImage).imageRef(),
+    buildContext(options.source, c.service).digest(), dag.version(),
+  ])
+  return {
+    service: c.service.name, commit: options.commit,
+    builder: { id: BUILDER_ID, version: `${options.commit || 'unknown'} (dagger ${engine})` },
+    inputs: { 'builder-image': builder, 'runtime-image': runtime, [`${c.service.context}/${c.service.name} with ${c.service.dockerfile}`]: `build-context@${context}` },
+  }
+}
+
+/** The gate's evidence of one checked service, for its attestations. */
+async function evidenceOf(c: Checked, options: CiOptions): Promise<GateEvidence> {
+  return {
+    scan: c.scan, scannerVersion: scannerVersion(options.scan), dbRepository: options.scan.dbRepository ?? DEFAULT_DB_REPOSITORY,
+    junit: c.tests.junit, build: await buildInputs(c, options),
+  }
 }
 
 /** Runs the pipeline; returns the reports folder, or fails with the summary (and publishes nothing) when a step failed. */
@@ -94,11 +125,16 @@ export async function ci(options: CiOptions): Promise<Directory> {
       published[c.value.service.name] = await progress.step('publish', c.value.service.name, () => publish(c.value.image, refs[i], auth))
     }))
     if (options.signingKey && options.signingPassword) {
-      const [key, keyPassword] = [options.signingKey, options.signingPassword]
-      await Promise.allSettled(Object.entries(published).map(([name, ref]) =>
-        progress.step('sign', name, () => sign(ref, key, keyPassword, auth, { cosignImage: options.cosignImage }))))
+      const signing = { key: options.signingKey, password: options.signingPassword, cosignImage: options.cosignImage }
+      await Promise.allSettled(checked.map(async (c) => {
+        if (c.status !== 'fulfilled' || !published[c.value.service.name]) return
+        const checkedService = c.value
+        await progress.step('sign', checkedService.service.name,
+          async () => attest(published[checkedService.service.name], await evidenceOf(checkedService, options), signing, auth),
+          () => 'signature + sbom, scan, provenance, tests attestations')
+      }))
     } else {
-      progress.skip('sign', undefined, 'no signing key given: images are unsigned')
+      progress.skip('sign', undefined, 'no signing key given: images are unsigned, and no environment admits them')
     }
   }
 

@@ -1,5 +1,6 @@
 // Steps: the deploy commands (plan, deploy, rollback, history, promote) composed from the release helpers, the
-// cluster client and the guarded deploy. Each checks what it can (environment, secrets, cluster access) before any work.
+// cluster client and the guarded deploy. Each checks what it can (environment, secrets, cluster access) before any work,
+// and every image of a release is verified under the environment's policy before anything is applied.
 import type { Directory, Secret, Service } from '@dagger.io/dagger'
 import { environment, type Environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
@@ -12,7 +13,8 @@ import { connectCluster } from './cluster.js'
 import { deployRelease, type DeployOutcome } from './deploy.js'
 import { readManifest, readReleases } from './history.js'
 import { checkManifest, namespaceExists, planChanges } from './plan.js'
-import { releaseImages, renderRelease, requiredSecrets, secretText, type ImageSources } from './release.js'
+import { releaseImages, renderRelease, requiredSecrets, secretText, servicesToBuild, type ImageSources } from './release.js'
+import { Progress } from '../progress.js'
 
 /** What every deploy command needs from the pipeline object. */
 export interface DeployContext {
@@ -22,6 +24,11 @@ export interface DeployContext {
   images: ImageSources
   /** Extra kustomize components rendered into every environment (folders of k8s/components; the lab: lab-real-node). */
   components?: string[]
+  /**
+   * What a deploy from source lacks to run the gate (registry password, signing key), as one refusal; undefined when
+   * it has everything. Asked before any work when a deploy builds any image.
+   */
+  cannotBuild?: string
   log?: (line: string) => void
 }
 
@@ -55,27 +62,50 @@ export async function planEnvironment(ctx: DeployContext, envName: string, kubec
   return json ? JSON.stringify({ environment: env.name, ...plan }, null, 2) : formatPlan(plan, env.name)
 }
 
-/** Deploy: images given or built and published, rendered, then the guarded deploy. */
+/** Runs the release's phases as progress steps: a line as each starts and ends, with its duration. */
+const phases = (ctx: DeployContext) => new Progress(ctx.log)
+
+/** Verifies every image of a rendered release for `env` (see ImageSources.verify) as a progress step. */
+const verified = (ctx: DeployContext, progress: Progress, images: Record<string, string>, env: Environment): Promise<string> =>
+  progress.step('verify', undefined, () => ctx.images.verify(images, env), (line) => line)
+
+/**
+ * Deploy: images given, or built from source through `ci`'s whole gate (tests, scan, SBOM, signature, attestations);
+ * rendered; every image verified under the environment's policy; then the guarded deploy.
+ */
 export async function deployEnvironment(ctx: DeployContext, envName: string, kubeconfig: Secret, secrets: Secret | undefined, images: string, timeoutSeconds: number, service?: Service): Promise<string> {
   const env = environment(envName)
+  const given = imagesFromArgs(images ? [images] : [])
+  imagePins(given)
+  const build = servicesToBuild(given)
+  if (build.length && ctx.cannotBuild) {
+    throw new PipelineError(`cannot deploy ${env.name} from source`, `${build.join(', ')} would be built, and ${ctx.cannotBuild}`,
+      'give the registry password and the signing key (--password, --signing-key, --signing-password), or deploy images that passed `ci` with --images')
+  }
   const values = parseSecretValues((await secretText(secrets)) ?? '')
   const kube = await cluster(env, kubeconfig, service)
   const required = await requiredSecrets(ctx.source, env, ctx.components)
-  const release = await renderRelease(ctx.source, env, await releaseImages(images, ctx.images), ctx.images.pinned, ctx.kustomizeImage, ctx.components)
-  const outcome = await deployRelease(kube, { env, ...release, commit: ctx.commit, origin: 'deploy', required, secrets: values, timeoutSeconds, log: ctx.log })
+  const progress = phases(ctx)
+  const made = await progress.step('gate', build.join(',') || undefined, () => releaseImages(images, ctx.images),
+    () => (build.length ? `${build.join(', ')} built, tested, scanned, published and signed` : 'every image given'))
+  const release = await progress.step('render', undefined, () => renderRelease(ctx.source, env, made, ctx.images.pinned, ctx.kustomizeImage, ctx.components))
+  await verified(ctx, progress, release.images, env)
+  const outcome = await progress.step('deploy', undefined, () => deployRelease(kube, { env, ...release, commit: ctx.commit, origin: 'deploy', required, secrets: values, timeoutSeconds, log: ctx.log }))
   return outcomeLine(outcome, 'deployed')
 }
 
-/** Rollback: the recorded manifest of an earlier release (default: the one before the current), applied again. */
+/** Rollback: the recorded manifest of an earlier release (default: the one before the current), verified, applied again. */
 export async function rollbackEnvironment(ctx: DeployContext, envName: string, kubeconfig: Secret, to: number, timeoutSeconds: number, service?: Service): Promise<string> {
   const env = environment(envName)
   const kube = await cluster(env, kubeconfig, service)
   const target = rollbackTarget(await readReleases(kube, env.namespace), env.name, to || undefined)
   const manifest = await readManifest(kube, env.namespace, target.revision)
-  const outcome = await deployRelease(kube, {
-    env, manifest, images: target.images, commit: target.commit, origin: `rollback to ${target.revision}`,
-    required: await requiredSecrets(ctx.source, env, ctx.components), timeoutSeconds, log: ctx.log,
-  })
+  const progress = phases(ctx)
+  await verified(ctx, progress, target.images, env)
+  const required = await requiredSecrets(ctx.source, env, ctx.components)
+  const outcome = await progress.step('deploy', undefined, () => deployRelease(kube, {
+    env, manifest, images: target.images, commit: target.commit, origin: `rollback to ${target.revision}`, required, timeoutSeconds, log: ctx.log,
+  }))
   return outcomeLine(outcome, `rolled back to release ${target.revision} in`)
 }
 
@@ -101,11 +131,13 @@ export async function promoteEnvironment(ctx: DeployContext, fromName: string, t
   if (!running) throw new PipelineError(`nothing is deployed in ${from.name}`, 'promote takes the digests of its running release', `deploy ${from.name} first`)
   // the services' digests as they run in `from`; an image its release lacks (one `to` runs and `from` does not, e.g.
   // the monitoring servers) pinned from its tag
-  const release = await renderRelease(ctx.source, to, running.images, ctx.images.pinned, ctx.kustomizeImage, ctx.components)
-  const outcome = await deployRelease(target, {
+  const progress = phases(ctx)
+  const release = await progress.step('render', undefined, () => renderRelease(ctx.source, to, running.images, ctx.images.pinned, ctx.kustomizeImage, ctx.components))
+  await verified(ctx, progress, release.images, to)
+  const required = await requiredSecrets(ctx.source, to, ctx.components)
+  const outcome = await progress.step('deploy', undefined, () => deployRelease(target, {
     env: to, ...release, commit: running.commit, origin: `promote from ${from.name} (release ${running.revision})`,
-    required: await requiredSecrets(ctx.source, to, ctx.components), secrets: values, timeoutSeconds, log: ctx.log,
-  })
+    required, secrets: values, timeoutSeconds, log: ctx.log,
+  }))
   return outcomeLine(outcome, `promoted ${from.name} release ${running.revision} to`)
 }
-

@@ -7,6 +7,7 @@
 // automatically to the release whose pods are Ready again on the node. Needs `make lab-up` (the node included).
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import { SERVICES } from '../config/services.js'
 import { connection, dag } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,7 +21,7 @@ import { parseManifests } from '../plan/manifests.js'
 import { deployRelease, type ReleaseRequest } from './deploy.js'
 import { readReleases } from './history.js'
 import { authFor, publish } from './publish.js'
-import { releaseImages, renderManifest, renderRelease, requiredSecrets } from './release.js'
+import { renderManifest, renderRelease, requiredSecrets } from './release.js'
 
 const RUN = crypto.randomBytes(3).toString('hex')
 /** A fixed commit: the same source gives the same images, so a second run publishes nothing new. */
@@ -46,7 +47,7 @@ beforeAll(async () => {
     const pipeline = labPipeline(source, COMMIT)
     const user = labVar('LAB_RELEASE_USER')
     const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
-    const services = await releaseImages('', { publish: (service) => pipeline.publish(service, user, password), pinned: labPinned() })
+    const services = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.image, await pipeline.publish(s.name, user, password)] as const)))
     const api = services['graphmemory/api']
     const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`
     crashingApi = await publish(pipeline.build('api').withEntrypoint(['python3', '-c', 'import sys; print("api: refusing to start (crash test)"); sys.exit(3)']),

@@ -23,15 +23,21 @@ export async function requiredSecrets(source: Directory, env: Environment, compo
   return required
 }
 
-/** Where a release's images come from when the caller does not give them. */
+/** Where a release's images come from when the caller does not give them, and how a release is verified. */
 export interface ImageSources {
-  /** Builds and publishes one service; returns its reference with digest. */
-  publish: (service: string) => Promise<string>
+  /**
+   * Runs `ci`'s whole gate (build, tests with their backing services, scan, SBOM) for these services, then publishes,
+   * signs and attests their images; returns logical name (graphmemory/api) → reference by digest. Publishes nothing
+   * when a step fails.
+   */
+  gate: (services: string[]) => Promise<Record<string, string>>
   /**
    * The other images a release runs, logical name → tag (graphmemory/postgres, graphmemory/redis and the monitoring
    * servers): each pinned to the digest its tag has now.
    */
   pinned: Record<string, string>
+  /** Verifies every image of a release under the environment's policy; fails naming what is refused. */
+  verify: (images: Record<string, string>, env: Environment) => Promise<string>
 }
 
 /** The digest reference of an image tag, as the registry serves it now. */
@@ -44,17 +50,19 @@ async function pinMissing(images: Record<string, string>, tags: Record<string, s
   return { ...images, ...Object.fromEntries(pinned) }
 }
 
+/** The services a release builds from source: those whose image is not given. */
+export const servicesToBuild = (given: Record<string, string>): string[] =>
+  SERVICES.filter((s) => !given[s.image]).map((s) => s.name)
+
 /**
  * The services' images of a release, by digest: those given (`name=ref@sha256:...`, comma-separated) as they are,
- * the others built and published. Checked before any work. The other images are pinned when the release is rendered
- * (see renderRelease).
+ * the others through the gate (built, tested, scanned, published, signed). Checked before any work.
  */
 export async function releaseImages(given: string, sources: ImageSources): Promise<Record<string, string>> {
   const images = imagesFromArgs(given ? [given] : [])
   imagePins(images)
-  const made = await Promise.all(SERVICES.filter((s) => !images[`graphmemory/${s.name}`])
-    .map(async (s) => [`graphmemory/${s.name}`, await sources.publish(s.name)] as const))
-  return { ...images, ...Object.fromEntries(made) }
+  const build = servicesToBuild(images)
+  return build.length ? { ...images, ...(await sources.gate(build)) } : images
 }
 
 /** A release as it is applied: its manifest and the images it runs, by digest. */

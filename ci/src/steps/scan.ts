@@ -49,6 +49,11 @@ export interface ScanResult {
   passed: boolean
   /** The image's packages as CycloneDX JSON, from the same analysis. */
   sbom: File
+  /** The severities that blocked. */
+  threshold: string[]
+  /** When the image scan started and finished (files holding one RFC 3339 time each). */
+  started: File
+  finished: File
 }
 
 /** A Trivy run that failed (not a finding: the scanner itself) as one message with Trivy's own last words. */
@@ -64,14 +69,19 @@ function scanFailure(err: unknown, dbRepository: string): Error {
 /** Today's date (UTC): the default DB refresh key, so a cached scan is reused for at most a day. */
 const today = (): string => new Date().toISOString().slice(0, 10)
 
+/** Trivy with the DB the options name. */
+const trivyWithDb = (opts: ScanOptions): Container => trivy.trivyWithDb(opts.trivyImage, {
+  dbRepository: opts.dbRepository ?? trivy.DEFAULT_DB_REPOSITORY,
+  dbRefreshKey: opts.dbRefreshKey ?? today(),
+})
+
 /** The vulnerability scan of an image (its reports and SBOM), with the DB the options name. */
 export function imageScan(image: Container, opts: ScanOptions): trivy.ImageReport {
-  const withDb = trivy.trivyWithDb(opts.trivyImage, {
-    dbRepository: opts.dbRepository ?? trivy.DEFAULT_DB_REPOSITORY,
-    dbRefreshKey: opts.dbRefreshKey ?? today(),
-  })
-  return trivy.scanImage(withDb, image, { ignoreFile: opts.ignoreFile, ignoreUnfixed: opts.ignoreUnfixed })
+  return trivy.scanImage(trivyWithDb(opts), image, { ignoreFile: opts.ignoreFile, ignoreUnfixed: opts.ignoreUnfixed })
 }
+
+/** Trivy's version and its DB's (`trivy version --format json`), as the scans of these options see them. */
+export const scannerVersion = (opts: ScanOptions): File => trivy.versionReport(trivyWithDb(opts))
 
 /**
  * Scans `image` (vulnerabilities in OS and language packages) and its sources (misconfigurations of the Dockerfile
@@ -99,7 +109,10 @@ export async function scan(image: Container, sources: ScanSources, opts: ScanOpt
   const [imageJson, configJson, secretsJson] = await Promise.all(
     ['image', 'config', 'secrets'].map((n) => reports.file(`${n}.json`).contents()))
   const decision = decide({ image: imageJson, config: configJson, secrets: secretsJson }, threshold)
-  return { reports, ...decision, passed: passes(decision), sbom: vulnerabilities.sbom }
+  return {
+    reports, ...decision, passed: passes(decision), sbom: vulnerabilities.sbom, threshold,
+    started: vulnerabilities.started, finished: vulnerabilities.finished,
+  }
 }
 
 /**
@@ -111,11 +124,16 @@ export function describeBlocked(service: string, result: ScanResult): string {
   return describeGate(service, result)
 }
 
-/** Scans a built image and its context and returns the reports; a blocked scan fails naming what blocks. */
-export async function scanGate(service: string, image: Container, sources: ScanSources, options: ScanOptions): Promise<Directory> {
+/** Scans a built image and its context; a blocked scan fails naming what blocks. */
+export async function scanPassed(service: string, image: Container, sources: ScanSources, options: ScanOptions): Promise<ScanResult> {
   const result = await scan(image, sources, options)
   if (!result.passed) throw gateError(service, result)
-  return result.reports
+  return result
+}
+
+/** Scans a built image and its context and returns the reports; a blocked scan fails naming what blocks. */
+export async function scanGate(service: string, image: Container, sources: ScanSources, options: ScanOptions): Promise<Directory> {
+  return (await scanPassed(service, image, sources, options)).reports
 }
 
 /**
