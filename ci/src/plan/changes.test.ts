@@ -1,7 +1,7 @@
 // The plan's pure decisions, on objects shaped like what the API server returns (live GETs and server-side dry runs).
 import { describe, expect, it } from 'vitest'
 import {
-  applyOrder, changedPaths, comparable, entryFor, forApply, formatPlan, hpaTargets, keyOf, makePlan, prunable, refOf,
+  applyOrder, changedPaths, comparable, entryFor, forApply, formatPlan, hpaTargets, keyOf, makePlan, mayPrune, prunable, refOf,
   type ObjectKey,
 } from './changes.js'
 import type { K8sObject } from './manifests.js'
@@ -210,6 +210,42 @@ describe('prunable', () => {
     expect(prunable([], [])).toEqual([])
     const dropped = prunable([{ apiVersion: 'v1', kind: 'Service', name: 'api', namespace: 'gm' }], [])
     expect(dropped).toEqual([{ apiVersion: 'v1', kind: 'Service', name: 'api', namespace: 'gm' }])
+  })
+
+  it('never prunes a Namespace or a PersistentVolumeClaim, even one the inventory has and the render dropped', () => {
+    const inventory: ObjectKey[] = [
+      { apiVersion: 'v1', kind: 'Namespace', name: 'gm-old' },
+      { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: 'data-postgres-0', namespace: 'gm' },
+      { apiVersion: 'v1', kind: 'ConfigMap', name: 'legacy', namespace: 'gm' },
+    ]
+    expect(prunable(inventory, [])).toEqual([{ apiVersion: 'v1', kind: 'ConfigMap', name: 'legacy', namespace: 'gm' }])
+  })
+})
+
+describe('mayPrune: the check on the live object just before a delete', () => {
+  const ref: ObjectKey = { apiVersion: 'v1', kind: 'ConfigMap', name: 'legacy', namespace: 'gm' }
+  const live = (l: Record<string, string> | undefined, kind = 'ConfigMap') => ({ kind, metadata: { name: 'legacy', namespace: 'gm', labels: l } })
+
+  it('deletes an object that still exists and still carries every application label', () => {
+    expect(mayPrune(ref, live(labels))).toBe(true)
+    expect(mayPrune(ref, live({ ...labels, team: 'x' }))).toBe(true)
+  })
+
+  it('keeps one that is gone, relabelled by someone who took it over, or stripped of a label', () => {
+    expect(mayPrune(ref, undefined)).toBe(false)
+    expect(mayPrune(ref, live({ ...labels, 'app.kubernetes.io/managed-by': 'someone-else' }))).toBe(false)
+    expect(mayPrune(ref, live({ 'app.kubernetes.io/managed-by': 'graphmemory-pipeline' }))).toBe(false)
+    expect(mayPrune(ref, live({ 'app.kubernetes.io/part-of': 'graphmemory-ide' }))).toBe(false)
+    expect(mayPrune(ref, live(undefined))).toBe(false)
+  })
+
+  it('never a Namespace or a PersistentVolumeClaim, labelled or not', () => {
+    const ns: ObjectKey = { apiVersion: 'v1', kind: 'Namespace', name: 'gm' }
+    const pvc: ObjectKey = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: 'data-postgres-0', namespace: 'gm' }
+    expect(mayPrune(ns, live(labels, 'Namespace'))).toBe(false)
+    expect(mayPrune(pvc, live(labels, 'PersistentVolumeClaim'))).toBe(false)
+    // a reference and a live object that disagree: the live kind decides too
+    expect(mayPrune(ref, live(labels, 'PersistentVolumeClaim'))).toBe(false)
   })
 })
 

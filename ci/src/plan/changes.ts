@@ -1,7 +1,7 @@
 // Pure: what a deploy would change. Each rendered object is compared, as the API server would store it (its
 // server-side dry run), with the live object; objects of an earlier release that are no longer rendered are pruned.
 import { isDeepStrictEqual } from 'node:util'
-import { objectId, type K8sObject } from './manifests.js'
+import { APP_LABELS, objectId, type K8sObject } from './manifests.js'
 
 export type Action = 'create' | 'update' | 'unchanged' | 'prune'
 
@@ -92,19 +92,37 @@ export function makePlan(entries: PlanEntry[], prunes: ObjectKey[]): Plan {
   return { entries: all, empty: all.every((e) => e.action === 'unchanged') }
 }
 
+/** Kinds a deploy never deletes, whatever an inventory says: a Namespace takes all it holds along, a claim its data. */
+export const NEVER_PRUNED: readonly string[] = Object.freeze(['Namespace', 'PersistentVolumeClaim'])
+
 /**
- * What to prune: objects an earlier release applied (its inventory) that this render no longer has, and only those
- * that still exist. Never anything outside the inventory, whatever it is labelled.
+ * What to prune: objects an earlier release applied (its inventory) that this render no longer has. Never anything
+ * outside the inventory, whatever it is labelled, and never a kind of NEVER_PRUNED.
  */
 export function prunable(inventory: ObjectKey[], rendered: K8sObject[]): ObjectKey[] {
   const keep = new Set(rendered.map((o) => keyOf(refOf(o))))
   const seen = new Set<string>()
   return inventory.filter((ref) => {
     const k = keyOf(ref)
-    if (keep.has(k) || seen.has(k)) return false
+    if (keep.has(k) || seen.has(k) || NEVER_PRUNED.includes(ref.kind)) return false
     seen.add(k)
     return true
   })
+}
+
+/** What a live read of an object gives: enough to decide whether it may be deleted. */
+export interface LiveObject {
+  kind?: string
+  metadata?: { labels?: Record<string, string> }
+}
+
+/**
+ * The last check before a prune deletes `ref`: its live object, read just before, still exists and still carries every
+ * application label (someone who took it over by relabelling keeps it), and its kind is never a NEVER_PRUNED one.
+ */
+export function mayPrune(ref: ObjectKey, live: LiveObject | undefined): boolean {
+  if (!live || NEVER_PRUNED.includes(ref.kind) || (live.kind !== undefined && NEVER_PRUNED.includes(live.kind))) return false
+  return Object.entries(APP_LABELS).every(([k, v]) => live.metadata?.labels?.[k] === v)
 }
 
 /** The order kinds are applied in: what others depend on first (namespace, policy, config, storage), workloads, then what points at them. */
