@@ -26,7 +26,7 @@ function stampOf(moduleDir, targets) {
 
 /** Explains a failed `go build`: a module the proxy does not serve gets its own message. */
 function buildError(module, target, stderr) {
-  const refused = stderr.match(/reading (https:\/\/\S+?):? (40[34]) /)
+  const refused = stderr.match(/reading (https?:\/\/\S+?):? (4\d\d) /)
   if (refused) {
     return new LabError(`Go module download refused while building ${target.pkg}`, `${refused[1]} answered ${refused[2]}`,
       `that version is not served by the module proxy: pin a served version in lab/go/${module}/go.mod (docs/lab.md lists how), then run \`make lab-up\``)
