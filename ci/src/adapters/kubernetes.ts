@@ -49,6 +49,12 @@ export interface DeploymentState {
   revision?: string
 }
 
+/**
+ * What the deploy steps use of a cluster: read, list, apply (server-side), create, replace, delete. The Kube class is
+ * the real one; tests pass an in-memory one.
+ */
+export type KubeClient = Pick<Kube, 'get' | 'list' | 'apply' | 'create' | 'replace' | 'delete'>
+
 /** The API server refused the credentials (401) or the permission (403). */
 export class KubeAuthError extends Error {
   constructor(

@@ -1,18 +1,21 @@
 // Step: deploy a rendered release to an environment, guarded. Under the environment's lock: plan (server-side dry
-// run), create or update the given Secrets, server-side apply, wait for every rollout, then prune what the previous
-// release had and this one lacks, and record the release. When anything fails after the first change, the previous
-// good release is applied again and the command fails naming the object, its condition and its recent events.
-import type { Kube, KubeObject } from '../adapters/kubernetes.js'
+// run), then the release's operations (plan/operations.ts: apply, wait for every rollout, prune, record) run by the one
+// executor (execute.ts). When an operation fails, the way back is another list of operations built from the outcomes
+// so far (record the failure, apply the previous good release again, wait, prune what the failed run added), run by the
+// same executor; the command fails naming the object, its condition and its recent events.
+import type { KubeClient, KubeObject } from '../adapters/kubernetes.js'
 import type { Environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
 import { APP_LABELS, parseManifests, type K8sObject, type RequiredSecrets } from '../plan/manifests.js'
 import { formatPlan, refOf, type Plan } from '../plan/changes.js'
+import { failureOf, recoveryOperations, releaseOperations, unchangedOperations, type Outcome } from '../plan/operations.js'
 import { current, manifestHash, nextRevision, type Release } from '../plan/releases.js'
 import { assertSecrets, secretObjects, type SecretValues } from '../plan/secrets.js'
-import { markRelease, readManifest, readReleases, recordRelease } from './history.js'
+import { readManifest, readReleases } from './history.js'
 import { holderIdentity, withLock } from './lock.js'
 import { FIELD_MANAGER, checkManifest, namespaceExists, planChanges } from './plan.js'
-import { formatFailures, waitForRollout } from './rollout.js'
+import { execute, type ExecuteOptions } from './execute.js'
+import type { WaitOptions } from './rollout.js'
 
 /** A release to deploy: the rendered manifest and where it came from. */
 export interface ReleaseRequest {
@@ -29,6 +32,8 @@ export interface ReleaseRequest {
   /** How long every rollout may take. */
   timeoutSeconds: number
   log?: (line: string) => void
+  /** Poll intervals of the rollout wait (defaults: see WaitOptions). */
+  wait?: Omit<WaitOptions, 'timeoutSeconds' | 'log'>
 }
 
 /** What a deploy did. */
@@ -42,7 +47,7 @@ export interface DeployOutcome {
 }
 
 /** The keys of the required Secrets that are in the cluster now (values are never read out). */
-async function liveSecretKeys(kube: Kube, req: ReleaseRequest, nsExists: boolean): Promise<Record<string, string[]>> {
+async function liveSecretKeys(kube: KubeClient, req: ReleaseRequest, nsExists: boolean): Promise<Record<string, string[]>> {
   if (!nsExists) return {}
   const entries = await Promise.all(Object.keys(req.required.secrets).map(async (name) => {
     const s = await kube.get<KubeObject & { data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'Secret', name, namespace: req.env.namespace })
@@ -51,30 +56,26 @@ async function liveSecretKeys(kube: Kube, req: ReleaseRequest, nsExists: boolean
   return Object.fromEntries(entries)
 }
 
-/** Applies objects in order (server-side apply, the pipeline's field manager), then deletes what is pruned. */
-async function applyAndPrune(kube: Kube, apply: KubeObject[], prune: ReturnType<typeof refOf>[]): Promise<void> {
-  for (const o of apply) await kube.apply(o, { fieldManager: FIELD_MANAGER })
-  for (const r of prune) await kube.delete(r)
-}
-
-/** Applies the release again (no prune of its own objects) and removes what `failed` added: the way back. */
-async function restore(kube: Kube, req: ReleaseRequest, good: Release, log: (line: string) => void): Promise<string> {
-  const manifest = await readManifest(kube, req.env.namespace, good.revision)
-  const objects = parseManifests(manifest)
-  const planned = await planChanges(kube, req.env, objects, [...good.inventory, ...parseManifests(req.manifest).map(refOf)])
-  await applyAndPrune(kube, planned.apply, planned.prune)
-  const failures = await waitForRollout(kube, objects, req.timeoutSeconds, log)
-  return failures.length ? `the rollback to release ${good.revision} did not become ready either:\n  ${formatFailures(failures)}` : `rolled back to release ${good.revision}`
+/**
+ * The way back after a failed run: the operations that record the failure and restore `good` (its recorded manifest
+ * planned against the cluster as it is now), removing what the failed run added.
+ */
+async function recovery(kube: KubeClient, req: ReleaseRequest, failed: Release, outcomes: Outcome[], good?: Release) {
+  if (!good) return recoveryOperations(failed, req.manifest, outcomes)
+  const objects = parseManifests(await readManifest(kube, req.env.namespace, good.revision))
+  const planned = await planChanges(kube, req.env, objects, good.inventory)
+  return recoveryOperations(failed, req.manifest, outcomes, { changes: { ...planned, objects }, timeoutSeconds: req.timeoutSeconds })
 }
 
 /** Deploys one rendered release under the environment's lock; see the file's header for the steps. */
-export async function deployRelease(kube: Kube, req: ReleaseRequest): Promise<DeployOutcome> {
+export async function deployRelease(kube: KubeClient, req: ReleaseRequest): Promise<DeployOutcome> {
   const log = req.log ?? (() => {})
   const objects = checkManifest(req.manifest, req.env, req.required)
   const given = req.secrets ?? {}
   const nsExisted = await namespaceExists(kube, req.env)
   assertSecrets(req.required, given, await liveSecretKeys(kube, req, nsExisted))
   const secrets = secretObjects(req.required, given, { ...APP_LABELS, 'graphmemory.dev/environment': req.env.name }) as K8sObject[]
+  const run: ExecuteOptions = { namespace: req.env.namespace, log, wait: req.wait }
 
   // the lock lives in the namespace: a first deploy creates it (and removes it again if the plan is refused)
   const namespace = objects.find((o) => o.kind === 'Namespace')
@@ -82,41 +83,28 @@ export async function deployRelease(kube: Kube, req: ReleaseRequest): Promise<De
   return withLock(kube, req.env.namespace, holderIdentity(`${req.origin} ${req.env.name}`), async () => {
     const releases = await readReleases(kube, req.env.namespace)
     const running = current(releases)
-    let planned
-    try {
-      planned = await planChanges(kube, req.env, objects, running?.inventory ?? [], secrets)
-    } catch (err) {
+    const planned = await planChanges(kube, req.env, objects, running?.inventory ?? [], secrets).catch(async (err: unknown) => {
       if (!nsExisted) await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: req.env.namespace })
       throw err
-    }
+    })
     log(formatPlan(planned.plan, req.env.name, true).trimEnd())
     const hash = manifestHash(req.manifest)
     if (planned.plan.empty && running?.manifestHash === hash) {
-      const failures = await waitForRollout(kube, objects, req.timeoutSeconds, log)
-      if (failures.length) throw new PipelineError(`${req.env.name} runs release ${running.revision} unchanged, but it is not ready`, formatFailures(failures), 'look at the events above; `rollback` or deploy a fix')
+      const failure = failureOf(await execute(kube, unchangedOperations(objects, req.timeoutSeconds), run))
+      if (failure) throw new PipelineError(`${req.env.name} runs release ${running.revision} unchanged, but it is not ready`, failure, 'look at the events above; `rollback` or deploy a fix')
       return { env: req.env.name, revision: running.revision, changed: false, plan: planned.plan }
     }
     const release: Release = {
       revision: nextRevision(releases), environment: req.env.name, status: 'deployed', images: req.images, manifestHash: hash,
       commit: req.commit, time: new Date().toISOString(), origin: req.origin, inventory: objects.map(refOf),
     }
-    let failure: string
-    try {
-      for (const o of planned.apply) await kube.apply(o, { fieldManager: FIELD_MANAGER })
-      const failures = await waitForRollout(kube, objects, req.timeoutSeconds, log)
-      if (!failures.length) {
-        for (const r of planned.prune) await kube.delete(r)
-        await recordRelease(kube, req.env.namespace, release, req.manifest)
-        if (running) await markRelease(kube, req.env.namespace, running, 'superseded')
-        return { env: req.env.name, revision: release.revision, changed: true, plan: planned.plan }
-      }
-      failure = formatFailures(failures)
-    } catch (err) {
-      failure = (err as Error).message
-    }
-    await recordRelease(kube, req.env.namespace, { ...release, status: 'failed' }, req.manifest)
-    const back = running ? await restore(kube, req, running, log) : 'nothing to roll back to: this was the first release of the environment'
-    throw new PipelineError(`release ${release.revision} of ${req.env.name} failed and was rolled back`, `${failure}\n  ${back}`,
+    const outcomes = await execute(kube, releaseOperations({ ...planned, objects }, release, req.manifest, req.timeoutSeconds, running), run)
+    const failure = failureOf(outcomes)
+    if (!failure) return { env: req.env.name, revision: release.revision, changed: true, plan: planned.plan }
+    const back = failureOf(await execute(kube, await recovery(kube, req, release, outcomes, running), run))
+    const how = !running ? 'nothing to roll back to: this was the first release of the environment'
+      : back ? `the rollback to release ${running.revision} did not become ready either:\n  ${back}` : `rolled back to release ${running.revision}`
+    throw new PipelineError(`release ${release.revision} of ${req.env.name} failed${running ? ' and was rolled back' : ''}`, `${failure}\n  ${how}`,
       `fix the cause above and deploy again; \`history --env ${req.env.name}\` lists the releases`)
   }, log)
 }

@@ -2,7 +2,7 @@
 // naming the holder; a lock left by a killed deploy expires and is taken over.
 import os from 'node:os'
 import type { KubeObject } from '../adapters/kubernetes.js'
-import { KubeApiError, type Kube } from '../adapters/kubernetes.js'
+import { KubeApiError, type KubeClient } from '../adapters/kubernetes.js'
 import { PipelineError } from '../errors.js'
 import { LOCK_NAME, LOCK_SECONDS, leaseSpec, lockState, type LeaseLike } from '../plan/lock.js'
 
@@ -20,8 +20,9 @@ export class LockHeldError extends PipelineError {
   }
 }
 
-/** Takes the lock (refusing when another holder's lease is live), renews it while fn runs, releases it after. */
-export async function withLock<T>(kube: Kube, namespace: string, holder: string, fn: () => Promise<T>, log: (line: string) => void = () => {}): Promise<T> {
+/** Takes the lock (refusing when another holder's lease is live), renews it every `renewMs` while fn runs, releases it after. */
+export async function withLock<T>(kube: KubeClient, namespace: string, holder: string, fn: () => Promise<T>, log: (line: string) => void = () => {},
+  renewMs = (LOCK_SECONDS * 1000) / 3): Promise<T> {
   const now = Date.now()
   const existing = await kube.get<KubeObject & LeaseLike>(leaseRef(namespace))
   const state = lockState(existing, now)
@@ -44,7 +45,7 @@ export async function withLock<T>(kube: Kube, namespace: string, holder: string,
   const renew = setInterval(() => {
     held.spec = leaseSpec(holder, Date.now(), acquired)
     kube.replace(held).then((r) => { held = r }, (err) => log(`could not renew the deploy lock of ${namespace}: ${(err as Error).message}`))
-  }, (LOCK_SECONDS * 1000) / 3)
+  }, renewMs)
   try {
     return await fn()
   } finally {

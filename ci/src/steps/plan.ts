@@ -1,7 +1,7 @@
 // Step: what a release would change in an environment. The rendered manifest is checked on the client first
 // (labels, digests, namespace, required secrets), then every object is applied as a server-side dry run: the API
 // server validates and admits it in full, and what it would store is compared with the live object.
-import { KubeApiError, type Kube, type KubeObject } from '../adapters/kubernetes.js'
+import { KubeApiError, type KubeClient, type KubeObject } from '../adapters/kubernetes.js'
 import type { Environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
 import { APP_LABELS, assertAppLabels, objectId, parseManifests, referencedSecrets, uncoveredSecrets, unpinnedImages, type K8sObject, type RequiredSecrets } from '../plan/manifests.js'
@@ -33,7 +33,7 @@ export function checkManifest(manifest: string, env: Environment, required: Requ
 }
 
 /** True when the environment's namespace exists. */
-export const namespaceExists = async (kube: Kube, env: Environment): Promise<boolean> =>
+export const namespaceExists = async (kube: KubeClient, env: Environment): Promise<boolean> =>
   (await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace })) !== undefined
 
 /** What a deploy applies: the objects that change, in apply order, each as it is sent (see forApply). */
@@ -53,7 +53,7 @@ const hasAppLabels = (o: KubeObject | undefined): boolean =>
  * current release applied, so that what it has and this one lacks is pruned (only if it still carries the
  * application's labels). Every object the server refuses is named in one error.
  */
-export async function planChanges(kube: Kube, env: Environment, objects: K8sObject[], inventory: ObjectKey[], extra: K8sObject[] = []): Promise<Planned> {
+export async function planChanges(kube: KubeClient, env: Environment, objects: K8sObject[], inventory: ObjectKey[], extra: K8sObject[] = []): Promise<Planned> {
   const nsExists = await namespaceExists(kube, env)
   const scaled = hpaTargets(objects)
   const ordered = applyOrder([...objects, ...extra])

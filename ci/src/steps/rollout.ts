@@ -1,6 +1,6 @@
 // Step helper: wait until every Deployment and StatefulSet of a release has rolled out, or say which did not and why
 // (its condition and its recent events, and those of its ReplicaSets and pods).
-import type { Kube, KubeObject } from '../adapters/kubernetes.js'
+import type { KubeClient, KubeObject } from '../adapters/kubernetes.js'
 import { objectId, type K8sObject } from '../plan/manifests.js'
 import { WAITED_KINDS, podSelector, podsVerdict, revisionPods, rolloutVerdict, type PodLike, type RolloutVerdict, type Workload } from '../plan/rollout.js'
 
@@ -24,7 +24,7 @@ interface EventLike {
 const time = (e: EventLike) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime()
 
 /** The last events of a workload and of what it owns (named <workload>-...), oldest first. */
-export async function recentEvents(kube: Kube, namespace: string, name: string, count = 5): Promise<string[]> {
+export async function recentEvents(kube: Pick<KubeClient, 'list'>, namespace: string, name: string, count = 5): Promise<string[]> {
   const events = await kube.list<KubeObject & EventLike>('v1', 'Event', { namespace })
   return events
     .filter((e) => e.involvedObject?.name === name || e.involvedObject?.name?.startsWith(`${name}-`))
@@ -34,13 +34,24 @@ export async function recentEvents(kube: Kube, namespace: string, name: string, 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-/** How often rollouts are read: a few light GETs per workload and second. */
-const POLL_MS = 300
-/** How often the pods of a workload still rolling out are read (two LISTs each: its ReplicaSets and its pods). */
-const POD_CHECK_MS = 1000
+
+/** How a rollout is waited for. */
+export interface WaitOptions {
+  /** How long every rollout may take. */
+  timeoutSeconds: number
+  /** How often rollouts are read (default 300 ms: a few light GETs per workload and second). */
+  pollMs?: number
+  /** How often the pods of a workload still rolling out are read (default 1000 ms: two LISTs each). */
+  podCheckMs?: number
+  /** Where a line goes as each workload becomes ready. */
+  log?: (line: string) => void
+}
+
+/** What the wait reads of a cluster. */
+export type RolloutClient = Pick<KubeClient, 'get' | 'list'>
 
 /** The verdict on a rolling workload's newest pods: failed when one cannot start (see podsVerdict), else undefined. */
-async function podCheck(kube: Kube, live: Workload & KubeObject): Promise<RolloutVerdict | undefined> {
+async function podCheck(kube: RolloutClient, live: Workload & KubeObject): Promise<RolloutVerdict | undefined> {
   const namespace = live.metadata.namespace
   const labelSelector = podSelector(live)
   if (!labelSelector) return undefined
@@ -54,10 +65,11 @@ async function podCheck(kube: Kube, live: Workload & KubeObject): Promise<Rollou
 /**
  * Polls the workloads among `objects` until all are ready; returns the failures (empty when all became ready).
  * A workload fails on ProgressDeadlineExceeded, on a pod of its newest revision that cannot start (an image that
- * cannot be pulled, a container that keeps crashing: read every POD_CHECK_MS; the wait stops at the first failure),
+ * cannot be pulled, a container that keeps crashing: read every `podCheckMs`; the wait stops at the first failure),
  * or when it is still not ready at the timeout.
  */
-export async function waitForRollout(kube: Kube, objects: K8sObject[], timeoutSeconds: number, log: (line: string) => void = () => {}): Promise<RolloutFailure[]> {
+export async function waitForRollout(kube: RolloutClient, objects: K8sObject[], options: WaitOptions): Promise<RolloutFailure[]> {
+  const { timeoutSeconds, pollMs = 300, podCheckMs = 1000, log = () => {} } = options
   const waited = objects.filter((o) => WAITED_KINDS.includes(o.kind))
   const started = Date.now()
   const deadline = started + timeoutSeconds * 1000
@@ -65,7 +77,7 @@ export async function waitForRollout(kube: Kube, objects: K8sObject[], timeoutSe
   let pending = waited
   let podsReadAt = started
   while (pending.length) {
-    const readPods = Date.now() - podsReadAt >= POD_CHECK_MS
+    const readPods = Date.now() - podsReadAt >= podCheckMs
     if (readPods) podsReadAt = Date.now()
     const verdicts = await Promise.all(pending.map(async (o) => {
       const live = await kube.get<Workload & KubeObject>({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace })
@@ -80,7 +92,7 @@ export async function waitForRollout(kube: Kube, objects: K8sObject[], timeoutSe
     if (verdicts.some(({ v }) => v.state === 'failed')) break
     pending = verdicts.filter(({ v }) => v.state !== 'ready').map(({ o }) => o)
     if (!pending.length || Date.now() >= deadline) break
-    await sleep(POLL_MS)
+    await sleep(pollMs)
   }
   const timedOut = Date.now() >= deadline
   const failed = waited.filter((o) => last.get(objectId(o))?.state === 'failed' || (timedOut && last.get(objectId(o))?.state !== 'ready'))
