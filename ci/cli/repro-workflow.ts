@@ -265,6 +265,8 @@ export const LAB_SECRET_FILES: Record<string, { labVar: string; what: string; fi
   REGISTRY_PASSWORD: { labVar: 'LAB_RELEASE_PASSWORD_FILE', what: "the lab's release registry password" },
   KUBECONFIG_DATA: { labVar: 'KUBECONFIG_DEPLOYER', what: "the lab cluster's kubeconfig for the deployer identity" },
   FROM_KUBECONFIG_DATA: { labVar: 'KUBECONFIG_DEPLOYER', what: "the lab cluster's kubeconfig for the deployer identity (every environment lives there)" },
+  COSIGN_PRIVATE_KEY: { labVar: 'LAB_SIGNING_KEY_FILE', what: "the lab's signing key (cosign)" },
+  COSIGN_PASSWORD: { labVar: 'LAB_SIGNING_PASSWORD_FILE', what: "the password of the lab's signing key" },
   DEPLOY_SECRETS: {
     labVar: 'LAB_DEPLOY_SECRETS', what: "the lab's deploy secrets of the target environment",
     file: (dir, parts) => (targetEnv(parts) ? `${dir}/${targetEnv(parts)}.yaml` : undefined),

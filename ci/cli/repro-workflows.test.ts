@@ -32,7 +32,7 @@ describe('GitHub workflows', () => {
     expect(workflows.find(([n]) => n === 'security-scan')![1].on).toHaveProperty('schedule')
   })
 
-  it('cd-production: staging builds, publishes and deploys; prod, behind its environment, promotes staging\'s digests', () => {
+  it('cd-production: staging deploys from source through the gate and signs; prod, behind its environment, promotes staging\'s digests, verified', () => {
     const doc = workflows.find(([n]) => n === 'cd-production')?.[1]
     if (!doc) throw new Error('no cd-production workflow')
     expect(doc.on).toMatchObject({ push: { branches: ['main'], tags: expect.any(Array) } })
@@ -40,10 +40,13 @@ describe('GitHub workflows', () => {
     const staging = jobCall(doc, 'cd-production', 'staging')
     expect(doc.jobs.staging.environment).toBe('staging')
     expect(staging.call).toMatch(/ deploy --env staging .*--password env:REGISTRY_PASSWORD/)
+    expect(staging.call).toMatch(/--signing-key env:COSIGN_PRIVATE_KEY --signing-password env:COSIGN_PASSWORD/) // the gate signs what it publishes
+    expect(staging.call).not.toMatch(/--images/) // built from this commit, in this run: not digests some other run made
     const prod = jobCall(doc, 'cd-production', 'prod')
     expect(doc.jobs.prod).toMatchObject({ needs: 'staging', environment: 'prod', permissions: { contents: 'read' } })
     expect(prod.call).toMatch(/ promote --from staging --to prod /)
-    expect(prod.call).not.toMatch(/deploy|password/)
+    expect(prod.call).not.toMatch(/deploy|--images/)
+    expect(prod.call).toMatch(/--signing-key env:COSIGN_PRIVATE_KEY/) // its public key verifies what is promoted
     for (const job of ['staging', 'prod']) expect(doc.jobs[job].concurrency).toMatchObject({ group: `deploy-${job}`, 'cancel-in-progress': false })
   })
 

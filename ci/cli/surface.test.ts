@@ -30,10 +30,11 @@ describe('module surface (the SDK introspector, offline)', () => {
     expect(surface.constructorArgs.map((a) => a.name)).toEqual(expect.arrayContaining(['registry', 'cosignImage', 'trivyDbRepository', 'commit']))
   })
 
-  it('takes the stores\' exporters as the last constructor options, pinned official images by default', () => {
-    expect(surface.constructorArgs.slice(-2).map((a) => [a.name, a.defaultValue])).toEqual([
-      ['postgresExporterImage', 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1'],
-      ['redisExporterImage', 'docker.io/oliver006/redis_exporter:v1.45.0'],
+  it('takes the stores\' exporters, pinned official images by default, then the public key images are verified with', () => {
+    expect(surface.constructorArgs.slice(-3).map((a) => [a.name, `${a.type}${a.optional ? '?' : ''}`, a.defaultValue])).toEqual([
+      ['postgresExporterImage', 'String?', 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1'],
+      ['redisExporterImage', 'String?', 'docker.io/oliver006/redis_exporter:v1.45.0'],
+      ['publicKey', 'File?', undefined],
     ])
   })
 
@@ -47,7 +48,11 @@ describe('module surface (the SDK introspector, offline)', () => {
     expect(fn('scan').returns).toBe('Directory')
     expect(fn('sbom').returns).toBe('File')
     expect(args('sign')).toEqual({ ref: 'String', key: 'Secret', keyPassword: 'Secret', username: 'String?', password: 'Secret?' })
-    expect(args('verify')).toEqual({ ref: 'String', publicKey: 'File', username: 'String?', password: 'Secret?' })
+    expect(args('verify')).toEqual({ images: 'String', env: 'String?', json: 'Boolean?', username: 'String?', password: 'Secret?' })
+    expect(fn('verify').description).toMatch(/Example: dagger call/)
+    // deploy from source signs what its gate publishes; promote and rollback verify with the key's public half
+    for (const f of ['deploy', 'promote', 'rollback']) expect(args(f)).toMatchObject({ signingKey: 'Secret?', signingPassword: 'Secret?' })
+    expect(args('deploy')).toMatchObject({ env: 'String', kubeconfig: 'Secret', secrets: 'Secret?', images: 'String?', password: 'Secret?' })
     expect(fn('ci').returns).toBe('Directory')
     expect(args('ci')).toEqual({ services: 'String?', username: 'String?', password: 'Secret?', signingKey: 'Secret?', signingPassword: 'Secret?' })
   })

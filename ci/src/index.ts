@@ -396,10 +396,13 @@ export class GraphmemoryIde {
    * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
    * @param username registry user (to read the images' signatures)
    * @param password registry password or token (to read the images' signatures)
+   * @param signingKey the pipeline's cosign private key: its public key verifies the images (or give --public-key)
+   * @param signingPassword password of the cosign private key
    */
   @func()
-  async rollback(env: string, kubeconfig: Secret, to = 0, timeout = 300, cluster?: Service, username = '', password?: Secret): Promise<string> {
-    return (await releaseSteps()).rollbackEnvironment(this.deployContext(username, password), env, kubeconfig, to, timeout, cluster)
+  async rollback(env: string, kubeconfig: Secret, to = 0, timeout = 300, cluster?: Service, username = '', password?: Secret,
+    signingKey?: Secret, signingPassword?: Secret): Promise<string> {
+    return (await releaseSteps()).rollbackEnvironment(this.deployContext(username, password, signingKey, signingPassword), env, kubeconfig, to, timeout, cluster)
   }
 
   /**
@@ -424,11 +427,13 @@ export class GraphmemoryIde {
    * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
    * @param username registry user (to read the images' signatures)
    * @param password registry password or token (to read the images' signatures)
+   * @param signingKey the pipeline's cosign private key: its public key verifies the images (or give --public-key)
+   * @param signingPassword password of the cosign private key
    */
   @func()
   async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, secrets?: Secret, timeout = 300, cluster?: Service,
-    username = '', password?: Secret): Promise<string> {
-    return (await releaseSteps()).promoteEnvironment(this.deployContext(username, password), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
+    username = '', password?: Secret, signingKey?: Secret, signingPassword?: Secret): Promise<string> {
+    return (await releaseSteps()).promoteEnvironment(this.deployContext(username, password, signingKey, signingPassword), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
   }
 
   /**
