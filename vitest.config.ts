@@ -14,6 +14,7 @@ export const LAB_TESTS = [
   'ci/src/steps/commands.test.ts',
   'ci/src/steps/deploy.test.ts',
   'ci/src/steps/deploy-real-node.test.ts',
+  'ci/src/steps/gate.test.ts',
   'ci/src/steps/lint.test.ts',
   'ci/src/steps/monitoring-component.test.ts',
   'ci/src/steps/render.test.ts',
@@ -34,7 +35,7 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['ci/**/*.ts'],
-      exclude: ['ci/**/*.test.ts', 'ci/sdk/**'],
+      exclude: ['ci/**/*.test.ts', 'ci/**/*.testkit.ts', 'ci/sdk/**'],
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: '.ci-out/coverage',
     },

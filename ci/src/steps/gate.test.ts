@@ -1,0 +1,160 @@
+// The release gate on the lab, as a user meets it: `deploy` from source runs `ci`'s whole gate and publishes nothing
+// when a step fails; every image of a release is verified under the environment's policy before anything is applied
+// (unsigned, signed by another key, lacking the scan attestation, missing from the registry: each refused, the live
+// objects unchanged); `verify` shows what each image carries. Real engine, registry, cosign, Trivy and cluster.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import { connection, dag, type Directory } from '@dagger.io/dagger'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { labVar } from '../../../lab/env.js'
+import { labPipeline, labSigning, repoSource } from '../../../lab/pipeline.js'
+import { withLabEnvironments } from '../../../lab/environments-lock.js'
+import { Kube, type KubeObject } from '../adapters/kubernetes.js'
+import { attestImage, generateKeyPair } from '../adapters/cosign.js'
+import { authFor } from './publish.js'
+import { sign } from './sign.js'
+
+/** A whole gate run on a shared 2-core machine: minutes when another suite builds beside it. */
+const GATE_RUN = 900_000
+const COMMIT = 'c'.repeat(40) // a fixed commit: reruns of this file answer from the engine's cache
+const hex = (n: number) => crypto.randomBytes(n).toString('hex')
+
+async function inSession<T>(fn: () => Promise<T>): Promise<T> {
+  let result: T | undefined
+  await connection(async () => { result = await fn() })
+  return result as T
+}
+
+const user = () => labVar('LAB_RELEASE_USER')
+const password = () => dag.secret(`file://${labVar('LAB_RELEASE_PASSWORD_FILE')}`)
+const kubeconfig = () => dag.secret(`file://${labVar('KUBECONFIG_DEPLOYER')}`)
+const secrets = (env: string) => dag.secret(`file://${labVar('LAB_DEPLOY_SECRETS')}/${env}.yaml`)
+const admin = () => Kube.fromFile(labVar('KUBECONFIG_LAB'))
+const registry = () => labVar('LAB_RELEASE_REGISTRY')
+
+/** What dev runs now: each workload's image and resourceVersion, and the release records (nothing may change). */
+async function devState(): Promise<string> {
+  const namespace = 'graphmemory-dev'
+  const kinds = await Promise.all(['Deployment', 'StatefulSet'].map((k) => admin().list<KubeObject>('apps/v1', k, { namespace })))
+  const releases = await admin().list<KubeObject>('v1', 'ConfigMap', { namespace, labelSelector: 'graphmemory.dev/release-of' })
+  return JSON.stringify([kinds.flat().map((o) => [o.metadata.name, o.metadata.resourceVersion]), releases.map((r) => r.metadata.name).sort()])
+}
+
+/** Whether the release registry has a tag of a repository. */
+async function hasTag(repo: string, tag: string): Promise<boolean> {
+  const auth = Buffer.from(`${user()}:${fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim()}`).toString('base64')
+  const r = await fetch(`http://${registry()}/v2/${repo}/tags/list`, { headers: { authorization: `Basic ${auth}` } })
+  return r.status === 200 && ((await r.json()) as { tags?: string[] }).tags?.includes(tag) === true
+}
+
+/** The three services' images that passed the gate, signed and attested with the lab's key (logical name → ref). */
+let signed: Record<string, string>
+const release = (over: Record<string, string> = {}) => Object.entries({ ...signed, ...over }).map(([n, r]) => `${n}=${r}`).join(',')
+
+beforeAll(async () => {
+  signed = await inSession(async () => {
+    const { key, password: keyPassword } = labSigning()
+    const out = await labPipeline(repoSource(), COMMIT).ci('', user(), password(), key, keyPassword)
+    const images = JSON.parse(await out.file('images.json').contents()) as Record<string, string>
+    return Object.fromEntries(Object.entries(images).map(([name, ref]) => [`graphmemory/${name}`, ref]))
+  })
+}, GATE_RUN)
+
+describe('deploy from source runs the gate (lab)', () => {
+  it('a commit whose API test fails: the deploy fails naming the test, publishes nothing, changes nothing', async () => {
+    const commit = hex(20)
+    const broken = (): Directory => repoSource().withNewFile('services/api/tests/test_planted_failure.py', 'def test_planted_failure():\n    assert 1 + 1 == 3\n')
+    const { error, before, after } = await withLabEnvironments(async () => {
+      const before = await devState()
+      const error = await inSession(() => {
+        const { key, password: keyPassword } = labSigning()
+        const others = release({ 'graphmemory/api': '' }).split(',').filter((e) => !e.endsWith('=')).join(',')
+        return labPipeline(broken(), commit).deploy('dev', kubeconfig(), secrets('dev'), others, user(), password(), 120, undefined, key, keyPassword)
+          .then(() => 'deployed', (e: Error) => e.message)
+      })
+      return { error, before, after: await devState() }
+    })
+    expect(error).toMatch(/tests of api failed[\s\S]*test_planted_failure/)
+    expect(error).toMatch(/nothing published/)
+    expect(await hasTag('graphmemory/api', commit.slice(0, 12))).toBe(false)
+    expect(after).toBe(before)
+  }, GATE_RUN)
+
+  it('a commit whose image carries a CRITICAL advisory (the lab DB\'s fixture): nothing published, nothing changed', async () => {
+    const commit = hex(20)
+    const vulnerable = async (): Promise<Directory> => {
+      const file = 'docker/production/Dockerfile.streamlit'
+      const planted = 'RUN mkdir -p /tmp/fixture/gmi_vulnerable_fixture-1.0.0.dist-info && printf "Metadata-Version: 2.1\\nName: gmi-vulnerable-fixture\\nVersion: 1.0.0\\n" > /tmp/fixture/gmi_vulnerable_fixture-1.0.0.dist-info/METADATA\n'
+      return repoSource().withNewFile(file, `${await repoSource().file(file).contents()}\n${planted}`)
+    }
+    const { error, before, after } = await withLabEnvironments(async () => {
+      const before = await devState()
+      const error = await inSession(async () => {
+        const { key, password: keyPassword } = labSigning()
+        const others = release({ 'graphmemory/dashboard': '' }).split(',').filter((e) => !e.endsWith('=')).join(',')
+        return labPipeline(await vulnerable(), commit).deploy('dev', kubeconfig(), secrets('dev'), others, user(), password(), 120, undefined, key, keyPassword)
+          .then(() => 'deployed', (e: Error) => e.message)
+      })
+      return { error, before, after: await devState() }
+    })
+    expect(error).toMatch(/scan of dashboard blocked[\s\S]*gmi-vulnerable-fixture 1\.0\.0: CVE-2099-10001 \(CRITICAL\)/)
+    expect(error).toMatch(/nothing published/)
+    expect(await hasTag('graphmemory/dashboard', commit.slice(0, 12))).toBe(false)
+    expect(after).toBe(before)
+  }, GATE_RUN)
+
+  it('a deploy from source without a signing key is refused before any work', async () => {
+    const error = await inSession(() => labPipeline(repoSource()).deploy('dev', kubeconfig(), undefined, '', user(), password())
+      .then(() => 'deployed', (e: Error) => e.message))
+    expect(error).toMatch(/cannot deploy dev from source: api, analytics, dashboard would be built, and no signing key is given/)
+  })
+})
+
+describe('deploy verifies every image before apply (lab)', () => {
+  it('refuses an unsigned digest, one signed by another key, one lacking the scan attestation, and one that does not exist', async () => {
+    const { refusals, before, after } = await withLabEnvironments(() => inSession(async () => {
+      const { key, password: keyPassword } = labSigning()
+      const auth = authFor(signed['graphmemory/api'], user(), password())
+      const cosignImage = labVar('LAB_IMAGE_COSIGN')
+      const api = labPipeline(repoSource(), hex(20))
+      // three digests of the API that passed no gate: the same image under other commits (another revision label)
+      const [unsigned, otherKey, noScan] = await Promise.all([0, 1, 2].map(() => labPipeline(repoSource(), hex(20)).publish('api', user(), password())))
+      const otherPassword = dag.setSecret(`other-cosign-password-${hex(4)}`, hex(12))
+      const other = generateKeyPair(cosignImage, otherPassword)
+      await sign(otherKey, dag.setSecret(`other-cosign-key-${hex(4)}`, await other.file('cosign.key').contents()), otherPassword, auth, { cosignImage })
+      const testsOnly = dag.directory().withNewFile('t.json', JSON.stringify({ result: 'PASSED', passedTests: ['t::ok'], failedTests: [], warnedTests: [], configuration: [] })).file('t.json')
+      await attestImage(cosignImage, noScan, key, keyPassword, [{ cosignType: 'https://in-toto.io/attestation/test-result/v0.1', file: testsOnly }], auth, false)
+      const missing = `${signed['graphmemory/api'].split('@')[0]}@sha256:${crypto.createHash('sha256').update(hex(8)).digest('hex')}`
+      const before = await devState()
+      const refusals: Record<string, string> = {}
+      for (const [what, ref] of Object.entries({ unsigned, otherKey, noScan, missing })) {
+        refusals[what] = await api.deploy('dev', kubeconfig(), secrets('dev'), release({ 'graphmemory/api': ref }), user(), password(), 120)
+          .then(() => 'deployed', (e: Error) => e.message)
+      }
+      return { refusals, before, after: await devState() }
+    }))
+    for (const message of Object.values(refusals)) expect(message).toMatch(/^dev refuses graphmemory\/api: nothing was applied/)
+    expect(refusals.unsigned).toMatch(/not signed by the pipeline's key/)
+    expect(refusals.otherKey).toMatch(/not signed by the pipeline's key/)
+    expect(refusals.noScan).toMatch(/no scan attestation signed by the pipeline's key/)
+    expect(refusals.noScan).not.toMatch(/tests/) // the tests attestation it carries was accepted
+    expect(refusals.missing).toMatch(/graphmemory\/api@sha256:[0-9a-f]{64} does not exist in 127\.0\.0\.1:\d+/)
+    expect(after).toBe(before)
+  }, GATE_RUN)
+
+  it('verify shows what each image carries, human and JSON; no signing secret in its output', async () => {
+    const { text, json } = await inSession(async () => {
+      const p = labPipeline(repoSource())
+      return { text: await p.verify(release(), 'prod', false, user(), password()), json: JSON.parse(await p.verify(Object.values(signed).join(','), 'prod', true, user(), password())) }
+    })
+    expect(text).toMatch(/graphmemory\/api: .*@sha256:[0-9a-f]{64}\n  signature: verified with the pipeline's public key\n  sbom: \d+ packages\n  scan: passed at CRITICAL,HIGH/)
+    expect(text).toMatch(/provenance: commit c{40}/)
+    expect(text).toMatch(/ok for prod$/)
+    expect(json.ok).toBe(true)
+    expect(json.images.map((i: { name: string }) => i.name).sort()).toEqual(['graphmemory/analytics', 'graphmemory/api', 'graphmemory/dashboard'])
+    for (const secret of [labVar('LAB_SIGNING_PASSWORD_FILE'), labVar('LAB_RELEASE_PASSWORD_FILE')].map((f) => fs.readFileSync(f, 'utf8').trim())) {
+      expect(text).not.toContain(secret)
+      expect(JSON.stringify(json)).not.toContain(secret)
+    }
+  }, GATE_RUN)
+})
