@@ -38,10 +38,10 @@ export interface Surface {
   functions: FunctionSpec[]
 }
 
-/** Every .ts file of the module source (tests excluded), sorted. */
+/** Every .ts file of the module source (tests and their kits excluded, as dagger.json's include does), sorted. */
 export function moduleFiles(dir = SRC): string[] {
   return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => path.join(dir, f)).sort()
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.testkit.ts')).map((f) => path.join(dir, f)).sort()
 }
 
 const KINDS: Record<string, string> = {
