@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 with-lab = set -a && . $(LAB_ENV) && set +a &&
 # The pipeline in library mode (ci/run.ts, bundled by ci/pipeline.mjs): the module's functions with `dagger call`'s
 # names, against the lab
-pipeline = $(with-lab) node ci/pipeline.mjs $(if $(COMPONENTS),--components $(COMPONENTS))
+pipeline = $(with-lab) node ci/pipeline.mjs $(if $(filter-out undefined,$(origin COMPONENTS)),--components=$(COMPONENTS))
 # Credentials of the lab's release registry, as secret references (the value never appears on a command line)
 release-auth = --username $$LAB_RELEASE_USER --password file:$$LAB_RELEASE_PASSWORD_FILE
 # The lab's signing key (lab/components/signing.mjs), as secret references: what `ci` and a deploy from source sign with
@@ -15,14 +15,18 @@ signing = --signing-key file:$$LAB_SIGNING_KEY_FILE --signing-password file:$$LA
 cluster-auth = --kubeconfig file:$$KUBECONFIG_DEPLOYER
 # The environment deploy, plan, rollback and history act on
 ENV ?= prod
-# Extra kustomize components rendered into the environment, e.g. COMPONENTS=lab-real-node (the application's pods on
-# the lab's real node, which holds one environment at a time: docs/lab-kubernetes.md)
-COMPONENTS ?=
+# Extra kustomize components rendered into the environment (folders of k8s/components, comma-separated). Unset: the
+# lab's default, LAB_DEPLOY_COMPONENTS in lab.env (lab-real-node: the application's pods on the lab's real node, data
+# on its volumes; dev, staging and prod fit there at once: docs/lab-kubernetes.md). COMPONENTS= (empty): none, the
+# pods go to the kwok nodes.
+deploy-components = $(if $(filter-out undefined,$(origin COMPONENTS)),$(COMPONENTS),$$LAB_DEPLOY_COMPONENTS)
+# An environment deployed to the kwok nodes before moves to the real node's volumes (lab/components/storage.mjs)
+prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "$(deploy-components)"
 # What `make ci` published, pulled by digest into Docker for the compose checks
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-metrics
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-metrics
 
 .DEFAULT_GOAL := help
 
@@ -71,6 +75,7 @@ smoke:
 ## deploy: the main job: ENV (default prod) from source through ci's gate (tests, scan, SBOM, signed attestations), verified, then plan, apply, rollout, rollback on failure
 deploy: lab-up
 	@$(with-lab) echo "deploy $(ENV): namespace graphmemory-$(ENV) on $$LAB_KUBE_API as $$(basename $$KUBECONFIG_DEPLOYER .kubeconfig); images built in the engine at $$_EXPERIMENTAL_DAGGER_RUNNER_HOST, pushed to $$LAB_RELEASE_REGISTRY"
+	$(prepare-env) graphmemory-$(ENV)
 	$(pipeline) deploy --env $(ENV) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(ENV).yaml $(release-auth) $(signing)
 	$(pipeline) history --env $(ENV) $(cluster-auth)
 
@@ -98,12 +103,17 @@ plan: deps
 rollback: deps
 	$(pipeline) rollback --env $(ENV) $(cluster-auth) $(if $(TO),--to $(TO)) $(release-auth)
 
+## verify: what each image carries (signature, SBOM, scan, tests, provenance) and whether ENV admits it: IMAGES=name=ref@sha256:...,... (default: what `make ci` published)
+verify: deps
+	$(pipeline) verify --images "$(or $(IMAGES),$$(node -p 'Object.values(require("./$(IMAGES_JSON)")).join(",")'))" --env $(ENV) $(release-auth)
+
 ## history: the releases of ENV, newest first
 history: deps
 	$(pipeline) history --env $(ENV) $(cluster-auth)
 
 ## promote: deploy to TO exactly the digests running in FROM (dev → staging → prod), no rebuild
 promote: deps
+	$(prepare-env) graphmemory-$(TO)
 	$(pipeline) promote --from $(FROM) --to $(TO) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(TO).yaml $(release-auth)
 
 ## bench-lab: measure warm lab-up (add ARGS=--cold or ARGS=--cold-builds for cold figures)

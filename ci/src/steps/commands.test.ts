@@ -4,7 +4,7 @@
 import { connection, dag } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { labPipeline, repoSource } from '../../../lab/pipeline.js'
+import { labPipeline, labSigning, repoSource } from '../../../lab/pipeline.js'
 import { withLabEnvironments } from '../../../lab/environments-lock.js'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
 
@@ -19,6 +19,8 @@ const kubeconfig = () => dag.secret(`file://${labVar('KUBECONFIG_DEPLOYER')}`)
 const secrets = (env: string) => dag.secret(`file://${labVar('LAB_DEPLOY_SECRETS')}/${env}.yaml`)
 const password = () => dag.secret(`file://${labVar('LAB_RELEASE_PASSWORD_FILE')}`)
 const admin = () => Kube.fromFile(labVar('KUBECONFIG_LAB'))
+/** The lab's signing key, as deploy from source and the verification of promote and rollback take it. */
+const signingArgs = () => [labSigning().key, labSigning().password] as const
 /** Two commits of the same tree: their images differ only in the revision label, so both are cheap to build. */
 const COMMIT_A = 'a'.repeat(40)
 const COMMIT_B = 'b'.repeat(40)
@@ -38,14 +40,14 @@ describe('deploy commands (library mode, lab engine, registry and cluster)', () 
 
   it('deploys dev from source, rolls back, promotes dev to staging, and lists the history', async () => {
     const out = await withLabEnvironments(() => inSession(async () => {
-      const deployA = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), secrets('dev'), '', labVar('LAB_RELEASE_USER'), password(), 180)
+      const deployA = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), secrets('dev'), '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
       const imagesA = await runningImages('graphmemory-dev')
-      const again = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180)
-      await labPipeline(repoSource(), COMMIT_B).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180)
+      const again = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
+      await labPipeline(repoSource(), COMMIT_B).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
       const imagesB = await runningImages('graphmemory-dev')
-      const rolledBack = await labPipeline(repoSource()).rollback('dev', kubeconfig(), 0, 180)
+      const rolledBack = await labPipeline(repoSource()).rollback('dev', kubeconfig(), 0, 180, undefined, labVar('LAB_RELEASE_USER'), password())
       const imagesAfterRollback = await runningImages('graphmemory-dev')
-      const promoted = await labPipeline(repoSource()).promote('dev', 'staging', kubeconfig(), undefined, secrets('staging'), 180)
+      const promoted = await labPipeline(repoSource()).promote('dev', 'staging', kubeconfig(), undefined, secrets('staging'), 180, undefined, labVar('LAB_RELEASE_USER'), password())
       const history = await labPipeline(repoSource()).history('dev', kubeconfig())
       const planSame = await labPipeline(repoSource()).plan('dev', kubeconfig())
       const newApi = `${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/api@sha256:${'c'.repeat(64)}`
