@@ -26,7 +26,7 @@ prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-metrics
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics
 
 .DEFAULT_GOAL := help
 
@@ -131,6 +131,10 @@ bench-metrics:
 ## bench-pipeline: `ci` against a plain docker/trivy/push baseline: warm, one-line change (ARGS=--cold: from empty caches)
 bench-pipeline: deps
 	$(with-lab) node bench/pipeline.mjs $(ARGS)
+
+## bench-gate: what the release gate costs on the warm path: ci and a no-change deploy from source, before and after
+bench-gate: deps
+	$(with-lab) node bench/gate.mjs $(ARGS)
 
 ## bench-deploy: deploy, no-change deploy, one-service update, rollback and promote against kubectl apply + rollout status
 bench-deploy: deps

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// What the release gate costs on the warm path, before and after, in one run against one lab:
+//   before: a worktree at BEFORE (default 9af9ed2, the last commit without the gate): `ci` publishes unsigned images;
+//           `deploy --env dev` from source builds and publishes, nothing verified
+//   after:  a worktree of HEAD: `ci` signs and attests every image; `deploy --env dev` from source runs the whole gate,
+//           then verifies every image before apply
+// Each side runs once to warm its caches, then RUNS times (default 3) per scenario; medians printed side by side.
+// Both deploy the same commit id to dev, so the "no-change" deploys apply nothing.
+//   node bench/gate.mjs [--before <commit>] [--runs N]     (`make bench-gate`, after `make lab-up`)
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { $ } from 'zx'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const args = process.argv.slice(2)
+const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback)
+const BEFORE = opt('--before', '9af9ed2')
+const RUNS = Number(opt('--runs', '3'))
+const env = process.env
+if (!env.LAB_SIGNING_KEY_FILE) throw new Error('the lab env is not loaded: run `make bench-gate` (after `make lab-up`)')
+const sh = $({ env, quiet: true })
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const timed = async (fn) => { const t0 = performance.now(); await fn(); return (performance.now() - t0) / 1000 }
+
+/** A worktree of `rev` with its own node_modules linked, and the commands of its pipeline. */
+async function side(name, rev) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gmi-bench-gate-${name}-`))
+  await sh`git -C ${REPO} worktree add --detach ${dir} ${rev}`
+  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'))
+  const commit = (await sh`git -C ${dir} log -1 --format=%H`).stdout.trim()
+  const auth = ['--username', env.LAB_RELEASE_USER, '--password', `file:${env.LAB_RELEASE_PASSWORD_FILE}`]
+  const signing = name === 'after' ? ['--signing-key', `file:${env.LAB_SIGNING_KEY_FILE}`, '--signing-password', `file:${env.LAB_SIGNING_PASSWORD_FILE}`] : []
+  const run = (...a) => sh({ cwd: dir })`node ci/pipeline.mjs --commit ${commit} --components= ${a}`
+  return {
+    name, dir,
+    ci: () => run('ci', ...auth, ...signing, '--output', path.join(dir, '.ci-out', 'ci')),
+    deploy: () => run('deploy', '--env', 'dev', '--kubeconfig', `file:${env.KUBECONFIG_DEPLOYER}`, '--secrets', `file:${env.LAB_DEPLOY_SECRETS}/dev.yaml`, ...auth, ...signing),
+  }
+}
+
+const sides = [await side('before', BEFORE), await side('after', 'HEAD')]
+const results = {}
+try {
+  for (const s of sides) {
+    await s.ci() // warm
+    await s.deploy()
+    results[s.name] = { ci: [], deploy: [] }
+    for (let i = 0; i < RUNS; i++) {
+      results[s.name].ci.push(await timed(s.ci))
+      results[s.name].deploy.push(await timed(s.deploy))
+    }
+  }
+} finally {
+  for (const s of sides) await sh`git -C ${REPO} worktree remove --force ${s.dir}`.catch(() => {})
+}
+
+const row = (what, key) => {
+  const b = median(results.before[key])
+  const a = median(results.after[key])
+  return `${what.padEnd(36)} ${b.toFixed(1).padStart(7)} s ${a.toFixed(1).padStart(7)} s   ${(a / b).toFixed(2)}x   (after: ${results.after[key].map((x) => x.toFixed(1)).join(' / ')})`
+}
+console.log(`release gate, warm path, median of ${RUNS} (before = ${BEFORE}, after = HEAD), ${os.cpus().length} cores`)
+console.log(`${''.padEnd(36)} ${'before'.padStart(9)} ${'after'.padStart(9)}`)
+console.log(row('ci, nothing changed', 'ci'))
+console.log(row('deploy --env dev from source, no change', 'deploy'))
+console.log(JSON.stringify({ when: new Date().toISOString(), before: BEFORE, runs: RUNS, results }))
