@@ -6,17 +6,19 @@ import * as registries from './registries.mjs'
 import * as baseImages from './base-images.mjs'
 import * as dagger from './dagger.mjs'
 import * as scanners from './scanners.mjs'
+import * as signing from './signing.mjs'
 import * as monitoring from './monitoring.mjs'
 import * as kustomize from './kustomize.mjs'
 import * as actionlint from './actionlint.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as deployer from './deployer.mjs'
 import * as node from './node.mjs'
+import * as storage from './storage.mjs'
 import * as logCollector from './log-collector.mjs'
 import * as kubeStateMetrics from './kube-state-metrics.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, monitoring, kustomize, actionlint, kubernetes, deployer, node, logCollector, kubeStateMetrics, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, logCollector, kubeStateMetrics, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {
