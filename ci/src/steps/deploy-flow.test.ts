@@ -7,7 +7,7 @@ import type { KubeObject } from '../adapters/kubernetes.js'
 import { environment, type Environment } from '../config/environments.js'
 import { APP_LABELS, type K8sObject, type RequiredSecrets } from '../plan/manifests.js'
 import { LOCK_NAME } from '../plan/lock.js'
-import { releaseOperations, recoveryOperations, unchangedOperations, type Operation } from '../plan/operations.js'
+import { describeOperation, releaseOperations, recoveryOperations, unchangedOperations, type Operation } from '../plan/operations.js'
 import { deployRelease, type ReleaseRequest } from './deploy.js'
 import { execute } from './execute.js'
 import { FakeKube } from './fake-kube.testkit.js'
@@ -101,6 +101,25 @@ describe('deploy as a plan run by one executor (in-memory cluster)', () => {
     expect(kube.objects.size).toBe(0)
   })
 
+  it('creates the Secrets given, and reads which keys the cluster holds when none are given again', async () => {
+    const kube = new FakeKube()
+    const withSecret: RequiredSecrets = { ...required, secrets: { 'graphmemory-api': { type: 'Opaque', keys: ['token'] } } }
+    await deployRelease(kube, request(manifest(deployment('api')), { required: withSecret, secrets: { 'graphmemory-api': { token: 't0ps3cret-value' } } }))
+    expect(kube.names('Secret', NS)).toEqual(['graphmemory-api'])
+    await expect(deployRelease(kube, request(manifest(deployment('api', '2')), { required: withSecret }))).resolves.toMatchObject({ revision: 2 })
+    await expect(deployRelease(new FakeKube(), request(manifest(deployment('api')), { required: withSecret }))).rejects.toThrow(/missing required secrets: graphmemory-api\/token/)
+  })
+
+  it('an unchanged release that is not ready fails without applying anything', async () => {
+    let broken = false
+    const kube = new FakeKube(() => (broken ? 'stalled' : 'ready'))
+    await deployRelease(kube, request(manifest(deployment('api'))))
+    broken = true
+    const applies = kube.calls.filter((c) => c.verb === 'apply').length
+    await expect(deployRelease(kube, request(manifest(deployment('api'))))).rejects.toThrow(/dev runs release 1 unchanged, but it is not ready[\s\S]*ProgressDeadlineExceeded/)
+    expect(kube.calls.filter((c) => c.verb === 'apply' && !c.id.startsWith('Lease')).length).toBe(applies)
+  })
+
   it('the executor stops at the first failure and skips the rest', async () => {
     const kube = new FakeKube()
     kube.failures.push({ verb: 'apply', id: /ConfigMap\/.*\/b/, error: new Error('nope') })
@@ -117,6 +136,15 @@ describe('operations (pure)', () => {
     const ops = releaseOperations({ apply: [configMap('a') as KubeObject], objects: [configMap('a')], prune: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'old', namespace: NS }] }, release, 'm', 5, { ...release, revision: 1 })
     expect(ops.map((o) => o.kind)).toEqual(['apply', 'wait', 'prune', 'record', 'mark'])
     expect(unchangedOperations([], 3)).toEqual([{ kind: 'wait', objects: [], timeoutSeconds: 3 }])
+  })
+  it('names each operation for logs and messages', () => {
+    const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'old', namespace: NS }
+    expect([
+      { kind: 'apply', object: configMap('a') as KubeObject }, { kind: 'wait', objects: [configMap('a')], timeoutSeconds: 5 }, { kind: 'prune', ref },
+      { kind: 'record', release, manifest: 'm' }, { kind: 'mark', release, status: 'superseded' },
+    ].map((o) => describeOperation(o as Operation))).toEqual([
+      'apply ConfigMap/a', 'wait for 1 object to roll out (5 s)', 'prune ConfigMap/old', 'record release 2 (deployed)', 'mark release 2 superseded',
+    ])
   })
   it('the way back never prunes a Namespace or a claim the failed run applied', () => {
     const applied = [namespace, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: meta('data') }, configMap('new')]
