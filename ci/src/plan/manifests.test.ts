@@ -81,6 +81,12 @@ describe('parseManifests', () => {
     expect(() => parseManifests('kind: A\n---\nkind: [unclosed\n')).toThrow(/not valid YAML: document 2/)
   })
 
+  it('fails on a duplicated key, naming it, rather than keeping one of the two values', () => {
+    // the API server's fieldValidation=Strict refuses a duplicated field; parsed here, only one value would reach it
+    const twice = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  level: info\n  level: debug\n'
+    expect(() => parseManifests(twice)).toThrow(/not valid YAML: document 1: Map keys must be unique/)
+  })
+
   it('fails on a document that is not an object with apiVersion, kind and metadata.name', () => {
     expect(() => parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n')).toThrow('document 1 lacks apiVersion, kind or metadata.name')
     expect(() => parseManifests('- just\n- a list\n')).toThrow('not a Kubernetes object')
