@@ -1,10 +1,14 @@
 // Tests of the Kubernetes adapter against the REAL lab cluster (make lab-up): a kube-apiserver, controller-manager,
 // scheduler and etcd built from source, with kwok playing the kubelet of fake nodes. Each test owns a namespace.
 import crypto from 'node:crypto'
+import fs from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
 import * as k8s from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { Kube, KubeAuthError, type DeploymentState, type KubeObject } from './kubernetes.js'
+import { Kube, KubeApiError, KubeAuthError, type DeploymentState, type KubeObject } from './kubernetes.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -68,6 +72,41 @@ const settled = (d: DeploymentState) =>
 async function waitDeployment(what: string, name: string, ns: string, ok: (d: DeploymentState) => boolean, timeoutMs = 90000) {
   const d = await waitUntil(what, () => kube.readDeployment(name, ns), (s) => s !== undefined && ok(s), timeoutMs)
   return d as DeploymentState
+}
+
+/**
+ * A plain-HTTP relay on 127.0.0.1 in front of the lab API server, as a Kube: each request goes on as it came (method,
+ * path, query, the caller's token) with its body passed through `edit`. Closed when the test finishes.
+ */
+async function apiFront(edit: (req: { method: string; url: string }, body: string) => string): Promise<Kube> {
+  const cluster = kube.config.getCurrentCluster()!
+  const ca = cluster.caData ? Buffer.from(cluster.caData, 'base64') : cluster.caFile ? fs.readFileSync(cluster.caFile) : undefined
+  const relay = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.from(edit({ method: req.method ?? '', url: req.url ?? '' }, Buffer.concat(chunks).toString('utf8')))
+      const target = new URL(req.url ?? '/', cluster.server)
+      const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) }
+      const out = https.request(target, { method: req.method, headers, ca }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers)
+        up.pipe(res)
+      })
+      out.on('error', (err) => res.writeHead(502).end(String(err)))
+      out.end(body)
+    })
+  })
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r))
+  onTestFinished(() => new Promise<void>((r) => relay.close(() => r())))
+  const kc = new k8s.KubeConfig()
+  kc.loadFromOptions({
+    // plain HTTP on the loopback: the client refuses http:// unless told not to verify TLS (there is none to verify)
+    clusters: [{ name: 'front', server: `http://127.0.0.1:${(relay.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: 'admin', token: kube.config.getCurrentUser()!.token }],
+    contexts: [{ name: 'front', cluster: 'front', user: 'admin' }],
+    currentContext: 'front',
+  })
+  return Kube.fromKubeConfig(kc, {}, 'a relay in front of the lab API server')
 }
 
 beforeAll(async () => {
@@ -165,6 +204,30 @@ describe('kubernetes adapter on the lab cluster', () => {
     await waitUntil('db-0 ready',
       () => kube.get<k8s.V1StatefulSet>({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', namespace: ns }),
       (s) => s?.status?.readyReplicas === 1)
+  })
+
+  it('asks for strict field validation: an apply with a duplicated field is refused, not resolved to one value', async () => {
+    const ns = await namespace('strict')
+    // the adapter's JSON cannot hold a duplicated key, so a relay in front of the API server writes one into the body
+    // of the adapter's own request (method, path, query and token untouched): what a hand-written manifest could send
+    const sent: string[] = []
+    const front = await apiFront((req, body) => {
+      if (req.method !== 'PATCH') return body // the client's discovery requests
+      sent.push(req.url)
+      return body.replace('"data":{', '"data":{"level":"debug",')
+    })
+    const cm: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data: { level: 'info' } }
+    for (const dryRun of [true, false]) {
+      const err = await front.apply(cm, { dryRun }).then(() => undefined, (e: unknown) => e)
+      expect(err, `dryRun=${dryRun}`).toBeInstanceOf(KubeApiError)
+      expect((err as KubeApiError).status).toBe(400)
+      expect((err as Error).message).toMatch(/key "level" already set in map/)
+    }
+    expect(sent.map((u) => new URL(u, 'http://x').searchParams.get('fieldValidation')), sent.join(' ')).toEqual(['Strict', 'Strict'])
+    expect(await kube.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'settings', namespace: ns })).toBeUndefined()
+    // the control: the same request asking for Warn (the server's default) is stored, one of the two values kept
+    const warned = await front.apply(cm, { fieldValidation: 'Warn' })
+    expect(warned.data).toEqual({ level: 'info' })
   })
 
   it('a bad token is refused with a clear authentication message (401)', async () => {
