@@ -1,11 +1,15 @@
 """The memory graph on an embedded Kuzu database.
 
 Kuzu is embedded: one process owns the database file. Every query runs on one connection, serialised by a lock
-and executed in a worker thread so the event loop never blocks on disk.
+and executed in a worker thread so the event loop never blocks on disk. In Kubernetes and compose that process is
+the graph service (`python -m app graph`, app/graph_server.py), which the API replicas call (app/graph_client.py);
+the API's tests also run it in-process.
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,8 +28,16 @@ SCHEMA = (
 FIELDS = "m.id, m.text, m.project, m.tags, m.created_at"
 
 
+log = logging.getLogger("gmi.graph")
+
+
 class GraphError(Exception):
     pass
+
+
+def _locked(err: Exception) -> bool:
+    """Whether Kuzu refused to open the database because another process holds its lock."""
+    return "lock" in str(err).lower()
 
 
 def _row(r: list[Any]) -> dict[str, Any]:
@@ -36,12 +48,20 @@ def _row(r: list[Any]) -> dict[str, Any]:
 
 
 class Graph:
-    def __init__(self, path: Path, buffer_pool_mb: int = 256):
-        try:
-            self._db = kuzu.Database(str(path), buffer_pool_size=buffer_pool_mb * 1024 * 1024)
-            self._conn = kuzu.Connection(self._db)
-        except Exception as e:  # kuzu raises RuntimeError with its own text
-            raise GraphError(f"cannot open Kuzu database at {path}: " + " ".join(str(e).split())) from None
+    def __init__(self, path: Path, buffer_pool_mb: int = 256, lock_wait_seconds: float = 0):
+        """Opens (or creates) the database. While another process holds its lock (the previous graph pod letting go
+        of the volume during a rollout), retries for up to lock_wait_seconds instead of failing at once."""
+        deadline = time.monotonic() + lock_wait_seconds
+        while True:
+            try:
+                self._db = kuzu.Database(str(path), buffer_pool_size=buffer_pool_mb * 1024 * 1024)
+                self._conn = kuzu.Connection(self._db)
+                break
+            except Exception as e:  # kuzu raises RuntimeError with its own text
+                if not (_locked(e) and time.monotonic() < deadline):
+                    raise GraphError(f"cannot open Kuzu database at {path}: " + " ".join(str(e).split())) from None
+                log.warning("Kuzu database at %s is locked by another process; retrying", path)
+                time.sleep(0.5)
         self._lock = threading.Lock()
         for stmt in SCHEMA:
             self._conn.execute(stmt)
@@ -64,14 +84,20 @@ class Graph:
     async def ping(self) -> None:
         await self.q("ping", "RETURN 1")
 
-    async def create_memory(self, text: str, tags: list[str], project: str) -> dict[str, Any]:
-        mid = uuid.uuid4().hex
+    async def create_memory(self, text: str, tags: list[str], project: str, mid: str | None = None) -> dict[str, Any]:
+        """Creates a memory; with an id given (the API's remote client sends one), a second call with the same id
+        returns the memory the first made, so a retried request never writes twice."""
+        return await anyio.to_thread.run_sync(self._create_memory, mid or uuid.uuid4().hex, text, tags, project)
+
+    def _create_memory(self, mid: str, text: str, tags: list[str], project: str) -> dict[str, Any]:
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        rows = await self.q(
-            "create_memory",
-            f"CREATE (m:Memory {{id: $id, text: $text, project: $project, tags: $tags, created_at: $now}}) RETURN {FIELDS}",
-            {"id": mid, "text": text, "project": project, "tags": tags, "now": now},
-        )
+        with self._lock, timed("kuzu", "create_memory"):  # one lock for the lookup and the write: no race between them
+            rows = self._conn.execute(f"MATCH (m:Memory {{id: $id}}) RETURN {FIELDS}", {"id": mid}).get_all()
+            if not rows:
+                rows = self._conn.execute(
+                    f"CREATE (m:Memory {{id: $id, text: $text, project: $project, tags: $tags, created_at: $now}}) "
+                    f"RETURN {FIELDS}", {"id": mid, "text": text, "project": project, "tags": tags, "now": now},
+                ).get_all()
         return _row(rows[0])
 
     async def get_memory(self, mid: str) -> dict[str, Any] | None:

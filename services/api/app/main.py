@@ -1,4 +1,7 @@
-"""GraphMemory-IDE API: memories and links in an embedded Kuzu graph, API keys in Postgres, search cache in Redis."""
+"""GraphMemory-IDE API: memories and links in a Kuzu graph, API keys in Postgres, search cache in Redis.
+
+The graph is the graph service (GRAPH_URL: app/graph_server.py, the single writer) or, without GRAPH_URL, a Kuzu
+database this process opens itself (KUZU_DB_PATH)."""
 from __future__ import annotations
 
 import asyncio
@@ -18,6 +21,7 @@ from pydantic import BaseModel, Field, field_validator
 from . import metrics
 from .cache import SearchCache
 from .graph import Graph
+from .graph_client import GraphUnavailable, RemoteGraph
 from .keys import KeyStore
 from .settings import Settings
 
@@ -27,11 +31,25 @@ PROJECT_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 ID_RE = r"^[0-9a-f]{32}$"
 
 
-def get_graph(request: Request) -> Graph:
+def get_graph(request: Request) -> Graph | RemoteGraph:
     return request.app.state.graph
 
 
-G = Annotated[Graph, Depends(get_graph)]
+G = Annotated[Graph | RemoteGraph, Depends(get_graph)]
+
+
+def open_graph(settings: Settings) -> Graph | RemoteGraph:
+    """The graph service's client when GRAPH_URL is set, else the Kuzu database in KUZU_DB_PATH."""
+    if settings.graph_url:
+        return RemoteGraph(settings.graph_url, settings.graph_timeout_seconds, settings.graph_retry_seconds)
+    return Graph(settings.kuzu_file, settings.kuzu_buffer_pool_mb)
+
+
+async def close_graph(graph: Graph | RemoteGraph) -> None:
+    if isinstance(graph, RemoteGraph):
+        await graph.close()
+    else:
+        graph.close()
 
 
 class MemoryIn(BaseModel):
@@ -75,7 +93,7 @@ class KeyIn(BaseModel):
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.graph = Graph(settings.kuzu_file, settings.kuzu_buffer_pool_mb)
+        app.state.graph = open_graph(settings)
         boot = settings.bootstrap_api_key.get_secret_value() if settings.bootstrap_api_key else None
         app.state.keys = KeyStore(settings.database_url.get_secret_value(), settings.dependency_timeout_seconds, boot)
         app.state.cache = SearchCache(settings.redis_url, settings.search_cache_ttl_seconds,
@@ -87,11 +105,16 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         await app.state.cache.close()
         await app.state.keys.close()
-        app.state.graph.close()
+        await close_graph(app.state.graph)
 
     app = FastAPI(title="GraphMemory-IDE API", version=VERSION, lifespan=lifespan)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
     app.add_middleware(logs.RequestLogMiddleware)  # added last, so outermost: the request id is set for all inside
+
+    @app.exception_handler(GraphUnavailable)
+    async def graph_unavailable(request: Request, exc: GraphUnavailable):
+        log.error("%s", exc)
+        return JSONResponse({"detail": f"graph store unavailable: {exc}"}, status_code=503)
 
     async def require_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
         if not x_api_key:

@@ -12,6 +12,7 @@ sys.path.insert(0, str(HERE.parent.parent / "testsupport"))  # real Postgres/Red
 sys.path.insert(0, str(HERE.parent.parent / "common"))  # graphmemory_common: metrics and logs shared with the other service
 
 import backing  # noqa: E402
+from graphproc import GraphProcess  # noqa: E402
 
 from app.main import create_app  # noqa: E402
 from app.settings import Settings  # noqa: E402
@@ -31,15 +32,35 @@ def redis_url():
         yield url
 
 
+@pytest.fixture(params=["embedded", "graph-service"])
+def graph_mode(request) -> str:
+    """Every API test runs twice: the graph opened in the API's own process (KUZU_DB_PATH), and the graph service
+    (`python -m app graph`, a child process) reached at GRAPH_URL, as Kubernetes and compose run it."""
+    return request.param
+
+
 @pytest.fixture
-def make_client(tmp_path, pg_url, redis_url):
+def graph_source(graph_mode, tmp_path):
+    """The settings that give the API its graph: a folder, or the URL of a graph service started for the test."""
+    if graph_mode == "embedded":
+        yield {"kuzu_db_path": tmp_path / "kuzu"}
+        return
+    g = GraphProcess(tmp_path / "graph").start()
+    try:
+        yield {"graph_url": g.url}
+    finally:
+        g.stop()
+
+
+@pytest.fixture
+def make_client(graph_source, pg_url, redis_url):
     import redis as _redis
 
     _redis.Redis.from_url(redis_url).flushdb()  # tests share one Redis: start each clean
     clients = []
 
     def make(**overrides) -> TestClient:
-        env = dict(kuzu_db_path=tmp_path / "kuzu", database_url=pg_url, redis_url=redis_url,
+        env = dict(graph_source, database_url=pg_url, redis_url=redis_url,
                    bootstrap_api_key=KEY, dependency_timeout_seconds=1.0)
         env.update(overrides)
         c = TestClient(create_app(Settings(**env)))
