@@ -33,7 +33,8 @@ async function side(name, rev) {
   const commit = (await sh`git -C ${dir} log -1 --format=%H`).stdout.trim()
   const auth = ['--username', env.LAB_RELEASE_USER, '--password', `file:${env.LAB_RELEASE_PASSWORD_FILE}`]
   const signing = name === 'after' ? ['--signing-key', `file:${env.LAB_SIGNING_KEY_FILE}`, '--signing-password', `file:${env.LAB_SIGNING_PASSWORD_FILE}`] : []
-  const run = (...a) => sh({ cwd: dir })`node ci/pipeline.mjs --commit ${commit} --components= ${a}`
+  // the worktree's own pipeline code; --source too (node_modules is shared, so the bundle's repository is this one's)
+  const run = (...a) => sh({ cwd: dir })`node ci/pipeline.mjs --source ${dir} --commit ${commit} --components= ${a}`
   return {
     name, dir,
     ci: () => run('ci', ...auth, ...signing, '--output', path.join(dir, '.ci-out', 'ci')),
