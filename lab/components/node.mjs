@@ -21,10 +21,26 @@ import * as kubernetes from './kubernetes.mjs'
 
 export const name = 'node'
 
-/** The real node's name, and the label and taint that keep every pod off it unless the pod asks for it. */
-export const NODE_NAME = process.env.LAB_NODE_NAME ?? 'lab-real-node'
-export const NODE_LABEL = { key: 'graphmemory.dev/real-node', value: 'true' }
-export const NODE_TAINT = { key: 'graphmemory.dev/real-node', value: 'true', effect: 'NoSchedule' }
+/**
+ * Which node this module drives: the lab's real node, or (LAB_NODE_INSTANCE=1..9) a throw-away second one beside it,
+ * for tests that stop, restart or unregister a node (node.test.ts) without touching the one everything else runs on.
+ * An extra node has its own name (lab-extra-node-<n>; lab-node-<n> are the kwok nodes), folder (state/node-<n>), containerd, kubelet, bridge (gmi-node<n>,
+ * 10.88.<n>.0/24), chains and kubelet health port; it shares the cluster's kube-proxy, CoreDNS and API relay (it
+ * runs none of its own) and its label and taint value is `test-<n>`, so neither the application's pods nor the
+ * cluster's add-ons land on it.
+ */
+export const INSTANCE = process.env.LAB_NODE_INSTANCE ?? ''
+if (INSTANCE && !/^[1-9]$/.test(INSTANCE)) {
+  throw new LabError(`LAB_NODE_INSTANCE=${INSTANCE} is not usable`, 'an extra node is numbered 1 to 9 (its subnet is 10.88.<n>.0/24)', 'unset it for the lab\'s node, or give 1-9')
+}
+/** True for the lab's own node, which also runs the cluster-wide daemons (kube-proxy, CoreDNS, the API relay). */
+const MAIN = !INSTANCE
+/** The node's name, and the label and taint that keep every pod off it unless the pod asks for it. */
+export const NODE_NAME = MAIN ? process.env.LAB_NODE_NAME ?? 'lab-real-node' : `lab-extra-node-${INSTANCE}`
+export const NODE_LABEL = { key: 'graphmemory.dev/real-node', value: MAIN ? 'true' : `test-${INSTANCE}` }
+export const NODE_TAINT = { key: 'graphmemory.dev/real-node', value: NODE_LABEL.value, effect: 'NoSchedule' }
+/** The name of one of this node's daemons (pid and log files): suffixed on an extra node. */
+export const daemonName = (role) => (MAIN ? role : `${role}-${INSTANCE}`)
 /** The image pull secret (type kubernetes.io/dockerconfigjson) for the release registry. */
 export const PULL_SECRET = 'lab-release-pull'
 /** Namespaces that get the pull secret on every `up()` when they exist (more: `ensurePullSecret(namespace)`). */
@@ -35,12 +51,13 @@ export const PAUSE_IMAGE = `${MIRROR}/gmi-lab/pause:1.0`
 
 const port = (envVar, fallback) => Number(process.env[envVar] ?? fallback)
 /** Pod network: a bridge whose address is also the node's InternalIP (host-internal, not routed from outside). */
-const POD_SUBNET = '10.88.0.0/24'
-export const NODE_IP = '10.88.0.1'
-const BRIDGE = 'gmi-node0'
+const SUBNET_INDEX = INSTANCE || '0'
+export const POD_SUBNET = `10.88.${SUBNET_INDEX}.0/24`
+export const NODE_IP = `10.88.${SUBNET_INDEX}.1`
+export const BRIDGE = `gmi-node${SUBNET_INDEX}`
 const CLUSTER_DNS = '10.96.0.10' // in the API server's service range 10.96.0.0/16
 const KUBELET_PORT = port('LAB_NODE_KUBELET_PORT', 10250) // on NODE_IP: the API server calls it for logs/exec
-const KUBELET_HEALTHZ_PORT = port('LAB_NODE_KUBELET_HEALTHZ_PORT', 10248)
+const KUBELET_HEALTHZ_PORT = MAIN ? port('LAB_NODE_KUBELET_HEALTHZ_PORT', 10248) : 10270 + Number(INSTANCE)
 const PROXY_HEALTHZ_PORT = port('LAB_NODE_PROXY_HEALTHZ_PORT', 10256)
 const PROXY_METRICS_PORT = port('LAB_NODE_PROXY_METRICS_PORT', 10249)
 // CoreDNS on the node IP; not port 53, which the Dagger engine's dnsmasq holds on every address (0.0.0.0:53):
@@ -48,10 +65,10 @@ const PROXY_METRICS_PORT = port('LAB_NODE_PROXY_METRICS_PORT', 10249)
 const DNS_PORT = port('LAB_NODE_DNS_PORT', 1053)
 const DNS_HEALTH_PORT = port('LAB_NODE_DNS_HEALTH_PORT', 10262)
 const DNS_READY_PORT = port('LAB_NODE_DNS_READY_PORT', 10263)
-const FORWARD_CHAIN = 'GMI-LAB-NODE'
-const INPUT_CHAIN = 'GMI-LAB-NODE-INPUT'
+export const FORWARD_CHAIN = `GMI-LAB-NODE${INSTANCE}`
+export const INPUT_CHAIN = `GMI-LAB-NODE${INSTANCE}-INPUT`
 
-const DIR = path.join(STATE, 'node')
+const DIR = path.join(STATE, MAIN ? 'node' : `node-${INSTANCE}`)
 const d = (...p) => path.join(DIR, ...p)
 const PKI = d('pki')
 /** The node's containerd (CRI) socket: `ctr -a <it> -n k8s.io ...` shows what the kubelet runs. */
@@ -70,7 +87,9 @@ const KUBECONFIGS = d('kubeconfigs')
 export const KUBELET_KUBECONFIG = path.join(KUBECONFIGS, 'kubelet.kubeconfig')
 
 const APT = ['containerd', 'runc', 'containernetworking-plugins', 'iptables', 'iproute2', 'conntrack', 'openssl', 'socat']
-const DAEMONS = ['node-containerd', 'kubelet', 'kube-proxy', 'coredns', 'node-api-relay']
+const ROLES = MAIN ? ['node-containerd', 'kubelet', 'kube-proxy', 'coredns', 'node-api-relay'] : ['node-containerd', 'kubelet']
+/** This node's daemons (the pid and log names). */
+export const DAEMONS = ROLES.map(daemonName)
 /** Where pods reach the API server: the `kubernetes` Service's endpoint, relayed to the API server's loopback address. */
 const API_RELAY_PORT = port('LAB_NODE_API_RELAY_PORT', 6443)
 
@@ -216,6 +235,7 @@ async function removeNetwork() {
   await removeChain('iptables', 'filter', FORWARD_CHAIN, ['FORWARD'])
   while ((await $`iptables -w -D INPUT -d ${NODE_IP} -j ${INPUT_CHAIN}`.nothrow().quiet()).exitCode === 0) { /* every copy */ }
   await removeChain('iptables', 'filter', INPUT_CHAIN)
+  if (!MAIN) return $`ip link del ${BRIDGE}`.nothrow().quiet()
   for (const tool of ['iptables', 'ip6tables']) {
     for (const [table, chains] of Object.entries(KUBELET_CHAINS)) {
       for (const chain of chains) await removeChain(tool, table, chain, chain === 'KUBE-FIREWALL' ? ['INPUT', 'OUTPUT'] : [])
@@ -308,7 +328,8 @@ function kubeletConfig(ids) {
     registerNode: true, registerWithTaints: [NODE_TAINT],
     clusterDNS: [CLUSTER_DNS], clusterDomain: 'cluster.local', resolvConf: '/etc/resolv.conf',
     podLogsDir: POD_LOGS, volumePluginDir: path.join(KUBELET_ROOT, 'volume-plugins'),
-    maxPods: 30, serializeImagePulls: false,
+    // dev, staging and prod at once (32 pods), the tests' own environments beside them, the cluster's add-ons
+    maxPods: 110, serializeImagePulls: false,
     // the disk is shared with the whole lab: evict only when it is really full (absolute figures: on this VM's disk the
     // kubelet's capacity is the nominal 252G while far less is free, so a 2 % threshold evicted every pod with 4.9G
     // free), and never remove images by usage percentage for the same reason (100 turns image GC off)
@@ -385,7 +406,12 @@ const httpOk = (url) => new Promise((resolve) => {
 })
 const ctr = (args) => $`ctr -a ${SOCKET} ${args}`.nothrow().quiet()
 
+/** The daemons this node runs, in start order: `role` is what it is, `name` its pid and log name. */
 function daemonSpecs(bin, ids) {
+  return allDaemonSpecs(bin, ids).filter((spec) => ROLES.includes(spec.name)).map((spec) => ({ ...spec, role: spec.name, name: daemonName(spec.name) }))
+}
+
+function allDaemonSpecs(bin, ids) {
   return [
     {
       name: 'node-containerd', cmd: '/usr/bin/containerd', ready: async () => (await ctr(['version'])).exitCode === 0,
@@ -421,7 +447,7 @@ const PORTS = [
   ['kubelet', KUBELET_HEALTHZ_PORT, 'LAB_NODE_KUBELET_HEALTHZ_PORT'], ['kube-proxy', PROXY_HEALTHZ_PORT, 'LAB_NODE_PROXY_HEALTHZ_PORT'],
   ['kube-proxy', PROXY_METRICS_PORT, 'LAB_NODE_PROXY_METRICS_PORT'], ['coredns', DNS_HEALTH_PORT, 'LAB_NODE_DNS_HEALTH_PORT'],
   ['coredns', DNS_READY_PORT, 'LAB_NODE_DNS_READY_PORT'], ['coredns', DNS_PORT, 'LAB_NODE_DNS_PORT'],
-]
+].filter(([role]) => ROLES.includes(role)).map(([role, p, envVar]) => [daemonName(role), p, envVar])
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cluster objects: the node's label and taint (also set by the kubelet when it registers), CoreDNS's read access,
@@ -538,12 +564,12 @@ export async function up() {
   if (bin.built.length) for (const x of ['kubelet', 'kube-proxy', 'coredns']) changed.add(x)
   // a kubelet registers its Node once, at start: when the Node is gone (the cluster was restarted with a clean etcd,
   // e.g. by bench/cluster.mjs, or someone deleted it) only a new start registers it again
-  if (runningPid('kubelet') && !(await readNode())) changed.add('kubelet')
+  if (runningPid(daemonName('kubelet')) && !(await readNode())) changed.add('kubelet')
 
   const started = []
   for (const spec of daemonSpecs(bin, ids)) {
     const args = runningArgs(spec.name)
-    if (args && (changed.has(spec.name) || JSON.stringify(args) !== JSON.stringify(spec.args))) await stopDaemon(spec.name)
+    if (args && (changed.has(spec.role) || JSON.stringify(args) !== JSON.stringify(spec.args))) await stopDaemon(spec.name)
     if (!runningPid(spec.name)) {
       startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
       started.push(spec.name)
@@ -563,12 +589,12 @@ export async function up() {
       return spec.ready()
     }, spec.timeoutMs ?? 60000)
     if (restarts) process.stdout.write(`  ${spec.name} exited while starting and was started again (${restarts}x): see ${logFile(spec.name)}\n`)
-    if (spec.name === 'kubelet') {
-      await waitFor('kubelet', () => ensureNodeMarks(), 60000)
-      await ensureObjects() // kube-dns and CoreDNS's access before kube-proxy and CoreDNS start
+    if (spec.role === 'kubelet') {
+      await waitFor(spec.name, () => ensureNodeMarks(), 60000)
+      if (MAIN) await ensureObjects() // kube-dns and CoreDNS's access before kube-proxy and CoreDNS start
     }
   }
-  await waitFor('kubelet', async () => nodeIsReady(await readNode()), 120000)
+  await waitFor(daemonName('kubelet'), async () => nodeIsReady(await readNode()), 120000)
   const secs = (a, b) => ((b - a) / 1000).toFixed(1)
   const note = started.length
     ? `${NODE_NAME} Ready (${bin.built.length ? `built ${bin.built.join(', ')} in ${secs(t0, tBuilt)}s, ` : ''}${pushed ? 'pause image pushed, ' : ''}started ${started.join(', ')} in ${secs(tBuilt, performance.now())}s)`
@@ -607,11 +633,11 @@ function mountsUnder(dirs) {
 export async function down() {
   let stopped = 0
   // the relay forks one child per connection (same process group): they go with it
-  const relay = runningPid('node-api-relay')
+  const relay = MAIN && runningPid('node-api-relay')
   if (relay) try { process.kill(-relay, 'SIGTERM') } catch { /* already gone */ }
-  for (const dname of ['node-api-relay', 'coredns', 'kube-proxy', 'kubelet']) if (await stopDaemon(dname)) stopped++
+  for (const role of ['node-api-relay', 'coredns', 'kube-proxy', 'kubelet'].filter((r) => ROLES.includes(r))) if (await stopDaemon(daemonName(role))) stopped++
   const netns = new Set()
-  if (runningPid('node-containerd')) {
+  if (runningPid(daemonName('node-containerd'))) {
     const ids = (await ctr(['-n', 'k8s.io', 'containers', 'list', '-q'])).stdout.split('\n').filter(Boolean)
     for (const id of ids) {
       const info = await ctr(['-n', 'k8s.io', 'containers', 'info', id])
@@ -626,7 +652,7 @@ export async function down() {
       await ctr(['-n', 'k8s.io', 'containers', 'delete', id])
     }
   }
-  if (await stopDaemon('node-containerd')) stopped++
+  if (await stopDaemon(daemonName('node-containerd'))) stopped++
   // what is still mounted: pod volumes (tmpfs for tokens and secrets), sandbox network namespaces, rootfs overlays
   // (a sandbox's namespace is pinned at /var/run/netns/cni-…; mountinfo names it through the /run it links to)
   const real = (p) => { try { return path.join(fs.realpathSync(path.dirname(p)), path.basename(p)) } catch { return p } }
@@ -636,8 +662,9 @@ export async function down() {
   for (const p of pinned) {
     try { fs.rmSync(p, { force: true }) } catch (err) { process.stderr.write(`  could not remove ${p}: ${err.message}\n`) }
   }
+  // kube-proxy's rules and the kubelet's own chains are the host's, shared with the lab's node: only its down() clears them
   const proxyBin = path.join(binDir('kubernetes-node', KUBE_VERSION), 'kube-proxy')
-  if (fs.existsSync(proxyBin)) await $`${proxyBin} --cleanup`.nothrow().quiet()
+  if (MAIN && fs.existsSync(proxyBin)) await $`${proxyBin} --cleanup`.nothrow().quiet()
   await removeNetwork()
   fs.rmSync(CNI_DATA, { recursive: true, force: true }) // the addresses of pods that are gone
   fs.rmSync(path.join(KUBELET_ROOT, 'pods'), { recursive: true, force: true })
@@ -650,20 +677,20 @@ export async function down() {
 }
 
 export async function status() {
-  const running = Object.fromEntries(DAEMONS.map((x) => [x, Boolean(runningPid(x))]))
-  const missing = DAEMONS.filter((x) => !running[x])
+  const running = Object.fromEntries(ROLES.map((x) => [x, Boolean(runningPid(daemonName(x)))]))
+  const missing = ROLES.filter((x) => !running[x])
   const apiUp = (await kubernetes.status().catch(() => [{}]))[0].state === 'ok'
   const node = apiUp ? await readNode().catch(() => undefined) : undefined
   const ready = nodeIsReady(node)
   const runtime = node?.status?.nodeInfo?.containerRuntimeVersion ?? 'containerd'
   const rows = [{
-    name: 'node',
+    name: MAIN ? 'node' : `node-${INSTANCE}`,
     state: ready && !missing.length ? 'ok' : running.kubelet || node ? 'down' : 'missing',
     version: node?.status?.nodeInfo?.kubeletVersion ?? KUBE_VERSION,
     address: `${NODE_NAME} ${ready ? 'Ready' : 'NotReady'} on ${runtime} (${NODE_IP}), kubeconfig ${KUBELET_KUBECONFIG}` +
       `${missing.length ? ` (not running: ${missing.join(', ')})` : ''}`,
   }]
-  rows.push({
+  if (MAIN) rows.push({
     name: 'cluster-dns',
     state: running.coredns && running['kube-proxy'] && (await httpOk(`http://127.0.0.1:${DNS_READY_PORT}/ready`)) ? 'ok' : 'down',
     version: `coredns ${COREDNS_VERSION}`,

@@ -1,5 +1,7 @@
 // The lab's real node against the running cluster (`make lab-up`): pods from the lab's images really pull, start,
 // probe, crash and log; Services route and their names resolve. Each test makes its own pods in a throw-away namespace.
+// Stopping, restarting and unregistering a node is done to a second node of the file's own (instance 1), never to the
+// lab's node, which other test files use at the same time.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { runningPid } from '../lib/proc.mjs'
 import fs from 'node:fs'
@@ -283,37 +285,88 @@ describe('the lab real node', () => {
     expect(p.status?.phase).toBe('Succeeded')
   })
 
-  it('up() registers the node again when its Node object is gone (a clean cluster under a running kubelet)', async () => {
-    await core.deleteNode({ name: node.NODE_NAME })
-    await node.up()
-    const n = await core.readNode({ name: node.NODE_NAME })
-    expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True')
-    expect(n.spec?.taints).toContainEqual(node.NODE_TAINT)
-  })
-
-  it('down() stops what up() started and removes its mounts, namespaces, bridge and rules; up() brings the node back', async () => {
-    await create(pod('survivor', { command: ['sleep', '3600'] }))
-    await waitPod('survivor', 'running', running)
-    const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' })
-    const nodeDir = path.dirname(path.dirname(node.CONTAINERD_SOCKET))
-    const mounts = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${nodeDir}/`))
-    const podNetns = () => sh('for n in $(ls /run/netns 2>/dev/null); do ip -n $n -4 -o addr show; done').split('\n').filter((l) => l.includes(' 10.88.0.'))
-    expect(mounts().length).toBeGreaterThan(0)
-    expect(podNetns().length).toBeGreaterThan(0)
-    try {
-      await node.down()
-      for (const d of ['node-containerd', 'kubelet', 'kube-proxy', 'coredns', 'node-api-relay']) expect(runningPid(d), d).toBeUndefined()
-      expect(mounts()).toEqual([])
-      expect(podNetns()).toEqual([])
-      expect(sh('ps -eo args').split('\n').filter((l) => l.includes('containerd-shim') && l.includes(node.CONTAINERD_SOCKET))).toEqual([])
-      expect(sh('ip -br link')).not.toMatch(/^gmi-node0 /m)
-      expect(sh('iptables -w -S; iptables -w -t nat -S')).not.toMatch(/GMI-LAB-NODE|KUBE-/)
-    } finally {
-      await node.up()
+  // The two tests below stop, restart and unregister a node. They do it to a second, throw-away node (LAB_NODE_INSTANCE=1:
+  // lab-extra-node-1, its own containerd, kubelet, bridge and folder; node.mjs, "Which node this module drives"), driven
+  // from child processes, so the lab's node, which other test files and the lab's environments use meanwhile, is not
+  // touched: a pod on it keeps running, unrestarted, through both (checked at the end).
+  describe('a second node of its own (instance 1), so the shared one is never stopped', () => {
+    const INSTANCE = '1'
+    const EXTRA = `lab-extra-node-${INSTANCE}`
+    const extraNodeDir = path.join(path.dirname(path.dirname(path.dirname(node.CONTAINERD_SOCKET))), `node-${INSTANCE}`) // state/node-1
+    const extraSocket = path.join(extraNodeDir, 'containerd', 'containerd.sock')
+    /** Runs `up`, `down` or `status` of node.mjs for instance 1 in a child process; resolves to its stdout. */
+    const extra = (fn: 'up' | 'down' | 'status'): string => {
+      const r = spawnSync(process.execPath, ['-e', `import('./lab/components/node.mjs').then(async (m) => console.log(JSON.stringify(await m.${fn}())))`],
+        { cwd: path.resolve(__dirname, '..', '..'), env: { ...process.env, LAB_NODE_INSTANCE: INSTANCE }, encoding: 'utf8', timeout: 300_000 })
+      if (r.status !== 0) throw new Error(`node.mjs ${fn}() of ${EXTRA} failed (${r.status}): ${r.stderr}${r.stdout}`)
+      return r.stdout
     }
-    const [row] = await node.status()
-    expect(row.state).toBe('ok')
-    // the kubelet starts the pod again from the API's record of it
-    await waitPod('survivor', 'running again', running, 120000)
+    const onExtra = {
+      nodeSelector: { [node.NODE_LABEL.key]: `test-${INSTANCE}` },
+      tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: `test-${INSTANCE}`, effect: 'NoSchedule' }],
+    }
+    let sentinel: { uid?: string; containerID?: string }
+
+    beforeAll(async () => {
+      // a pod on the lab's node that must live through everything done to the second one
+      await create(pod('sentinel', { command: ['sleep', '3600'] }))
+      const p = await waitPod('sentinel', 'running', running)
+      sentinel = { uid: p.metadata?.uid, containerID: p.status?.containerStatuses?.[0]?.containerID }
+      extra('up')
+    }, 400_000)
+
+    afterAll(() => { extra('down') }, 300_000)
+
+    it('is its own node: own name, address and label value, so pods for the lab\'s node never land there', async () => {
+      const n = await core.readNode({ name: EXTRA })
+      expect(n.status?.addresses).toContainEqual({ type: 'InternalIP', address: `10.88.${INSTANCE}.1` })
+      expect(n.metadata?.labels?.[node.NODE_LABEL.key]).toBe(`test-${INSTANCE}`)
+      expect(n.spec?.taints).toContainEqual({ key: node.NODE_TAINT.key, value: `test-${INSTANCE}`, effect: 'NoSchedule' })
+    })
+
+    it('up() registers it again when its Node object is gone (a clean cluster under a running kubelet)', async () => {
+      await core.deleteNode({ name: EXTRA })
+      extra('up')
+      const n = await core.readNode({ name: EXTRA })
+      expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True')
+      expect(n.spec?.taints).toContainEqual({ key: node.NODE_TAINT.key, value: `test-${INSTANCE}`, effect: 'NoSchedule' })
+    }, 400_000)
+
+    it('down() stops what up() started and removes its mounts, namespaces, bridge and rules; up() brings it back', async () => {
+      await create(pod('survivor', { command: ['sleep', '3600'] }, onExtra))
+      const before = await waitPod('survivor', 'running', running, 180000)
+      expect(before.spec?.nodeName).toBe(EXTRA)
+      const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' })
+      const mounts = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${extraNodeDir}/`))
+      const podNetns = () => sh('for n in $(ls /run/netns 2>/dev/null); do ip -n $n -4 -o addr show; done').split('\n').filter((l) => l.includes(` 10.88.${INSTANCE}.`))
+      expect(mounts().length).toBeGreaterThan(0)
+      expect(podNetns().length).toBeGreaterThan(0)
+      try {
+        extra('down')
+        for (const d of ['node-containerd', 'kubelet']) expect(runningPid(`${d}-${INSTANCE}`), d).toBeUndefined()
+        expect(mounts()).toEqual([])
+        expect(podNetns()).toEqual([])
+        expect(sh('ps -eo args').split('\n').filter((l) => l.includes('containerd-shim') && l.includes(extraSocket))).toEqual([])
+        expect(sh('ip -br link')).not.toMatch(new RegExp(`^gmi-node${INSTANCE} `, 'm'))
+        expect(sh('iptables -w -S')).not.toMatch(new RegExp(`GMI-LAB-NODE${INSTANCE}\\b`))
+        expect(await core.readNode({ name: EXTRA }).then(() => 'there', () => 'gone')).toBe('gone')
+      } finally {
+        extra('up')
+      }
+      expect(JSON.parse(extra('status').trim())[0].state).toBe('ok')
+      // the kubelet starts the pod again from the API's record of it
+      await waitPod('survivor', 'running again', running, 180000)
+    }, 600_000)
+
+    it('the lab\'s node was not touched: its rules are there and its pod kept running, never restarted', async () => {
+      const [row] = await node.status()
+      expect(row.state).toBe('ok')
+      expect(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' })).toMatch(/-N GMI-LAB-NODE$/m)
+      const p = await core.readNamespacedPod({ name: 'sentinel', namespace: ns })
+      expect(p.metadata?.uid).toBe(sentinel.uid)
+      expect(p.status?.containerStatuses?.[0]?.containerID).toBe(sentinel.containerID)
+      expect(p.status?.containerStatuses?.[0]?.restartCount).toBe(0)
+      expect(running(p)).toBe(true)
+    })
   })
 })
