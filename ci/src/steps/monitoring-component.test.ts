@@ -88,7 +88,7 @@ describe('the monitoring component', () => {
     expect(find(objs, 'RoleBinding', 'prometheus-discovery')).toBeDefined()
     expect(objs.filter((o) => o.kind.startsWith('Cluster'))).toEqual([])
     expect(find(objs, 'NetworkPolicy', 'monitoring-scrape')).toBeDefined()
-    expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).toMatchObject({ hard: { 'limits.cpu': '22', 'limits.memory': '21Gi', pods: '30' } })
+    expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).toMatchObject({ hard: { 'limits.cpu': '22', 'limits.memory': '21Gi', pods: '40' } })
   })
 
   it.each(['staging', 'prod'] as const)('%s: the exporters log in with the stores\' Secrets, are found by prometheus.yml as jobs postgres/redis, and the policies open exactly their flows', (name) => {
