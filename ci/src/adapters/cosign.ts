@@ -112,7 +112,7 @@ export async function signImage(image: string, ref: string, key: Secret, keyPass
  */
 export async function verifyImage(image: string, ref: string, publicKey: File, auth?: RegistryAuth): Promise<string> {
   const p = prepare(image, ref, auth)
-  const c = p.container.withMountedFile('/tmp/gmi-cosign.pub', publicKey)
+  const c = p.container.withFile('/tmp/gmi-cosign.pub', publicKey, { permissions: 0o444 })
   return cosign(c, ['verify', '--key', '/tmp/gmi-cosign.pub', '--insecure-ignore-tlog=true', ...p.flags, p.ref]).stdout()
 }
 
@@ -185,7 +185,7 @@ export async function inspectImage(image: string, ref: string, publicKey: File, 
   const check = (name: string, args: string) => `if cosign ${args} ${flags} "$REF" >/tmp/gmi-out/${name}.out 2>/tmp/gmi-out/${name}.err; then echo 0 >/tmp/gmi-out/${name}.rc; else echo 1 >/tmp/gmi-out/${name}.rc; fi`
   const script = ['set +e', 'mkdir -p /tmp/gmi-out', check('signature', 'verify'),
     ...cosignTypes.map((t, i) => check(`att${i}`, `verify-attestation --type '${t}'`))]
-  const out = cosignScript(p.container.withMountedFile('/tmp/gmi-cosign.pub', publicKey).withEnvVariable('REF', p.ref), script)
+  const out = cosignScript(p.container.withFile('/tmp/gmi-cosign.pub', publicKey, { permissions: 0o444 }).withEnvVariable('REF', p.ref), script)
     .directory('/tmp/gmi-out')
   const read = async (name: string) => {
     const [rc, stdout, stderr] = await Promise.all(['rc', 'out', 'err'].map((x) => out.file(`${name}.${x}`).contents()))
