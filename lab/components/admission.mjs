@@ -164,6 +164,7 @@ async function ensurePortsFree() {
   for (const port of PORTS) {
     if (!(await portOpen(port))) continue
     const owner = (await $`ss -ltnpH sport = :${port}`.nothrow().quiet()).stdout.trim()
+    if (owner.includes('"policy-controll')) continue // the webhook itself (ss shows 15 characters of its name)
     throw new LabError(`port ${port} is taken`, `policy-controller's webhook listens there on the real node's host network${owner ? `; held by: ${owner}` : ''}`,
       'stop that process, then run `make lab-up`')
   }
