@@ -89,7 +89,8 @@ if (haveKubectl) {
 // promote through the module's function: dev's running release rendered for staging and deployed there
 const promote = await timed(() => connection(async () => {
   await labPipeline(repoSource()).promote('dev', 'staging', dag.secret(`file://${labVar('KUBECONFIG_DEPLOYER')}`), undefined,
-    dag.secret(`file://${labVar('LAB_DEPLOY_SECRETS')}/staging.yaml`), 120)
+    dag.secret(`file://${labVar('LAB_DEPLOY_SECRETS')}/staging.yaml`), 120, undefined,
+    labVar('LAB_RELEASE_USER'), dag.secret(`file://${labVar('LAB_RELEASE_PASSWORD_FILE')}`)) // to read the signatures it verifies
 }))
 
 await Promise.all(namespaces.map((name) => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name })))
