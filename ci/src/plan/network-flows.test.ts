@@ -99,7 +99,8 @@ describe('allowedFlows', () => {
   it('lists each allowed connection once, only those with an end in the namespace', () => {
     const ingress = policy('db-in', { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ port: 5432 }] }] })
     const objs = [denyAll, policy('web-out', { podSelector: { matchLabels: { app: 'web' } }, egress: [{ to: [{ podSelector: { matchLabels: { app: 'db' } } }] }] }), ingress]
-    const ports = [...policyPorts(objs), tcp(5432), tcp(1)]
+    const ports = [...policyPorts([...objs, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { ports: [{ port: 7 }] } }]), tcp(1)]
+    expect(ports.map((p) => p.port)).toEqual([5432, 1])
     expect(allowedFlows(objs, NS, [web, db, elsewhere, internet], ports)).toEqual(['web → db TCP/5432'])
     // no policy at all: everything open
     expect(allowedFlows([], NS, [web, internet], [tcp(1)])).toEqual(['internet → web TCP/1', 'web → internet TCP/1', 'web → web TCP/1'])

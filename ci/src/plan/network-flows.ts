@@ -118,10 +118,10 @@ export function allowed(policies: K8sObject[], src: Endpoint, dst: Endpoint, por
   return sideAllows(policies, src, dst, port, 'Egress') && sideAllows(policies, dst, src, port, 'Ingress')
 }
 
-/** Every port a policy names (the ends of a range too), for probing. */
-export function policyPorts(policies: K8sObject[]): Port[] {
+/** Every port a NetworkPolicy among `objects` names (the ends of a range too), for probing. */
+export function policyPorts(objects: K8sObject[]): Port[] {
   const out: Port[] = []
-  for (const p of policies) {
+  for (const p of objects.filter((o) => o.kind === 'NetworkPolicy')) {
     const spec = p.spec as PolicySpec
     for (const r of [...(spec.ingress ?? []), ...(spec.egress ?? [])]) {
       for (const pp of r.ports ?? []) {

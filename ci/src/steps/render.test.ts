@@ -16,6 +16,7 @@ import {
   assertAppLabels, containerImages, objectId, parseManifests, parseRequiredSecrets, podSpecs, referencedSecrets,
   uncoveredSecrets, unpinnedImages, type K8sObject, type PodSpecAt,
 } from '../plan/manifests.js'
+import { allowedFlows, policyPorts, type Endpoint, type Port } from '../plan/network-flows.js'
 import { render } from './render.js'
 import { renderRelease } from './release.js'
 
@@ -83,8 +84,10 @@ describe('render (kustomize in the lab engine)', () => {
     expect(ingress.rules.map((r) => r.host)).toEqual([env.host, `api.${env.host}`])
     expect(ingress.tls).toEqual([{ hosts: [env.host, `api.${env.host}`], secretName: 'graphmemory-tls' }])
 
-    expect((find(objs, 'Deployment', 'api')?.spec as { replicas: number }).replicas).toBe(1)
-    for (const s of ['analytics', 'dashboard']) {
+    // the graph service is the single Kuzu writer: one pod; the API replicas scale like the other two services
+    expect((find(objs, 'Deployment', 'graph')?.spec as { replicas: number }).replicas).toBe(1)
+    expect(find(objs, 'HorizontalPodAutoscaler', 'graph')).toBeUndefined()
+    for (const s of ['api', 'analytics', 'dashboard']) {
       expect((find(objs, 'Deployment', s)?.spec as { replicas: number }).replicas).toBe(env.replicas)
       expect(find(objs, 'HorizontalPodAutoscaler', s)?.spec).toMatchObject({ minReplicas: 1, maxReplicas: 10 })
     }
@@ -113,6 +116,67 @@ describe('render (kustomize in the lab engine)', () => {
     expect(uncoveredSecrets(referenced, required)).toEqual([])
     expect(Object.keys(referenced).sort()).toEqual(Object.keys(required.secrets).sort())
     expect(objectsOf(name).filter((o) => o.kind === 'Secret')).toEqual([]) // values never come from git
+  })
+})
+
+/** Pods outside the environment's namespace, and an address outside the cluster: the other ends a flow can have. */
+const OUTSIDE: Endpoint[] = [
+  ['ingress-nginx', 'ingress-nginx', { 'app.kubernetes.io/name': 'ingress-nginx' }],
+  ['kube-dns', 'kube-system', { 'k8s-app': 'kube-dns' }],
+  ['kube-system pod', 'kube-system', { 'k8s-app': 'kube-proxy' }],
+  ['kube-state-metrics', 'graphmemory-kube-state-metrics', { 'app.kubernetes.io/name': 'kube-state-metrics' }],
+  // another namespace's pod with the application's labels: a podSelector alone must not reach it
+  ['api elsewhere', 'graphmemory-other', { 'app.kubernetes.io/name': 'api', 'app.kubernetes.io/part-of': 'graphmemory-ide' }],
+].map(([name, namespace, labels]) => ({ name: name as string, namespace: namespace as string, labels: labels as Record<string, string>,
+  namespaceLabels: { 'kubernetes.io/metadata.name': namespace as string } }))
+const INTERNET: Endpoint = { name: 'internet', ip: '203.0.113.10' }
+
+/**
+ * The flows the application is meant to have (k8s/base/network-policies.yaml and
+ * k8s/components/monitoring/network-policies.yaml say why), as [from, to, TCP port]; only those whose two ends the
+ * environment runs apply (dev has no monitoring). "*outside" is every end outside the namespace (the Kubernetes API
+ * and the alert receivers have addresses the policy cannot name).
+ */
+const INTENDED: [string, string, number][] = [
+  ['ingress-nginx', 'dashboard', 8501], ['ingress-nginx', 'api', 8000],
+  ['dashboard', 'api', 8000], ['dashboard', 'analytics', 8002],
+  ['analytics', 'api', 8000], ['analytics', 'redis', 6379],
+  ['api', 'postgres', 5432], ['api', 'redis', 6379], ['api', 'graph', 8001],
+  ['prometheus', 'api', 8000], ['prometheus', 'analytics', 8002], ['prometheus', 'dashboard', 8501],
+  ['prometheus', 'alertmanager', 9093], ['prometheus', 'postgres-exporter', 9187], ['prometheus', 'redis-exporter', 9121],
+  ['prometheus', 'kube-state-metrics', 8080], ['prometheus', '*outside', 443], ['prometheus', '*outside', 6443],
+  ['postgres-exporter', 'postgres', 5432], ['redis-exporter', 'redis', 6379],
+  ['grafana', 'prometheus', 9090], ['alertmanager', '*outside', 443],
+  // open, though no container listens there: the scrape rule (monitoring-scrape, and prometheus' egress) lists the
+  // three services' ports for all three; one rule per service would close these six
+  ['prometheus', 'api', 8002], ['prometheus', 'api', 8501], ['prometheus', 'analytics', 8000],
+  ['prometheus', 'analytics', 8501], ['prometheus', 'dashboard', 8000], ['prometheus', 'dashboard', 8002],
+]
+
+/** The intended flows of an environment whose pods are `pods`, as allowedFlows writes them. */
+function intendedFlows(pods: Endpoint[]): string[] {
+  const outside = [...OUTSIDE, INTERNET].map((e) => e.name)
+  const present = new Set([...pods, ...OUTSIDE].map((e) => e.name))
+  const flows = INTENDED.flatMap(([from, to, port]) => (to === '*outside' ? outside : [to])
+    .filter((t) => present.has(from) && (to === '*outside' || present.has(t)))
+    .map((t) => `${from} → ${t} TCP/${port}`))
+  // every pod resolves names: cluster DNS on 53, both protocols
+  const dns = pods.flatMap((p) => [`${p.name} → kube-dns TCP/53`, `${p.name} → kube-dns UDP/53`])
+  return [...new Set([...flows, ...dns])].sort()
+}
+
+describe('NetworkPolicies (the rendered ones, evaluated: ci/src/plan/network-flows.ts)', () => {
+  it.each(ENVIRONMENT_NAMES)('%s opens exactly the intended flows, nothing more', (name) => {
+    const objs = objectsOf(name)
+    const env = environment(name)
+    const nsLabels = { ...find(objs, 'Namespace', env.namespace)?.metadata.labels, 'kubernetes.io/metadata.name': env.namespace }
+    const pods: Endpoint[] = podSpecs(objs).map((at) => ({ name: at.object.metadata.name, namespace: env.namespace,
+      namespaceLabels: nsLabels, labels: (at.metadata.labels ?? {}) as Record<string, string> }))
+    const containerPorts = podSpecs(objs).flatMap((at) => (at.spec.containers as { ports?: { containerPort: number; protocol?: string }[] }[])
+      .flatMap((c) => c.ports ?? []).map((p) => ({ protocol: (p.protocol ?? 'TCP') as Port['protocol'], port: p.containerPort })))
+    // every port a policy or a container names, and ports nobody names (a rule open to any port shows there)
+    const probes: Port[] = [...policyPorts(objs), ...containerPorts, { protocol: 'TCP', port: 1 }, { protocol: 'TCP', port: 65000 }, { protocol: 'UDP', port: 65000 }]
+    expect(allowedFlows(objs, env.namespace, [...pods, ...OUTSIDE, INTERNET], probes)).toEqual(intendedFlows(pods))
   })
 })
 
@@ -169,7 +233,7 @@ describe('the rendered manifests on the lab API server', () => {
     }
     const pods = podSpecs(objs).map((at) => podFrom(at, testNs))
     const monitoringPods = monitored(name) ? ['alertmanager-dry-run', 'grafana-dry-run', 'postgres-exporter-dry-run', 'prometheus-dry-run', 'redis-exporter-dry-run'] : []
-    expect(pods.map((p) => p.metadata.name).sort()).toEqual([...monitoringPods, 'analytics-dry-run', 'api-dry-run', 'dashboard-dry-run', 'postgres-0', 'redis-0'].sort())
+    expect(pods.map((p) => p.metadata.name).sort()).toEqual([...monitoringPods, 'analytics-dry-run', 'api-dry-run', 'dashboard-dry-run', 'graph-dry-run', 'postgres-0', 'redis-0'].sort())
     for (const p of pods) await kube.apply(p, { dryRun: true })
     console.log(`${name}: ${rest.length + 1} objects and ${pods.length} pods accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
