@@ -84,8 +84,10 @@ describe('render (kustomize in the lab engine)', () => {
     expect(ingress.rules.map((r) => r.host)).toEqual([env.host, `api.${env.host}`])
     expect(ingress.tls).toEqual([{ hosts: [env.host, `api.${env.host}`], secretName: 'graphmemory-tls' }])
 
-    expect((find(objs, 'Deployment', 'api')?.spec as { replicas: number }).replicas).toBe(1)
-    for (const s of ['analytics', 'dashboard']) {
+    // the graph service is the single Kuzu writer: one pod; the API replicas scale like the other two services
+    expect((find(objs, 'Deployment', 'graph')?.spec as { replicas: number }).replicas).toBe(1)
+    expect(find(objs, 'HorizontalPodAutoscaler', 'graph')).toBeUndefined()
+    for (const s of ['api', 'analytics', 'dashboard']) {
       expect((find(objs, 'Deployment', s)?.spec as { replicas: number }).replicas).toBe(env.replicas)
       expect(find(objs, 'HorizontalPodAutoscaler', s)?.spec).toMatchObject({ minReplicas: 1, maxReplicas: 10 })
     }
