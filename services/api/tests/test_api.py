@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import KEY
+from conftest import BOTH_GRAPHS, KEY
 
 
 def mem(client, auth, text, tags=(), project="demo"):
@@ -17,6 +17,7 @@ def mem(client, auth, text, tags=(), project="demo"):
     return r.json()
 
 
+@BOTH_GRAPHS
 def test_health_and_ready(client):
     assert client.get("/health").json() == {"status": "ok"}
     r = client.get("/ready")
@@ -24,6 +25,7 @@ def test_health_and_ready(client):
     assert r.json()["checks"] == {"kuzu": "ok", "postgres": "ok", "redis": "ok"}
 
 
+@BOTH_GRAPHS
 def test_write_requires_key(client, auth):
     r = client.post("/memories", json={"text": "x"})
     assert r.status_code == 401 and "X-API-Key" in r.json()["detail"]
@@ -46,6 +48,7 @@ def test_malformed_memory_is_422_naming_the_field(client, auth):
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "text"]
 
 
+@BOTH_GRAPHS
 def test_links_and_neighbors(client, auth):
     a, b, c, d = (mem(client, auth, f"node {n}") for n in "abcd")
     assert client.post(f"/memories/{a['id']}/links", json={"target_id": b["id"]}, headers=auth).status_code == 201
@@ -70,6 +73,7 @@ def test_links_and_neighbors(client, auth):
                                                  "projects": 1}
 
 
+@BOTH_GRAPHS
 def test_search_cached_in_redis_and_invalidated_by_writes(client, auth):
     mem(client, auth, "Kuzu stores the memory graph", ["storage"])
     mem(client, auth, "Redis caches searches", ["cache"], project="other")
@@ -85,6 +89,7 @@ def test_search_cached_in_redis_and_invalidated_by_writes(client, auth):
     assert client.get("/search").status_code == 422
 
 
+@BOTH_GRAPHS
 def test_recent_and_persistence(make_client, auth):
     c1 = make_client()
     ids = [mem(c1, auth, f"m{i}")["id"] for i in range(3)]
@@ -131,6 +136,7 @@ def store_ops(before, after, store) -> float:
                if k[0] == "gmi_store_query_duration_seconds_count" and ("store", store) in k[1])
 
 
+@BOTH_GRAPHS
 def test_metrics(client, auth):
     # The registry is process-wide: earlier tests' series are already there, so only the change caused by this test's
     # own requests counts.
