@@ -26,7 +26,7 @@ prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability
 
 .DEFAULT_GOAL := help
 
@@ -72,12 +72,13 @@ test-services:
 smoke:
 	$(with-published) $$LAB_SMOKE_PYTHON services/smoke/compose_smoke.py
 
-## deploy: the main job: ENV (default prod) from source through ci's gate (tests, scan, SBOM, signed attestations), verified, then plan, apply, rollout, rollback on failure
+## deploy: the main job: ENV (default prod) from source through ci's gate (tests, scan, SBOM, signed attestations), verified, then plan, apply, rollout, rollback on failure; then scripts/health-check of the environment
 deploy: lab-up
 	@$(with-lab) echo "deploy $(ENV): namespace graphmemory-$(ENV) on $$LAB_KUBE_API as $$(basename $$KUBECONFIG_DEPLOYER .kubeconfig); images built in the engine at $$_EXPERIMENTAL_DAGGER_RUNNER_HOST, pushed to $$LAB_RELEASE_REGISTRY"
 	$(prepare-env) graphmemory-$(ENV)
 	$(pipeline) deploy --env $(ENV) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(ENV).yaml $(release-auth) $(signing)
 	$(pipeline) history --env $(ENV) $(cluster-auth)
+	$(with-lab) scripts/health-check --namespace graphmemory-$(ENV) --kubeconfig $$KUBECONFIG_DEPLOYER
 
 ## lint: the monitoring files checked by promtool, amtool, the collector and against the services' real /metrics
 lint: deps
@@ -135,6 +136,10 @@ bench-pipeline: deps
 ## bench-gate: what the release gate costs on the warm path: ci and a no-change deploy from source, before and after
 bench-gate: deps
 	$(with-lab) node bench/gate.mjs $(ARGS)
+
+## bench-availability: zero downtime measured: requests to the API and dashboard while dev deploys, rolls back, loses pods, is promoted (ARGS=--rate 10 ...)
+bench-availability: deps
+	$(with-lab) npx tsx bench/availability.ts $(ARGS)
 
 ## bench-deploy: deploy, no-change deploy, one-service update, rollback and promote against kubectl apply + rollout status
 bench-deploy: deps
