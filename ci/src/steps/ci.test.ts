@@ -30,9 +30,10 @@ const pullable = (ref: string) => dag.container().withRegistryAuth(labVar('LAB_R
 describe('ci (library mode, lab engine and registries)', () => {
   it('builds, tests, scans and publishes the three services; the digests pull back and run as non-root', async () => {
     const exported = fs.mkdtempSync('/tmp/gmi-ci-out-')
-    const { images, summary, junit, pulledUsers, verified, otherKey } = await inSession(async () => {
+    const keyPasswordText = `pw-${hex(8)}`
+    const { images, summary, junit, pulledUsers, verified, otherKey, keyText } = await inSession(async () => {
       const pipeline = labPipeline(repoSource())
-      const keyPassword = dag.setSecret(`cosign-password-${hex(6)}`, `pw-${hex(8)}`)
+      const keyPassword = dag.setSecret(`cosign-password-${hex(6)}`, keyPasswordText)
       const pair = generateKeyPair(labVar('LAB_IMAGE_COSIGN'), keyPassword)
       const other = generateKeyPair(labVar('LAB_IMAGE_COSIGN'), dag.setSecret(`cosign-password-${hex(6)}`, `pw-${hex(8)}`))
       const key = dag.setSecret(`cosign-key-${hex(6)}`, await pair.file('cosign.key').contents())
@@ -46,7 +47,8 @@ describe('ci (library mode, lab engine and registries)', () => {
       const verified = JSON.parse(await labPipeline(repoSource(), undefined, pair.file('cosign.pub')).verify(release, 'prod', true, user(), password()))
       const otherKey = await labPipeline(repoSource(), undefined, other.file('cosign.pub')).verify(images.api, 'dev', false, user(), password())
         .then(() => 'verified', (e) => String(e))
-      return { images, summary: await out.file('summary.txt').contents(), junit: await out.file('api/junit.xml').contents(), pulledUsers, verified, otherKey }
+      return { images, summary: await out.file('summary.txt').contents(), junit: await out.file('api/junit.xml').contents(), pulledUsers, verified, otherKey,
+        keyText: await pair.file('cosign.key').contents() }
     })
     // every image carries a signature and the four attestations, and prod's policy admits them
     expect(verified.ok).toBe(true)
@@ -67,8 +69,12 @@ describe('ci (library mode, lab engine and registries)', () => {
     expect(junit).not.toMatch(/failures="[1-9]/)
     const files = fs.readdirSync(exported, { recursive: true, encoding: 'utf8' }).map((f) => path.join(exported, f)).filter((f) => fs.statSync(f).isFile())
     expect(files.map((f) => path.relative(exported, f))).toEqual(expect.arrayContaining(['api/scan/image.sarif', 'api/sbom.cdx.json', 'summary.json']))
-    const secret = fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim()
-    expect(files.filter((f) => fs.readFileSync(f, 'utf8').includes(secret))).toEqual([])
+    // no registry password, signing key or key password in any report, summary or what verify read from the attestations
+    const keyBody = keyText.split('\n').find((l) => l.length > 40)!
+    for (const secret of [fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim(), keyPasswordText, keyBody]) {
+      expect(files.filter((f) => fs.readFileSync(f, 'utf8').includes(secret))).toEqual([])
+      expect(JSON.stringify(verified)).not.toContain(secret)
+    }
     const sbom = JSON.parse(fs.readFileSync(path.join(exported, 'api/sbom.cdx.json'), 'utf8')) as { components: { name: string }[] }
     expect(sbom.components.map((c) => c.name)).toEqual(expect.arrayContaining(['fastapi', 'uvicorn']))
   }, PIPELINE_RUN)
