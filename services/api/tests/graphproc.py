@@ -18,8 +18,9 @@ COMMON = SERVICE.parent / "common"
 
 def service_env(extra: dict[str, str]) -> dict[str, str]:
     """A clean environment for `python -m app` (no settings leak in from the test run's own)."""
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")} | {"PYTHONPATH": str(COMMON)}
-    return base | extra
+    # (COVERAGE_*: a coverage run measures the child processes too)
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG") or k.startswith("COVERAGE_")}
+    return base | {"PYTHONPATH": str(COMMON)} | extra
 
 
 class GraphProcess:
