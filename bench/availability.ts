@@ -32,7 +32,7 @@ const TO = arg('to', 'staging')
 const RATE = Number(arg('rate', '10')) // requests per second, per target
 const ONLY = new Set(arg('only', 'a,b,c,d').split(','))
 const COMPONENTS = arg('components', 'lab-real-node')
-const TIMEOUT_MS = 30_000
+const TIMEOUT_MS = 60_000 // above the API's GRAPH_RETRY_SECONDS (30 in k8s/base/config.env): a request the API holds while the graph restarts is slow, not failed
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const secs = (ms: number) => (ms / 1000).toFixed(1)
 
