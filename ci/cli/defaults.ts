@@ -19,6 +19,8 @@ export const LAB_DEFAULTS: Record<string, string> = {
   grafanaImage: 'LAB_IMAGE_GRAFANA',
   postgresExporterImage: 'LAB_IMAGE_POSTGRES_EXPORTER',
   redisExporterImage: 'LAB_IMAGE_REDIS_EXPORTER',
+  // the lab's deploys put the application on its real node (lab/components/storage.mjs publishes lab-real-node)
+  components: 'LAB_DEPLOY_COMPONENTS',
   publicKey: 'LAB_SIGNING_PUBLIC_KEY_FILE',
 }
 

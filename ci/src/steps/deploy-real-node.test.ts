@@ -1,15 +1,18 @@
 // The guarded deploy with the application REALLY running: the lab's real node (kubelet + containerd, see
-// docs/lab-kubernetes.md) instead of kwok. The pipeline's own build and publish put the three service images in the
+// docs/lab-kubernetes.md) instead of kwok, its data on the node's volumes (lab/components/storage.mjs). The pipeline's own build and publish put the three service images in the
 // release registry (real digests; the engine's cache makes a second run cheap), the dev overlay is rendered with the
 // lab-real-node component, and the deployer identity deploys it into a throw-away namespace. Then two bad releases:
 // an API image whose entrypoint exits 3 (built from the real image by Dagger, published beside it), and an API
 // image by a digest the registry does not have. Each must fail naming the pod and its condition, and be rolled back
-// automatically to the release whose pods are Ready again on the node. Needs `make lab-up` (the node included).
+// automatically to the release whose pods are Ready again on the node. Then data written through the API (the graph, an
+// API key in Postgres) and a key in Redis survive deleting every pod and a rolling update of every workload. Last,
+// dev, staging and prod together: all their pods placed and Ready on the one node at once. Needs `make lab-up`.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { SERVICES } from '../config/services.js'
 import { connection, dag } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
+import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { labPinned, labPipeline, repoSource } from '../../../lab/pipeline.js'
@@ -27,7 +30,9 @@ const RUN = crypto.randomBytes(3).toString('hex')
 /** A fixed commit: the same source gives the same images, so a second run publishes nothing new. */
 const COMMIT = 'ea1e0de0ea1e0de0ea1e0de0ea1e0de0ea1e0de0'
 const NODE = labVar('LAB_NODE_NAME')
+const STORAGE_CLASS = labVar('LAB_STORAGE_CLASS')
 const dev = environment('dev')
+const ENVS = ['dev', 'staging', 'prod'] as const
 
 let admin: Kube
 let deployer: Kube
@@ -37,6 +42,8 @@ let crashingApi: string // the API image whose entrypoint exits 3
 let missingApi: string // the API repository, a digest it does not have
 let required: Awaited<ReturnType<typeof requiredSecrets>>
 let missingComponent: unknown
+/** Each environment's manifest with lab-real-node, and its required Secrets (the last test deploys all three). */
+const rendered: Record<string, { manifest: string; required: Awaited<ReturnType<typeof requiredSecrets>> }> = {}
 const namespaces: string[] = []
 
 beforeAll(async () => {
@@ -57,6 +64,13 @@ beforeAll(async () => {
     template = release.manifest
     images = release.images
     required = await requiredSecrets(source, dev, ['lab-real-node'])
+    for (const name of ENVS) {
+      const e = environment(name)
+      rendered[name] = {
+        manifest: (await renderRelease(source, e, services, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])).manifest,
+        required: await requiredSecrets(source, e, ['lab-real-node']),
+      }
+    }
     missingComponent = await renderManifest(source, dev, images, labVar('LAB_IMAGE_KUSTOMIZE'), ['no-such-part']).catch((e: Error) => e)
   })
 }, 1_200_000) // hang guard: a cold build of the three images on a loaded machine
@@ -65,28 +79,32 @@ afterAll(async () => {
   await Promise.all(namespaces.map((name) => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name })))
 })
 
-/** A fresh namespace standing for dev: the deployer bound there, the release registry's pull secret in it. */
-async function sandbox(label = 'real', pullSecret = true): Promise<Environment> {
+/** A fresh namespace standing for an environment (dev by default): the deployer bound there, the pull secret in it. */
+async function sandbox(label = 'real', pullSecret = true, base: Environment = dev): Promise<Environment> {
   const namespace = `gmi-t-${label}-${RUN}`
   namespaces.push(namespace)
   await admin.ensureNamespace(namespace)
   await admin.apply(roleBinding(namespace) as KubeObject)
   if (pullSecret) await ensurePullSecret(namespace)
-  return { ...dev, namespace }
+  return { ...base, namespace }
 }
 
-/** The rendered manifest moved into the sandbox, with the API image replaced when `api` is given. */
-const manifestFor = (env: Environment, api?: string): string => {
-  const text = template.replaceAll('graphmemory-dev', env.namespace)
-  return parseManifests(api ? text.replaceAll(images['graphmemory/api'], api) : text).map((o) => `---\n${stringify(o)}`).join('')
+/** A rendered manifest moved into the sandbox, with the API image replaced when `api` is given. */
+const manifestFor = (env: Environment, api?: string, text = template, from = 'graphmemory-dev'): string => {
+  const moved = text.replaceAll(from, env.namespace)
+  return parseManifests(api ? moved.replaceAll(images['graphmemory/api'], api) : moved).map((o) => `---\n${stringify(o)}`).join('')
 }
 
-const secrets = () => ({
-  'graphmemory-postgres': { password: crypto.randomBytes(12).toString('hex') },
-  'graphmemory-redis': { password: crypto.randomBytes(12).toString('hex') },
-  'graphmemory-api': { 'bootstrap-api-key': crypto.randomBytes(12).toString('hex') },
-  'graphmemory-tls': { 'tls.crt': 'not checked by the API server', 'tls.key': 'not checked either' },
-})
+/** Values for every required Secret's keys (URLs where a key names one: Alertmanager reads them as such). */
+const secretsFor = (req: Awaited<ReturnType<typeof requiredSecrets>>): Record<string, Record<string, string>> =>
+  Object.fromEntries(Object.entries(req.secrets).map(([name, s]) => [name, Object.fromEntries(s.keys.map((k) => [k,
+    /url/.test(k) ? `http://127.0.0.1:9/${crypto.randomBytes(6).toString('hex')}` : s.type === 'kubernetes.io/tls' ? `not checked: ${k}` : crypto.randomBytes(12).toString('hex')]))]))
+
+const secrets = () => {
+  const s = secretsFor(required)
+  delete s['lab-release-pull'] // the lab writes it (ensurePullSecret), never the deploy
+  return s
+}
 
 /** Rollouts on real pods: pulls, Postgres' first start, probes; a hang guard, not a speed bound. */
 const TIMEOUT_SECONDS = 300
@@ -104,24 +122,66 @@ async function pods(ns: string): Promise<PodView[]> {
   }))
 }
 
-/** The five workloads' pods all Ready on the real node, the API on `api`; nothing else left running. */
-async function expectRunning(ns: string, api: string): Promise<void> {
+/** The workloads of a manifest (Deployments and StatefulSets), each name as often as its replicas. */
+const workloadPods = (manifest: string): string[] => parseManifests(manifest)
+  .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
+  .flatMap((o) => Array<string>((o.spec as { replicas?: number }).replicas ?? 1).fill(o.metadata.name!)).sort()
+
+/** The workload a pod belongs to: its name without the ReplicaSet hash and pod suffix, or the StatefulSet ordinal. */
+const workloadOf = (pod: string) => pod.replace(/-[a-z0-9]{5,10}-[a-z0-9]{5}$|-\d+$/, '')
+
+/** Every workload's pods Ready on the real node, the API on `api`; nothing else left running. */
+async function expectRunning(ns: string, api: string, manifest = template): Promise<void> {
   const live = (await pods(ns)).filter((p) => !p.leaving)
-  expect(live.map((p) => p.name.replace(/-[a-z0-9]+(-[a-z0-9]+)?$/, '')).sort()).toEqual(['analytics', 'api', 'dashboard', 'postgres', 'redis'])
+  expect(live.map((p) => workloadOf(p.name)).sort()).toEqual(workloadPods(manifest))
   for (const p of live) expect({ pod: p.name, node: p.node, ready: p.ready }).toEqual({ pod: p.name, node: NODE, ready: true })
-  expect(live.find((p) => p.name.startsWith('api-'))?.images).toEqual([api])
+  for (const p of live.filter((q) => workloadOf(q.name) === 'api')) expect(p.images).toEqual([api])
+}
+
+/** Polls until every workload of the namespace has its pods Ready on the node (expectRunning passes), or fails with it. */
+async function waitRunning(ns: string, api: string, manifest = template, timeoutMs = TIMEOUT_SECONDS * 1000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await expectRunning(ns, api, manifest)
+    } catch (err) {
+      if (Date.now() > until) throw err
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+  }
 }
 
 describe('deploy on the real node (pods really run)', () => {
   let env: Environment
+  let firstSecrets: Record<string, Record<string, string>>
 
   it('renders the overlay with the lab-real-node component only when asked, and refuses a component that is not there', () => {
-    const deployments = parseManifests(template).filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
-    expect(deployments).toHaveLength(5)
+    const objects = parseManifests(template)
+    const deployments = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
+    expect(deployments.length).toBeGreaterThanOrEqual(5)
+    type PodSpec = { nodeSelector?: unknown; imagePullSecrets?: unknown; volumes?: { name: string; emptyDir?: unknown }[]; containers: { resources?: { requests?: { cpu?: string } } }[] }
     for (const o of deployments) {
-      const spec = (o.spec as { template: { spec: Record<string, unknown> } }).template.spec
+      const spec = (o.spec as { template: { spec: PodSpec } }).template.spec
       expect(spec.nodeSelector, o.metadata.name).toEqual({ 'graphmemory.dev/real-node': 'true' })
       expect(spec.imagePullSecrets).toEqual([{ name: 'lab-release-pull' }])
+      // real volumes: no data folder swapped for an emptyDir; the lab's CPU request
+      expect(spec.volumes?.filter((v) => v.emptyDir && /data/.test(v.name)) ?? [], o.metadata.name).toEqual([])
+      expect(spec.containers[0].resources?.requests?.cpu, o.metadata.name).toBe('10m')
+    }
+    // every claim, standalone or a StatefulSet's template, names the real node's class
+    const claims = [
+      ...objects.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => [o.metadata.name, (o.spec as { storageClassName?: string }).storageClassName]),
+      ...objects.filter((o) => o.kind === 'StatefulSet').flatMap((o) => ((o.spec as { volumeClaimTemplates?: { metadata: { name: string }; spec: { storageClassName?: string } }[] }).volumeClaimTemplates ?? [])
+        .map((t) => [`${o.metadata.name}/${t.metadata.name}`, t.spec.storageClassName])),
+    ]
+    expect(claims.length).toBeGreaterThanOrEqual(3)
+    for (const [name, cls] of claims) expect({ name, cls }).toEqual({ name, cls: STORAGE_CLASS })
+    // no Grafana and no Prometheus in the lab's environments (their lab images cannot run here: k8s/components/
+    // lab-real-node/left-out.yaml), nothing left that served only them; Alertmanager and the exporters stay
+    for (const name of ['staging', 'prod']) {
+      const left = parseManifests(rendered[name].manifest).map((o) => `${o.kind}/${o.metadata.name}`).filter((n) => /grafana|prometheus/.test(n))
+      expect(left, name).toEqual([])
+      expect(workloadPods(rendered[name].manifest), name).toEqual(expect.arrayContaining(['alertmanager', 'postgres-exporter', 'redis-exporter']))
     }
     expect(String(missingComponent)).toMatch(/no component no-such-part in k8s\/components.*the components there are: .*lab-real-node/s)
     expect(required.secrets['lab-release-pull']).toEqual({ type: 'kubernetes.io/dockerconfigjson', keys: ['.dockerconfigjson'] })
@@ -136,9 +196,19 @@ describe('deploy on the real node (pods really run)', () => {
 
   it('deploys the published images: every pod pulled, started and Ready on the real node', async () => {
     env = await sandbox()
-    const first = await deployRelease(deployer, request(env, manifestFor(env), { secrets: secrets() }))
+    firstSecrets = secrets()
+    const first = await deployRelease(deployer, request(env, manifestFor(env), { secrets: firstSecrets }))
     expect(first).toMatchObject({ revision: 1, changed: true })
     await expectRunning(env.namespace, images['graphmemory/api'])
+    // every claim bound on the real node, by the lab's provisioner, to a folder under the lab's state folder
+    type Claim = KubeObject & { spec: { storageClassName?: string; volumeName?: string }; status?: { phase?: string } }
+    const bound = await admin.list<Claim>('v1', 'PersistentVolumeClaim', { namespace: env.namespace })
+    expect(bound.length).toBeGreaterThanOrEqual(3)
+    for (const c of bound) {
+      expect({ claim: c.metadata.name, cls: c.spec.storageClassName, phase: c.status?.phase }).toEqual({ claim: c.metadata.name, cls: STORAGE_CLASS, phase: 'Bound' })
+      const pv = await admin.get<KubeObject & { spec: { local?: { path: string } } }>({ apiVersion: 'v1', kind: 'PersistentVolume', name: c.spec.volumeName! })
+      expect(pv?.spec.local?.path.startsWith(`${labVar('LAB_STORAGE_VOLUMES')}/`), c.metadata.name).toBe(true)
+    }
   }, 600_000)
 
   /** Bad releases of the API, in order (each one's revision follows the last); each is caught and rolled back to release 1. */
@@ -157,4 +227,121 @@ describe('deploy on the real node (pods really run)', () => {
     const failures = Array.from({ length: revision - 1 }, (_, i) => [i + 2, 'failed'])
     expect((await readReleases(admin, env.namespace)).map((r) => [r.revision, r.status]).sort()).toEqual([[1, 'deployed'], ...failures])
   }, 600_000)
+
+  // -- data on the node's volumes -----------------------------------------------------------------------------------
+
+  /** Where the API answers from this machine: its Service's cluster IP (kube-proxy), or a Ready pod's IP if headless. */
+  async function apiUrl(ns: string): Promise<string> {
+    const svc = await admin.get<KubeObject & { spec: { clusterIP?: string; ports: { port: number }[] } }>({ apiVersion: 'v1', kind: 'Service', name: 'api', namespace: ns })
+    if (svc?.spec.clusterIP && svc.spec.clusterIP !== 'None') return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}`
+    type Pod = KubeObject & { status?: { podIP?: string } }
+    const pod = (await admin.list<Pod>('v1', 'Pod', { namespace: ns, labelSelector: 'app.kubernetes.io/name=api' }))[0]
+    return `http://${pod.status!.podIP}:${svc!.spec.ports[0].port}`
+  }
+
+  async function call(ns: string, method: string, path: string, key?: string, body?: unknown): Promise<{ status: number; json: any }> {
+    const r = await fetch(`${await apiUrl(ns)}${path}`, {
+      method, headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) }, body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(20000),
+    })
+    return { status: r.status, json: await r.json().catch(() => undefined) }
+  }
+
+  /** One Redis command (RESP inline) against the namespace's Redis pod, with its password; resolves to the reply line. */
+  async function redis(ns: string, ...command: string[]): Promise<string> {
+    type Pod = KubeObject & { status?: { podIP?: string } }
+    const pod = (await admin.list<Pod>('v1', 'Pod', { namespace: ns, labelSelector: 'app.kubernetes.io/name=redis' }))[0]
+    const resp = (args: string[]) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(6379, pod.status!.podIP!)
+      let out = ''
+      sock.setTimeout(10000, () => { sock.destroy(); reject(new Error(`redis ${command[0]}: no answer (${out})`)) })
+      sock.on('data', (d) => {
+        out += d.toString()
+        const lines = out.split('\r\n')
+        // AUTH's +OK, then the command's reply (a bulk string is a $len line and its value)
+        if (lines.length >= 3 && (!lines[1].startsWith('$') || lines[1] === '$-1' || lines.length >= 4)) {
+          sock.end()
+          resolve(lines[1].startsWith('$') && lines[1] !== '$-1' ? lines[2] : lines[1])
+        }
+      })
+      sock.on('error', reject)
+      sock.write(resp(['AUTH', firstSecrets['graphmemory-redis'].password]) + resp(command))
+    })
+  }
+
+  /** Data in each store: a memory (the graph), an API key (Postgres), a key in Redis; returns what to read back. */
+  async function writeData(ns: string): Promise<{ memory: { id: string; text: string }; key: string; marker: string }> {
+    const boot = firstSecrets['graphmemory-api']['bootstrap-api-key']
+    const text = `kept across pods ${RUN} ${Date.now()}`
+    const made = await call(ns, 'POST', '/memories', boot, { text, tags: ['persistence'], project: 'lab' })
+    expect(made.status, JSON.stringify(made.json)).toBe(201)
+    const key = await call(ns, 'POST', '/api-keys', boot, { name: `persist-${RUN}-${Date.now()}` })
+    expect(key.status, JSON.stringify(key.json)).toBe(201)
+    const marker = `marker-${crypto.randomBytes(4).toString('hex')}`
+    expect(await redis(ns, 'SET', 'graphmemory-lab-test', marker)).toBe('+OK')
+    return { memory: { id: made.json.id, text }, key: key.json.key, marker }
+  }
+
+  /** Reads it all back: the memory by id, a write with the new key (checked against Postgres), the Redis key. */
+  async function expectData(ns: string, data: Awaited<ReturnType<typeof writeData>>): Promise<void> {
+    const got = await call(ns, 'GET', `/memories/${data.memory.id}`)
+    expect({ status: got.status, text: got.json?.text }).toEqual({ status: 200, text: data.memory.text })
+    const write = await call(ns, 'POST', '/memories', data.key, { text: `written with the key made before ${RUN}`, project: 'lab' })
+    expect(write.status, JSON.stringify(write.json)).toBe(201)
+    expect(await redis(ns, 'GET', 'graphmemory-lab-test')).toBe(data.marker)
+  }
+
+  /** The namespace's pods by uid, those being deleted left out (to tell that they were all replaced). */
+  const podUids = async (ns: string) => new Set((await admin.list('v1', 'Pod', { namespace: ns })).filter((p) => !p.metadata!.deletionTimestamp).map((p) => p.metadata!.uid!))
+
+  let data: Awaited<ReturnType<typeof writeData>>
+
+  it('data written through the API, and in Redis, survives deleting every pod of the environment', async () => {
+    data = await writeData(env.namespace)
+    const before = await podUids(env.namespace)
+    // Redis saves its snapshot when it stops (SIGTERM, the default save points); Postgres and the graph write through
+    for (const p of await admin.list('v1', 'Pod', { namespace: env.namespace })) {
+      await admin.delete({ apiVersion: 'v1', kind: 'Pod', name: p.metadata!.name!, namespace: env.namespace })
+    }
+    await waitRunning(env.namespace, images['graphmemory/api'])
+    const after = await podUids(env.namespace)
+    expect([...after].filter((u) => before.has(u))).toEqual([])
+    await expectData(env.namespace, data)
+  }, 600_000)
+
+  it('and a rolling update of every workload (a new release whose pod templates all changed)', async () => {
+    const before = await podUids(env.namespace)
+    const rolled = parseManifests(manifestFor(env)).map((o) => {
+      const t = (o.spec as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined)?.template
+      if (t && (o.kind === 'Deployment' || o.kind === 'StatefulSet')) t.metadata = { ...t.metadata, annotations: { ...t.metadata?.annotations, 'graphmemory.dev/lab-test-roll': RUN } }
+      return `---\n${stringify(o)}`
+    }).join('')
+    const out = await deployRelease(deployer, request(env, rolled))
+    expect(out.changed).toBe(true)
+    await waitRunning(env.namespace, images['graphmemory/api'])
+    expect([...(await podUids(env.namespace))].filter((u) => before.has(u))).toEqual([])
+    await expectData(env.namespace, data)
+  }, 600_000)
+})
+
+describe('dev, staging and prod on the real node at once', () => {
+  it('all three deployed side by side: every pod of the three placed and Ready on the node at the same time', async () => {
+    const envs = await Promise.all(ENVS.map((name) => sandbox(`all-${name}`, true, environment(name))))
+    const manifests = ENVS.map((name, i) => manifestFor(envs[i], undefined, rendered[name].manifest, `graphmemory-${name}`))
+    await Promise.all(ENVS.map((name, i) => {
+      const req = { ...rendered[name].required, namespace: envs[i].namespace }
+      const values = secretsFor(req)
+      delete values['lab-release-pull']
+      return deployRelease(deployer, { ...request(envs[i], manifests[i], { secrets: values }), required: req, timeoutSeconds: 600 })
+    }))
+    // one look at all three: nothing Pending elsewhere, nothing unready
+    const seen = await Promise.all(envs.map((e) => pods(e.namespace)))
+    ENVS.forEach((name, i) => {
+      const live = seen[i].filter((p) => !p.leaving)
+      expect(live.map((p) => workloadOf(p.name)).sort(), name).toEqual(workloadPods(manifests[i]))
+      for (const p of live) expect({ env: name, pod: p.name, node: p.node, ready: p.ready }).toEqual({ env: name, pod: p.name, node: NODE, ready: true })
+    })
+    expect(seen.flat().filter((p) => !p.leaving).length).toBeGreaterThanOrEqual(25)
+  }, 900_000)
 })
