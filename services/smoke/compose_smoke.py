@@ -6,7 +6,8 @@ Brings docker/production/docker-compose.prod.yml up under a throw-away project (
 neighbours, search (and its Redis cache), analytics reflecting the writes, the dashboard page as Chromium renders it
 (its numbers and recent memories compared with the API's; screenshot in services/smoke/out/), a Postgres outage
 (/ready 503 naming postgres while /health stays 200 and every read route still answers), the dashboard's message when
-analytics is down, and a start on an existing volume the service's user cannot write. Tears everything down.
+analytics is down, a restart of the graph service under steady API reads (none fails: the API retries), and a start on
+an existing volume the service's user cannot write (the graph service, and the API run alone). Tears everything down.
 Prints one line per check (PASS, FAIL or SKIP) and closes with `N passed, N failed` (`, N skipped` when any were);
 exit status 0 only if all passed and none was skipped (--no-browser skips the Chromium checks: add --allow-skipped
 to accept that).
@@ -34,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 COMPOSE_FILE = ROOT / "docker" / "production" / "docker-compose.prod.yml"
-SERVICES = ("postgres", "redis", "api", "analytics", "dashboard")
+SERVICES = ("postgres", "redis", "graph", "api", "analytics", "dashboard")
 
 
 # -- small helpers ----------------------------------------------------------------------------------------------------
@@ -58,6 +59,15 @@ def http(method: str, url: str, body=None, headers=None, timeout: float = 10):
         return status, json.loads(raw) if raw else None
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+def health_check(api: str, ana: str, dash: str) -> subprocess.CompletedProcess:
+    """scripts/health-check (zx, run by node) against the stack's published ports, without Prometheus."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node not found: scripts/health-check needs Node.js (make deps)")
+    return subprocess.run([node, str(ROOT / "scripts" / "health-check"), "--api", api, "--analytics", ana,
+                           "--dashboard", dash, "--prometheus", "none"], capture_output=True, text=True, timeout=60)
 
 
 def docker_bin() -> str:
@@ -217,6 +227,10 @@ def main() -> int:
         # -- API --------------------------------------------------------------------------------------------------
         st, body = http("GET", f"{api}/health")
         c.check("api /health 200", st == 200, f"{st} {body}")
+        hc = health_check(api, ana, dash)
+        c.check("scripts/health-check: exit 0, api, analytics and dashboard ready",
+                hc.returncode == 0 and all(f"ok    {n} ready" in hc.stdout for n in ("api", "analytics", "dashboard"))
+                and "all 3 checks passed" in hc.stdout, f"rc={hc.returncode} {hc.stdout}{hc.stderr}")
         st, body = http("GET", f"{api}/ready")
         c.check("api /ready 200 with kuzu, postgres, redis ok", st == 200 and not body["failing"], f"{st} {body}")
         st, body = http("POST", f"{api}/memories", {"text": "no key"})
@@ -313,6 +327,15 @@ def main() -> int:
                         f"missing {missing}; metrics {shown} (want {api_part}); {text[:400]!r}")
                 stack.run("start", "analytics")
 
+        # -- a service down: the health check fails naming it ------------------------------------------------------
+        stack.run("stop", "analytics")
+        hc = health_check(api, ana, dash)
+        c.check("analytics stopped: scripts/health-check exits 1 naming analytics, api and dashboard still ok",
+                hc.returncode == 1 and "FAIL  analytics ready" in hc.stdout and "ok    api ready" in hc.stdout
+                and "ok    dashboard ready" in hc.stdout, f"rc={hc.returncode} {hc.stdout}{hc.stderr}")
+        stack.run("start", "analytics")
+        stack.wait_healthy(["analytics"])
+
         # -- Postgres outage ----------------------------------------------------------------------------------------
         # Reads never use Postgres (it holds only API keys): while it is down every read route must still answer
         # with the data written before, from the same API process (no crash or restart), through analytics too.
@@ -336,6 +359,10 @@ def main() -> int:
         st_h, _ = http("GET", f"{api}/health")
         c.check("postgres down: /ready 503 naming postgres, /health 200",
                 st_r == 503 and body_r["failing"] == ["postgres"] and st_h == 200, f"{st_r} {body_r} health={st_h}")
+        hc = health_check(api, ana, dash)
+        c.check("postgres down: scripts/health-check exits 1 naming the API's failing postgres",
+                hc.returncode == 1 and "FAIL  api ready" in hc.stdout and "failing postgres" in hc.stdout
+                and "1 of 3 checks failed" in hc.stdout, f"rc={hc.returncode} {hc.stdout}{hc.stderr}")
         st, body = http("POST", f"{api}/memories", {"text": "while postgres is down"}, auth)
         c.check("postgres down: a write is refused with 503 naming postgres",
                 st == 503 and "postgres" in body["detail"], f"{st} {body}")
@@ -357,6 +384,37 @@ def main() -> int:
         ok = wait_for(lambda: (http("GET", f"{api}/ready")[0] == 200, None), 60)[0]
         c.check("postgres back: /ready 200 again", ok)
 
+        # -- the graph service restarted under steady reads ---------------------------------------------------------
+        # The API retries a graph call it cannot deliver (GRAPH_RETRY_SECONDS), so reads sent while the graph's
+        # container stops and starts again wait instead of failing.
+        import threading
+        outcomes: list[tuple[int, float]] = []
+        stop = threading.Event()
+
+        def reads():
+            while not stop.is_set():
+                t = time.monotonic()
+                try:
+                    st = http("GET", f"{api}/memories?limit=3", timeout=40)[0]
+                except OSError:  # refused, reset, timed out: a failed request
+                    st = 0
+                outcomes.append((st, time.monotonic() - t))
+                time.sleep(0.05)
+
+        reader = threading.Thread(target=reads, daemon=True)
+        reader.start()
+        time.sleep(1)
+        t0 = time.monotonic()
+        stack.run("restart", "graph")
+        restart_s = time.monotonic() - t0
+        time.sleep(1)
+        stop.set()
+        reader.join(60)
+        failed = [st for st, _ in outcomes if st != 200]
+        c.check(f"graph restarted ({restart_s:.1f}s) under {len(outcomes)} API reads: none failed, longest "
+                f"{max((d for _, d in outcomes), default=0):.1f}s", len(outcomes) > 5 and not failed,
+                f"statuses {failed[:10]}")
+
         # -- unwritable KUZU_DB_PATH --------------------------------------------------------------------------------
         # An existing volume the service's user (10001) cannot write: a fresh named volume mounted where the image has
         # no directory is owned by root, as a volume provisioned without fsGroup/chown would be.
@@ -375,6 +433,14 @@ def main() -> int:
                 f"rc={r.returncode} {r.stderr[-600:]}")
         if lines:
             print(f"     {lines[0]}")
+        r = subprocess.run([docker_bin(), "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+                            "--security-opt", "no-new-privileges", "-v", f"{root_volume}:/srv/kuzu",
+                            "-e", "KUZU_DB_PATH=/srv/kuzu", image, "graph"], capture_output=True, text=True, timeout=60)
+        lines = r.stderr.strip().splitlines()
+        c.check("the graph service on the same volume: exit 2 with one line naming it as not writable",
+                r.returncode == 2 and lines == ["gmi-graph: invalid configuration: KUZU_DB_PATH directory /srv/kuzu is "
+                                                "not writable by uid 10001: Permission denied"],
+                f"rc={r.returncode} {r.stderr[-600:]}")
     except (Abort, Exception, KeyboardInterrupt) as e:  # noqa: BLE001
         if isinstance(e, Abort):
             print(f"aborted: {e}", flush=True)
