@@ -58,6 +58,21 @@ describe('deploy as a plan run by one executor (in-memory cluster)', () => {
     expect((await readReleases(kube, NS)).sort((a, b) => a.revision - b.revision).map((r) => r.status)).toEqual(['superseded', 'deployed'])
   })
 
+  it('re-reads an object just before pruning it: one relabelled (taken over) since the plan is kept', async () => {
+    const kube = new FakeKube()
+    await deployRelease(kube, request(manifest(deployment('api'), configMap('handed-over'))))
+    const lines: string[] = []
+    // between the plan and the prune (during the rollout wait) someone takes the ConfigMap over
+    kube.rollout = (o) => {
+      const cm = kube.objects.get(`ConfigMap/${NS}/handed-over`)
+      if (cm && JSON.stringify(kube.objects.get(`Deployment/${NS}/api`)).includes('2'.repeat(64))) cm.metadata.labels = { team: 'theirs' } // once the new api is applied
+      return o.kind ? 'ready' : 'ready'
+    }
+    await deployRelease(kube, request(manifest(deployment('api', '2')), { log: (l) => lines.push(l) }))
+    expect(kube.names('ConfigMap', NS)).toContain('handed-over')
+    expect(lines).toContain('kept: ConfigMap handed-over (gone, or no longer the application\'s)')
+  })
+
   it('a failed release is recorded, the previous one restored, and what the failed run added removed', async () => {
     const kube = new FakeKube((o) => (o.metadata.name === 'worker' ? 'stalled' : 'ready'))
     await deployRelease(kube, request(manifest(deployment('api'))))

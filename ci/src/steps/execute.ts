@@ -1,7 +1,8 @@
 // Step helper: the one executor of deploy operations (plan/operations.ts). It runs a list in order and stops at the
 // first failure; every operation ends done, failed (with why) or skipped. Deploys, rollbacks and the way back after a
 // failed release are all lists run here.
-import type { KubeClient } from '../adapters/kubernetes.js'
+import type { KubeClient, KubeObject } from '../adapters/kubernetes.js'
+import { mayPrune } from '../plan/changes.js'
 import { describeOperation, type Operation, type Outcome } from '../plan/operations.js'
 import { markRelease, recordRelease } from './history.js'
 import { FIELD_MANAGER } from './plan.js'
@@ -25,10 +26,16 @@ async function run(kube: KubeClient, op: Operation, opts: ExecuteOptions): Promi
       const failures = await waitForRollout(kube, op.objects, { ...opts.wait, timeoutSeconds: op.timeoutSeconds, log: opts.log })
       return failures.length ? formatFailures(failures) : undefined
     }
-    case 'prune':
+    case 'prune': {
+      // read again just before: an object relabelled (taken over) or made a never-pruned kind since the plan is kept
+      if (!mayPrune(op.ref, await kube.get<KubeObject>(op.ref))) {
+        opts.log?.(`kept: ${op.ref.kind} ${op.ref.name} (gone, or no longer the application's)`)
+        return undefined
+      }
       await kube.delete(op.ref)
       opts.log?.(`pruned: ${op.ref.kind} ${op.ref.name}`)
       return undefined
+    }
     case 'record':
       await recordRelease(kube, opts.namespace, op.release, op.manifest)
       return undefined

@@ -5,7 +5,7 @@ import { KubeApiError, type KubeClient, type KubeObject } from '../adapters/kube
 import type { Environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
 import { APP_LABELS, assertAppLabels, objectId, parseManifests, referencedSecrets, uncoveredSecrets, unpinnedImages, type K8sObject, type RequiredSecrets } from '../plan/manifests.js'
-import { applyOrder, entryFor, forApply, hpaTargets, makePlan, prunable, refOf, type ObjectKey, type Plan } from '../plan/changes.js'
+import { applyOrder, entryFor, forApply, hpaTargets, makePlan, mayPrune, prunable, refOf, type ObjectKey, type Plan } from '../plan/changes.js'
 
 /** The field manager of every apply: the deploy owns exactly the fields it sets. */
 export const FIELD_MANAGER = 'graphmemory-pipeline'
@@ -45,9 +45,6 @@ export interface Planned {
   prune: ObjectKey[]
 }
 
-const hasAppLabels = (o: KubeObject | undefined): boolean =>
-  !!o && Object.entries(APP_LABELS).every(([k, v]) => o.metadata.labels?.[k] === v)
-
 /**
  * Dry-runs `objects` (plus `extra`, e.g. Secrets) against the cluster and lists what changes; `inventory` is what the
  * current release applied, so that what it has and this one lacks is pruned (only if it still carries the
@@ -74,8 +71,7 @@ export async function planChanges(kube: KubeClient, env: Environment, objects: K
     throw new PipelineError(`the API server refused ${refused.length} object${refused.length > 1 ? 's' : ''} of ${env.name}`, refused.join('\n  '),
       'fix them in k8s/ (nothing was applied)')
   }
-  const candidates = prunable(inventory, objects).filter((r) => r.kind !== 'Namespace' && r.kind !== 'PersistentVolumeClaim')
-  const prune = (await Promise.all(candidates.map(async (r) => (hasAppLabels(await kube.get<KubeObject>(r)) ? r : undefined))))
+  const prune = (await Promise.all(prunable(inventory, objects).map(async (r) => (mayPrune(r, await kube.get<KubeObject>(r)) ? r : undefined))))
     .filter((r): r is ObjectKey => r !== undefined)
   const done = results as { send: KubeObject; entry: ReturnType<typeof entryFor> }[]
   const changed = done.filter((r) => r.entry.action !== 'unchanged')
