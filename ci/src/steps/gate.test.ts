@@ -47,6 +47,23 @@ async function hasTag(repo: string, tag: string): Promise<boolean> {
   return r.status === 200 && ((await r.json()) as { tags?: string[] }).tags?.includes(tag) === true
 }
 
+/** Every blob behind the signature and attestation tags of an image (cosign's classic layout), as text. */
+async function signatureBlobs(ref: string): Promise<string[]> {
+  const auth = { authorization: `Basic ${Buffer.from(`${user()}:${fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim()}`).toString('base64')}` }
+  const [name, digest] = ref.split('@')
+  const repo = name.slice(name.indexOf('/') + 1).replace(/:[^:/]+$/, '')
+  const texts: string[] = []
+  for (const suffix of ['sig', 'att']) {
+    const tag = `${digest.replace(':', '-')}.${suffix}`
+    const m = await fetch(`http://${registry()}/v2/${repo}/manifests/${tag}`, { headers: { ...auth, accept: 'application/vnd.oci.image.manifest.v1+json' } })
+    expect(m.status).toBe(200)
+    const manifest = (await m.json()) as { layers: Array<{ digest: string; annotations?: Record<string, string> }> }
+    texts.push(JSON.stringify(manifest))
+    for (const l of manifest.layers) texts.push(await (await fetch(`http://${registry()}/v2/${repo}/blobs/${l.digest}`, { headers: auth })).text())
+  }
+  return texts
+}
+
 /** The three services' images that passed the gate, signed and attested with the lab's key (logical name → ref). */
 let signed: Record<string, string>
 const release = (over: Record<string, string> = {}) => Object.entries({ ...signed, ...over }).map(([n, r]) => `${n}=${r}`).join(',')
@@ -133,7 +150,7 @@ describe('deploy verifies every image before apply (lab)', () => {
       }
       return { refusals, before, after: await devState() }
     }))
-    for (const message of Object.values(refusals)) expect(message).toMatch(/^dev refuses graphmemory\/api: nothing was applied/)
+    for (const [what, message] of Object.entries(refusals)) expect(message, `${what}: ${JSON.stringify(refusals)}`).toMatch(/^dev refuses graphmemory\/api: nothing was applied/)
     expect(refusals.unsigned).toMatch(/not signed by the pipeline's key/)
     expect(refusals.otherKey).toMatch(/not signed by the pipeline's key/)
     expect(refusals.noScan).toMatch(/no scan attestation signed by the pipeline's key/)
@@ -152,9 +169,13 @@ describe('deploy verifies every image before apply (lab)', () => {
     expect(text).toMatch(/ok for prod$/)
     expect(json.ok).toBe(true)
     expect(json.images.map((i: { name: string }) => i.name).sort()).toEqual(['graphmemory/analytics', 'graphmemory/api', 'graphmemory/dashboard'])
-    for (const secret of [labVar('LAB_SIGNING_PASSWORD_FILE'), labVar('LAB_RELEASE_PASSWORD_FILE')].map((f) => fs.readFileSync(f, 'utf8').trim())) {
+    const blobs = await signatureBlobs(signed['graphmemory/api'])
+    expect(blobs.length).toBeGreaterThanOrEqual(6) // two manifests, a signature, four attestations
+    const keyBody = fs.readFileSync(labVar('LAB_SIGNING_KEY_FILE'), 'utf8').split('\n').find((l) => l.length > 40)!
+    for (const secret of [...[labVar('LAB_SIGNING_PASSWORD_FILE'), labVar('LAB_RELEASE_PASSWORD_FILE')].map((f) => fs.readFileSync(f, 'utf8').trim()), keyBody]) {
       expect(text).not.toContain(secret)
       expect(JSON.stringify(json)).not.toContain(secret)
+      expect(blobs.filter((b) => b.includes(secret))).toEqual([])
     }
   }, GATE_RUN)
 })
