@@ -50,6 +50,14 @@ export function digestOnly(ref: string): string {
 const fresh = (): string => `${Date.now()}-${Math.random().toString(36).slice(2)}`
 
 /**
+ * Signatures and attestations in cosign's classic layout (`sha256-<digest>.sig` / `.att` tags beside the image), the
+ * one admission controllers (sigstore's policy-controller, Kyverno) read; `--replace` keeps one attestation per type.
+ */
+const CLASSIC = ['--new-bundle-format=false']
+/** Offline signing: no transparency log upload, no signing config from the public-good instance. */
+const OFFLINE_SIGNING = ['--tlog-upload=false', '--use-signing-config=false', '--yes']
+
+/**
  * Prepares cosign for `ref`: registry reached (a loopback registry through a host tunnel), credentials as secrets.
  * `runKey` decides when the engine may answer from its cache: a new value each time (default) for anything that reads
  * the registry's changing state.
@@ -102,7 +110,7 @@ export async function signImage(image: string, ref: string, key: Secret, keyPass
   const c = p.container
     .withSecretVariable('COSIGN_PRIVATE_KEY', key)
     .withSecretVariable('COSIGN_PASSWORD', keyPassword)
-  await cosign(c, ['sign', '--key', 'env://COSIGN_PRIVATE_KEY', '--tlog-upload=false', '--use-signing-config=false', '--yes', ...p.flags, p.ref]).sync()
+  await cosign(c, ['sign', '--key', 'env://COSIGN_PRIVATE_KEY', ...OFFLINE_SIGNING, ...CLASSIC, ...p.flags, p.ref]).sync()
   return ref
 }
 
@@ -129,14 +137,6 @@ export function generateKeyPair(image: string, password: Secret): Directory {
     .withExec(['cosign', 'generate-key-pair'])
     .directory('/tmp/keys')
 }
-
-/**
- * Signatures and attestations in cosign's classic layout (`sha256-<digest>.sig` / `.att` tags beside the image), the
- * one admission controllers (sigstore's policy-controller, Kyverno) read; `--replace` keeps one attestation per type.
- */
-const CLASSIC = ['--new-bundle-format=false']
-/** Offline signing: no transparency log upload, no signing config from the public-good instance. */
-const OFFLINE_SIGNING = ['--tlog-upload=false', '--use-signing-config=false', '--yes']
 
 /** One attestation to attach: cosign's `--type` and the predicate file. */
 export interface Predicate {
