@@ -50,10 +50,20 @@ async function predicates(e: GateEvidence): Promise<Record<AttestationKind, File
   }
 }
 
-/** Whether the registry serves `ref` (a tag or a digest), asked through the engine with the credentials given. */
+/** How the engine says a registry has no such manifest (containerd's resolver: "<ref>: not found"). */
+const NOT_FOUND = /: not found\b|MANIFEST_UNKNOWN|NAME_UNKNOWN/
+
+/**
+ * Whether the registry serves `ref` (a tag or a digest), asked through the engine with the credentials given. Only a
+ * "not found" answer is false; any other failure (registry down, credentials refused) is thrown as it is, never read
+ * as a missing image.
+ */
 export async function imageExists(ref: string, auth?: RegistryAuth): Promise<boolean> {
   const base = auth && auth.address === registryOf(ref) ? dag.container().withRegistryAuth(auth.address, auth.username, auth.password) : dag.container()
-  return base.from(ref).imageRef().then(() => true, () => false)
+  return base.from(ref).imageRef().then(() => true, (err: unknown) => {
+    if (NOT_FOUND.test(err instanceof Error ? err.message : String(err))) return false
+    throw err
+  })
 }
 
 /**
