@@ -9,6 +9,11 @@
 //   node bench/node.mjs --deploy        only the guarded deploy on the node (bench/node-deploy.ts, run with tsx): the
 //                                       images published by the pipeline, first deploy to every pod Ready, update,
 //                                       rollback, a crashing and an unpullable API release rolled back; node not restarted
+//   node bench/node.mjs --envs          dev, staging and prod deployed side by side on the node (bench/node-envs.ts, tsx)
+//                                       into throw-away namespaces: each one's first deploy to every pod Ready, the total
+//   node bench/node.mjs --storage       the storage component (lab/components/storage.mjs): its Go build from empty
+//                                       caches (a throw-away LAB_HOME, niced), the image build and push, and up() with
+//                                       the provisioner's Deployment deleted first, to its pod Ready on the node
 //   --image REF                         the service image (default: the dashboard the pipeline published as `dev`)
 // Needs the lab env (`make lab-up`; `set -a; . ~/.graphmemory-lab/state/lab.env; set +a`).
 import fs from 'node:fs'
@@ -28,10 +33,10 @@ const print = (title, figures) => {
   for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(width)}  ${v}`)
 }
 
-if (process.argv.includes('--deploy')) {
+if (process.argv.includes('--deploy') || process.argv.includes('--envs')) {
   const here = path.dirname(fileURLToPath(import.meta.url))
   const tsx = path.join(here, '..', 'node_modules', '.bin', 'tsx')
-  const r = spawnSync(tsx, [path.join(here, 'node-deploy.ts')], { stdio: 'inherit' })
+  const r = spawnSync(tsx, [path.join(here, process.argv.includes('--envs') ? 'node-envs.ts' : 'node-deploy.ts')], { stdio: 'inherit' })
   process.exit(r.status ?? 1)
 }
 
@@ -55,6 +60,64 @@ if (process.argv.includes('--cold-builds')) {
   print(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`, figures)
   spawnSync('chmod', ['-R', 'u+w', home])
   fs.rmSync(home, { recursive: true, force: true })
+  process.exit(0)
+}
+
+if (process.argv.includes('--storage')) {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-storage-cold-'))
+  const figures = {}
+  let t0 = performance.now()
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
+    `await (await import(${JSON.stringify(path.join(here, '..', 'lab', 'components', 'storage.mjs'))})).build()`],
+  { env: { ...process.env, LAB_HOME: home }, encoding: 'utf8' })
+  if (r.status !== 0) { process.stderr.write(r.stderr); process.exit(1) }
+  figures['cold Go build, empty caches (local-path-provisioner; downloads included) s'] = secs(t0)
+  spawnSync('chmod', ['-R', 'u+w', home])
+  fs.rmSync(home, { recursive: true, force: true })
+  const storage = await import('../lab/components/storage.mjs')
+  const kube = await import('../lab/components/kubernetes.mjs')
+  await $`docker rmi ${storage.IMAGE}`.nothrow().quiet() // the image is built and pushed again
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(kube.env().KUBECONFIG_LAB)
+  await kc.makeApiClient(k8s.AppsV1Api).deleteNamespacedDeployment({ name: storage.DEPLOYMENT, namespace: storage.NAMESPACE }).catch(() => undefined)
+  const core = kc.makeApiClient(k8s.CoreV1Api)
+  for (let i = 0; i < 120; i++) {
+    const left = await core.listNamespacedPod({ namespace: storage.NAMESPACE, labelSelector: 'app.kubernetes.io/name=local-path-provisioner' })
+    if (!left.items.length) break
+    await sleep(500)
+  }
+  t0 = performance.now()
+  const up = await storage.up()
+  figures['up(): image built and pushed, objects applied, provisioner Ready s'] = secs(t0)
+  figures['  of which the build and image s'] = up.buildSeconds
+  t0 = performance.now()
+  await storage.up()
+  figures['second up() on a warm machine s'] = secs(t0)
+  // a claim's first pod: scheduled, the folder made by the helper pod, the volume bound and mounted, the pod done
+  const node = await import('../lab/components/node.mjs')
+  const ns = `bench-storage-${Date.now().toString(36)}`
+  await core.createNamespace({ body: { metadata: { name: ns } } })
+  for (let i = 0; i < 240 && !(await core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false)); i++) await sleep(250)
+  try {
+    await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: storage.STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } } } })
+    t0 = performance.now()
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'first' }, spec: {
+      nodeSelector: { [node.NODE_LABEL.key]: node.NODE_LABEL.value }, restartPolicy: 'Never',
+      tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: 'NoSchedule' }],
+      securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000 },
+      containers: [{ name: 'main', image: process.env.LAB_IMAGE_PYTHON_RUNTIME, command: ['sh', '-c', 'echo x > /data/x'], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }],
+    } } })
+    for (let i = 0; i < 600; i++) {
+      if ((await core.readNamespacedPod({ name: 'first', namespace: ns })).status?.phase === 'Succeeded') break
+      await sleep(200)
+    }
+    figures["a claim's first pod: created → volume made and bound → pod wrote and exited s"] = secs(t0)
+  } finally {
+    await core.deleteNamespace({ name: ns })
+  }
+  print(`storage, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`, figures)
   process.exit(0)
 }
 
