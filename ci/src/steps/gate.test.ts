@@ -1,7 +1,8 @@
 // The release gate on the lab, as a user meets it: `deploy` from source runs `ci`'s whole gate and publishes nothing
 // when a step fails; every image of a release is verified under the environment's policy before anything is applied
 // (unsigned, signed by another key, lacking the scan attestation, missing from the registry: each refused, the live
-// objects unchanged); `verify` shows what each image carries. Real engine, registry, cosign, Trivy and cluster.
+// objects unchanged), and prod's admission refuses what the pipeline did not sign; `verify` shows what each image
+// carries. Real engine, registry, cosign, Trivy, policy-controller and cluster.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { connection, dag, type Directory } from '@dagger.io/dagger'
@@ -11,6 +12,7 @@ import { labPipeline, labSigning, repoSource } from '../../../lab/pipeline.js'
 import { withLabEnvironments } from '../../../lab/environments-lock.js'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
 import { attestImage, generateKeyPair } from '../adapters/cosign.js'
+import { parseManifests } from '../plan/manifests.js'
 import { authFor } from './publish.js'
 import { sign } from './sign.js'
 
@@ -46,6 +48,15 @@ async function hasTag(repo: string, tag: string): Promise<boolean> {
   const r = await fetch(`http://${registry()}/v2/${repo}/tags/list`, { headers: { authorization: `Basic ${auth}` } })
   return r.status === 200 && ((await r.json()) as { tags?: string[] }).tags?.includes(tag) === true
 }
+
+/** A restricted-compliant Pod of `image` in graphmemory-prod (created only as a dry run: admission runs in full). */
+const probePod = (image: string): KubeObject => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name: `gate-probe-${hex(3)}`, namespace: 'graphmemory-prod' },
+  spec: {
+    securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [{ name: 'probe', image, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+  },
+} as KubeObject)
 
 /** Every blob behind the signature and attestation tags of an image (cosign's classic layout), as text. */
 async function signatureBlobs(ref: string): Promise<string[]> {
@@ -129,7 +140,7 @@ describe('deploy from source runs the gate (lab)', () => {
 
 describe('deploy verifies every image before apply (lab)', () => {
   it('refuses an unsigned digest, one signed by another key, one lacking the scan attestation, and one that does not exist', async () => {
-    const { refusals, before, after } = await withLabEnvironments(() => inSession(async () => {
+    const { refusals, admission, before, after } = await withLabEnvironments(() => inSession(async () => {
       const { key, password: keyPassword } = labSigning()
       const auth = authFor(signed['graphmemory/api'], user(), password())
       const cosignImage = labVar('LAB_IMAGE_COSIGN')
@@ -142,14 +153,22 @@ describe('deploy verifies every image before apply (lab)', () => {
       const testsOnly = dag.directory().withNewFile('t.json', JSON.stringify({ result: 'PASSED', passedTests: ['t::ok'], failedTests: [], warnedTests: [], configuration: [] })).file('t.json')
       await attestImage(cosignImage, noScan, key, keyPassword, [{ cosignType: 'https://in-toto.io/attestation/test-result/v0.1', file: testsOnly }], auth, false)
       const missing = `${signed['graphmemory/api'].split('@')[0]}@sha256:${crypto.createHash('sha256').update(hex(8)).digest('hex')}`
+      // the cluster's last line: prod's namespace, as its overlay renders it, admits the signed image and refuses the others
+      const prodNs = parseManifests(await api.render('prod', release()).contents()).find((o) => o.kind === 'Namespace')!
+      await admin().apply(prodNs as KubeObject)
+      const admission = Object.fromEntries(await Promise.all(Object.entries({ signed: signed['graphmemory/api'], unsigned, otherKey }).map(async ([what, image]) =>
+        [what, await admin().apply(probePod(image), { dryRun: true }).then(() => 'admitted', (e: Error) => e.message)] as const)))
       const before = await devState()
       const refusals: Record<string, string> = {}
       for (const [what, ref] of Object.entries({ unsigned, otherKey, noScan, missing })) {
         refusals[what] = await api.deploy('dev', kubeconfig(), secrets('dev'), release({ 'graphmemory/api': ref }), user(), password(), 120)
           .then(() => 'deployed', (e: Error) => e.message)
       }
-      return { refusals, before, after: await devState() }
+      return { refusals, admission, before, after: await devState() }
     }))
+    expect(admission.signed).toBe('admitted')
+    expect(admission.unsigned).toMatch(/admission webhook "policy.sigstore.dev" denied the request[\s\S]*graphmemory-services/)
+    expect(admission.otherKey).toMatch(/admission webhook "policy.sigstore.dev" denied the request/)
     for (const [what, message] of Object.entries(refusals)) expect(message, `${what}: ${JSON.stringify(refusals)}`).toMatch(/^dev refuses graphmemory\/api: nothing was applied/)
     expect(refusals.unsigned).toMatch(/not signed by the pipeline's key/)
     expect(refusals.otherKey).toMatch(/not signed by the pipeline's key/)
