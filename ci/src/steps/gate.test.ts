@@ -34,12 +34,12 @@ const secrets = (env: string) => dag.secret(`file://${labVar('LAB_DEPLOY_SECRETS
 const admin = () => Kube.fromFile(labVar('KUBECONFIG_LAB'))
 const registry = () => labVar('LAB_RELEASE_REGISTRY')
 
-/** What dev runs now: each workload's image and resourceVersion, and the release records (nothing may change). */
+/** What dev runs now: each workload's spec generation, and the release records (a deploy that applied anything changes them). */
 async function devState(): Promise<string> {
   const namespace = 'graphmemory-dev'
   const kinds = await Promise.all(['Deployment', 'StatefulSet'].map((k) => admin().list<KubeObject>('apps/v1', k, { namespace })))
   const releases = await admin().list<KubeObject>('v1', 'ConfigMap', { namespace, labelSelector: 'graphmemory.dev/release-of' })
-  return JSON.stringify([kinds.flat().map((o) => [o.metadata.name, o.metadata.resourceVersion]), releases.map((r) => r.metadata.name).sort()])
+  return JSON.stringify([kinds.flat().map((o) => [o.metadata.name, o.metadata.generation]), releases.map((r) => r.metadata.name).sort()])
 }
 
 /** Whether the release registry has a tag of a repository. */
