@@ -10,14 +10,15 @@ import os from 'node:os'
 import { connection, dag } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
 import { labVar } from '../lab/env.js'
-import { labPinned, labPipeline, repoSource } from '../lab/pipeline.js'
+import { labPinned, labPipeline, labSigning, repoSource } from '../lab/pipeline.js'
 import { roleBinding } from '../lab/components/deployer.mjs'
 import { ensurePullSecret } from '../lab/components/node.mjs'
 import { Kube, type KubeObject } from '../ci/src/adapters/kubernetes.js'
 import { environment } from '../ci/src/config/environments.js'
 import { parseManifests } from '../ci/src/plan/manifests.js'
 import { deployRelease } from '../ci/src/steps/deploy.js'
-import { releaseImages, renderRelease, requiredSecrets } from '../ci/src/steps/release.js'
+import { renderRelease, requiredSecrets } from '../ci/src/steps/release.js'
+import { SERVICES } from '../ci/src/config/services.js'
 
 const ENVS = ['dev', 'staging', 'prod'] as const
 const run = crypto.randomBytes(3).toString('hex')
@@ -34,7 +35,10 @@ await connection(async () => {
   const pipeline = labPipeline(source, COMMIT)
   const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
   const t0 = performance.now()
-  const services = await releaseImages('', { publish: (s) => pipeline.publish(s, labVar('LAB_RELEASE_USER'), password), pinned: labPinned() })
+  const services = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.image, await pipeline.publish(s.name, labVar('LAB_RELEASE_USER'), password)] as const)))
+  // signed with the lab's key: prod's namespace admits only signed images of ours (policy-controller, k8s/overlays/prod)
+  const signing = labSigning()
+  for (const ref of Object.values(services)) await pipeline.sign(ref, signing.key, signing.password, labVar('LAB_RELEASE_USER'), password)
   figures['build + publish the three images (cached when the test ran before) s'] = secs(t0)
   for (const name of ENVS) {
     const e = environment(name)

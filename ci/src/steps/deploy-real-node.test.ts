@@ -15,7 +15,7 @@ import { stringify } from 'yaml'
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { labPinned, labPipeline, repoSource } from '../../../lab/pipeline.js'
+import { labPinned, labPipeline, labSigning, repoSource } from '../../../lab/pipeline.js'
 import { roleBinding } from '../../../lab/components/deployer.mjs'
 import { ensurePullSecret } from '../../../lab/components/node.mjs'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
@@ -55,6 +55,9 @@ beforeAll(async () => {
     const user = labVar('LAB_RELEASE_USER')
     const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
     const services = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.image, await pipeline.publish(s.name, user, password)] as const)))
+    // signed with the lab's key: prod's namespace admits only signed images of ours (policy-controller, k8s/overlays/prod)
+    const signing = labSigning()
+    for (const ref of Object.values(services)) await pipeline.sign(ref, signing.key, signing.password, user, password)
     const api = services['graphmemory/api']
     const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`
     crashingApi = await publish(pipeline.build('api').withEntrypoint(['python3', '-c', 'import sys; print("api: refusing to start (crash test)"); sys.exit(3)']),
