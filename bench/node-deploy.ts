@@ -20,7 +20,8 @@ import { rollbackTarget } from '../ci/src/plan/releases.js'
 import { deployRelease, type ReleaseRequest } from '../ci/src/steps/deploy.js'
 import { readManifest, readReleases } from '../ci/src/steps/history.js'
 import { authFor, publish } from '../ci/src/steps/publish.js'
-import { releaseImages, renderRelease, requiredSecrets } from '../ci/src/steps/release.js'
+import { renderRelease, requiredSecrets } from '../ci/src/steps/release.js'
+import { SERVICES } from '../ci/src/config/services.js'
 
 const run = crypto.randomBytes(3).toString('hex')
 const COMMIT = 'ea1e0de0ea1e0de0ea1e0de0ea1e0de0ea1e0de0' // the real-node test's: its images are reused
@@ -46,7 +47,7 @@ await connection(async () => {
   const user = labVar('LAB_RELEASE_USER')
   const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
   await timed('build + publish the three images (engine cache: warm when the test ran before) s', async () => {
-    images = await releaseImages('', { publish: (s) => pipeline.publish(s, user, password), pinned: labPinned() })
+    images = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.image, await pipeline.publish(s.name, user, password)] as const)))
   })
   const api = images['graphmemory/api']
   const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`
@@ -90,7 +91,7 @@ try {
   }
   const t0 = performance.now()
   const log = (line: string) => { if (line.startsWith('ready: ')) figures[`  first deploy: ${line.replace(/ \(.*/, '')} at s`] = secs(t0) }
-  await timed('first deploy: 5 workloads pulled, started, Ready on the real node s', () => deployRelease(deployer, request(manifest(), { secrets, log })))
+  await timed('first deploy: every workload pulled, started, Ready on the real node (claims bound on its volumes) s', () => deployRelease(deployer, request(manifest(), { secrets, log })))
   await timed('no-change deploy s', () => deployRelease(deployer, request(manifest())))
   await timed('one-service update (dashboard rolled) to Ready s', () => deployRelease(deployer, request(manifest(touched))))
   await timed('rollback to the previous release, Ready s', async () => {
