@@ -50,6 +50,19 @@ async function predicates(e: GateEvidence): Promise<Record<AttestationKind, File
   }
 }
 
+const loadedSecrets = new WeakMap<Secret, Promise<unknown>>()
+
+/**
+ * Makes the engine hold a secret given by reference (`file:`/`env:`) before an image resolution uses it. Dagger
+ * v0.19.10 fetches such a secret from the client only when an exec or a push needs it; the image resolver behind `from`
+ * does not, so a pull with registry auth whose secret was not used yet goes out without it (401). Asking for the
+ * plaintext loads it; the value is dropped at once, never logged, stored or passed on.
+ */
+function loaded(secret: Secret): Promise<unknown> {
+  if (!loadedSecrets.has(secret)) loadedSecrets.set(secret, secret.plaintext().then(() => undefined))
+  return loadedSecrets.get(secret)!
+}
+
 /** How the engine says a registry has no such manifest (containerd's resolver: "<ref>: not found"). */
 const NOT_FOUND = /: not found\b|MANIFEST_UNKNOWN|NAME_UNKNOWN/
 
@@ -59,7 +72,9 @@ const NOT_FOUND = /: not found\b|MANIFEST_UNKNOWN|NAME_UNKNOWN/
  * as a missing image.
  */
 export async function imageExists(ref: string, auth?: RegistryAuth): Promise<boolean> {
-  const base = auth && auth.address === registryOf(ref) ? dag.container().withRegistryAuth(auth.address, auth.username, auth.password) : dag.container()
+  const authed = auth && auth.address === registryOf(ref)
+  if (authed) await loaded(auth.password)
+  const base = authed ? dag.container().withRegistryAuth(auth.address, auth.username, auth.password) : dag.container()
   return base.from(ref).imageRef().then(() => true, (err: unknown) => {
     if (NOT_FOUND.test(err instanceof Error ? err.message : String(err))) return false
     throw err

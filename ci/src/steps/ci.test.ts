@@ -23,9 +23,14 @@ async function inSession<T>(fn: () => Promise<T>): Promise<T> {
 const password = () => dag.secret(`file://${labVar('LAB_RELEASE_PASSWORD_FILE')}`)
 const user = () => labVar('LAB_RELEASE_USER')
 
-/** Whether an image reference can be pulled from the release registry with the lab's credentials. */
-const pullable = (ref: string) => dag.container().withRegistryAuth(labVar('LAB_RELEASE_REGISTRY'), user(), password())
-  .from(ref).sync().then(() => true, () => false)
+/**
+ * Whether an image reference can be pulled from the release registry with the lab's credentials. Only "not found" is
+ * false (a refused login would make every image look unpublished); the password is a set secret, which the engine's
+ * image resolver reads at once (a file: secret it fetches only once an exec or a push used it: steps/attest.ts).
+ */
+const pullable = (ref: string) => dag.container()
+  .withRegistryAuth(labVar('LAB_RELEASE_REGISTRY'), user(), dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim()))
+  .from(ref).sync().then(() => true, (e: Error) => { if (/: not found\b/.test(e.message)) return false; throw e })
 
 describe('ci (library mode, lab engine and registries)', () => {
   it('builds, tests, scans and publishes the three services; the digests pull back and run as non-root', async () => {
