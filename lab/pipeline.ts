@@ -25,6 +25,13 @@ const labPinnedOptions = () => ({
 /** What a lab release pins from tags (see ImageSources.pinned): logical name → the lab image's tag. */
 export const labPinned = (): Record<string, string> => pinnedTags(labPinnedOptions())
 
+/**
+ * The components the lab's deploys render (LAB_DEPLOY_COMPONENTS, e.g. lab-real-node: the pods on the real node, data
+ * on its volumes), as `make deploy` does: an environment lives in one place, and a test that deployed it elsewhere
+ * (kwok) would meet claims the API server cannot change.
+ */
+export const labDeployComponents = (): string => process.env.LAB_DEPLOY_COMPONENTS ?? ''
+
 /** The lab's signing key pair (lab/components/signing.mjs): the key and its password as Secrets, the public key as a File. */
 export function labSigning(): { key: ReturnType<typeof dag.secret>; password: ReturnType<typeof dag.secret>; publicKey: File } {
   return {
@@ -44,7 +51,7 @@ export function labPipeline(source: Directory, commit = crypto.randomBytes(20).t
     labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'), o.postgresImage, o.redisImage,
     labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
     labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'), o.prometheusImage, o.alertmanagerImage,
-    labVar('LAB_IMAGE_OTELCOL'), o.grafanaImage, /* components */ '', o.postgresExporterImage, o.redisExporterImage,
+    labVar('LAB_IMAGE_OTELCOL'), o.grafanaImage, labDeployComponents(), o.postgresExporterImage, o.redisExporterImage,
     publicKey ?? (process.env.LAB_SIGNING_PUBLIC_KEY_FILE && fs.existsSync(process.env.LAB_SIGNING_PUBLIC_KEY_FILE) ? labSigning().publicKey : undefined))
 }
 

@@ -59,7 +59,12 @@ const loadedSecrets = new WeakMap<Secret, Promise<unknown>>()
  * plaintext loads it; the value is dropped at once, never logged, stored or passed on.
  */
 function loaded(secret: Secret): Promise<unknown> {
-  if (!loadedSecrets.has(secret)) loadedSecrets.set(secret, secret.plaintext().then(() => undefined))
+  if (!loadedSecrets.has(secret)) {
+    loadedSecrets.set(secret, secret.plaintext().then(() => undefined, (err: unknown) => {
+      loadedSecrets.delete(secret) // not kept: the next caller asks again
+      throw err
+    }))
+  }
   return loadedSecrets.get(secret)!
 }
 
