@@ -13,7 +13,7 @@ import { connectCluster } from './cluster.js'
 import { deployRelease, type DeployOutcome } from './deploy.js'
 import { readManifest, readReleases } from './history.js'
 import { checkManifest, namespaceExists, planChanges } from './plan.js'
-import { releaseImages, renderRelease, requiredSecrets, secretText, servicesToBuild, type ImageSources } from './release.js'
+import { componentNotes, releaseImages, renderRelease, requiredSecrets, secretText, servicesToBuild, type ImageSources } from './release.js'
 import { Progress } from '../progress.js'
 
 /** What every deploy command needs from the pipeline object. */
@@ -89,6 +89,7 @@ export async function deployEnvironment(ctx: DeployContext, envName: string, kub
   const made = await progress.step('gate', build.join(',') || undefined, () => releaseImages(images, ctx.images),
     () => (build.length ? `${build.join(', ')} built, tested, scanned, published and signed` : 'every image given'))
   const release = await progress.step('render', undefined, () => renderRelease(ctx.source, env, made, ctx.images.pinned, ctx.kustomizeImage, ctx.components))
+  for (const note of await componentNotes(ctx.source, ctx.components)) ctx.log?.(`note: ${note}`)
   await verified(ctx, progress, release.images, env)
   const outcome = await progress.step('deploy', undefined, () => deployRelease(kube, { env, ...release, commit: ctx.commit, origin: 'deploy', required, secrets: values, timeoutSeconds, log: ctx.log }))
   return outcomeLine(outcome, 'deployed')
@@ -133,6 +134,7 @@ export async function promoteEnvironment(ctx: DeployContext, fromName: string, t
   // the monitoring servers) pinned from its tag
   const progress = phases(ctx)
   const release = await progress.step('render', undefined, () => renderRelease(ctx.source, to, running.images, ctx.images.pinned, ctx.kustomizeImage, ctx.components))
+  for (const note of await componentNotes(ctx.source, ctx.components)) ctx.log?.(`note: ${note}`)
   await verified(ctx, progress, release.images, to)
   const required = await requiredSecrets(ctx.source, to, ctx.components)
   const outcome = await progress.step('deploy', undefined, () => deployRelease(target, {

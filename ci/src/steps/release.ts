@@ -23,6 +23,15 @@ export async function requiredSecrets(source: Directory, env: Environment, compo
   return required
 }
 
+/** What the extra components say about the environments they change (k8s/components/<name>/notes.txt), one line each. */
+export async function componentNotes(source: Directory, components: string[] = []): Promise<string[]> {
+  const notes = await Promise.all(checkComponents(components).map(async (c) => {
+    const file = `k8s/components/${c}/notes.txt`
+    return (await source.exists(file)) ? (await source.file(file).contents()).split('\n').map((l) => l.trim()).filter(Boolean) : []
+  }))
+  return notes.flat()
+}
+
 /** Where a release's images come from when the caller does not give them, and how a release is verified. */
 export interface ImageSources {
   /**
