@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { parse } from 'yaml'
 import { labVar } from '../../../lab/env.js'
 import { labRenderImages } from '../../../lab/pipeline.js'
+import { roleBinding } from '../../../lab/components/deployer.mjs'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
 import { environment, type EnvironmentName } from '../config/environments.js'
 import { assertAppLabels, objectId, parseManifests, podSpecs, unpinnedImages, type K8sObject } from '../plan/manifests.js'
@@ -150,18 +151,23 @@ describe('the staging render with monitoring on the lab API server', () => {
   it('every object passes a server-side dry run as the deployer; the monitoring and exporter pods pass Pod Security restricted and the quota', async () => {
     const env = environment('staging')
     const objs = rendered.get('staging')!
-    const deployer = Kube.fromFile(labVar('KUBECONFIG_DEPLOYER'))
-    for (const o of objs) {
-      const out = await deployer.apply(o as KubeObject, { dryRun: true })
-      expect(out.metadata.uid, objectId(o)).toBeTruthy()
-    }
-    // the pods their Deployments would create, by the admin (the deployer may not create pods), in a throw-away
-    // namespace with the rendered Namespace's labels (Pod Security restricted) holding the rendered ServiceAccounts,
-    // LimitRange and quota, as render.test.ts does for the application's pods
+    // a throw-away namespace with the rendered Namespace's labels (Pod Security restricted; not opted in to image
+    // admission: the services' digests here are made up), the deployer bound there as in the environments: the real
+    // graphmemory-staging may run a release whose claims (on the lab's real node) this render would change
     const admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
     const ns = `gm-monitoring-${crypto.randomBytes(3).toString('hex')}`
-    await admin.ensureNamespace(ns, { ...find(objs, 'Namespace', env.namespace)!.metadata.labels, 'graphmemory.dev/test': 'monitoring' })
+    const { 'policy.sigstore.dev/include': _admission, ...labels } = find(objs, 'Namespace', env.namespace)!.metadata.labels ?? {}
+    await admin.ensureNamespace(ns, { ...labels, 'graphmemory.dev/test': 'monitoring' })
     onTestFinished(async () => { await admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns }) })
+    await admin.apply(roleBinding(ns) as KubeObject)
+    const deployer = Kube.fromFile(labVar('KUBECONFIG_DEPLOYER'))
+    for (const o of objs) {
+      const moved = o.kind === 'Namespace' ? o : { ...structuredClone(o), metadata: { ...structuredClone(o.metadata), namespace: ns } }
+      const out = await deployer.apply(moved as KubeObject, { dryRun: true })
+      expect(out.metadata.uid, objectId(o)).toBeTruthy()
+    }
+    // the pods their Deployments would create, by the admin (the deployer may not create pods), in that namespace
+    // holding the rendered ServiceAccounts, LimitRange and quota, as render.test.ts does for the application's pods
     for (const o of objs.filter((x) => ['ServiceAccount', 'LimitRange', 'ResourceQuota'].includes(x.kind))) {
       await admin.apply({ ...structuredClone(o), metadata: { ...structuredClone(o.metadata), namespace: ns } } as KubeObject)
     }
