@@ -105,12 +105,15 @@ describe('deploy (guarded, on the lab cluster)', () => {
     const { env, required } = await sandbox('first')
     const first = await deployRelease(deployer, request(env, required, manifestFor(env), { secrets: secrets() }))
     expect(first).toMatchObject({ revision: 1, changed: true })
-    for (const name of ['api', 'analytics', 'dashboard']) {
+    for (const name of ['api', 'graph', 'analytics', 'dashboard']) {
       const d = await admin.readDeployment(name, env.namespace)
       expect(d?.availableReplicas, name).toBe(d?.replicas)
     }
     const before = await generations(env.namespace)
-    expect(Object.keys(before)).toHaveLength(5)
+    // every workload the manifest holds (the API, the graph, analytics, the dashboard, Postgres, Redis) is there
+    expect(Object.keys(before).sort()).toEqual(parseManifests(manifestFor(env)).filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind))
+      .map((o) => `${o.kind}/${o.metadata.name}`).sort())
+    expect(Object.keys(before)).toContain('Deployment/graph')
     const second = await deployRelease(deployer, request(env, required, manifestFor(env)))
     expect(second).toMatchObject({ revision: 1, changed: false })
     expect(second.plan.entries.every((e) => e.action === 'unchanged')).toBe(true)
