@@ -60,6 +60,10 @@ def configure(level: str = "info", stream=None) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # one line per request is the service's own access line: the HTTP client's INFO line for every outgoing call
+    # (the API calls the graph service on most requests) would double the volume and carry the same request id
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def request_id_of(value: str | None) -> str:

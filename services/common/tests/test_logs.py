@@ -91,3 +91,20 @@ def test_configure_writes_json_with_errors_and_the_current_request_id():
     [line] = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert line["message"] == "failed: lookup" and line["request_id"] == "rid-1" and line["level"] == "error"
     assert "KeyError" in line["error"]
+
+
+def test_configure_keeps_http_client_calls_out_of_the_info_lines():
+    out = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("httpx").level)
+    try:
+        logs.configure("info", stream=out)
+        logging.getLogger("httpx").info('HTTP Request: POST http://graph:8001/ops/get_memory "HTTP/1.1 200 OK"')
+        logging.getLogger("httpx").warning("retrying the graph")
+        logging.getLogger("gmi.api").info("kept")
+        messages = [json.loads(line)["message"] for line in out.getvalue().splitlines()]
+        assert messages == ["retrying the graph", "kept"]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("httpx").setLevel(saved[2])
