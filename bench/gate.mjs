@@ -49,18 +49,25 @@ const sides = [await side('before', BEFORE), await side('after', 'HEAD')]
 const results = {}
 try {
   for (const s of sides) {
-    await s.ci() // warm
-    if (s.deploy) await s.deploy()
     results[s.name] = { ci: [], deploy: [] }
-    for (let i = 0; i < RUNS; i++) {
-      results[s.name].ci.push(await timed(s.ci))
-      if (s.deploy) results[s.name].deploy.push(await timed(s.deploy))
+    try {
+      await s.ci() // warm
+      if (s.deploy) await s.deploy()
+      for (let i = 0; i < RUNS; i++) {
+        results[s.name].ci.push(await timed(s.ci))
+        if (s.deploy) results[s.name].deploy.push(await timed(s.deploy))
+      }
+    } catch (err) {
+      // said, not hidden: the older code may not run on today's lab state (docs/release-gate.md)
+      results[s.name].error = String(err.stderr ?? err.message).trim().split('\n').filter((l) => /error|failed/i.test(l)).slice(-1)[0] ?? String(err)
+      if (s.name === 'after') throw err
     }
   }
 } finally {
   for (const s of sides) await sh`git -C ${REPO} worktree remove --force ${s.dir}`.catch(() => {})
 }
 
+const RECORDED_CI = 5.9 // session 5's median, `make bench-pipeline` (docs/pipeline.md)
 const row = (what, key, recorded) => {
   const b = results.before[key].length ? median(results.before[key]) : recorded
   const a = median(results.after[key])
@@ -68,6 +75,7 @@ const row = (what, key, recorded) => {
 }
 console.log(`release gate, warm path, median of ${RUNS} (before = ${BEFORE}, after = HEAD), ${os.cpus().length} cores`)
 console.log(`${''.padEnd(36)} ${'before'.padStart(9)} ${'after'.padStart(9)}`)
-console.log(row('ci, nothing changed', 'ci'))
+if (results.before.error) console.log(`before: could not run here (${results.before.error}); its recorded figures are shown`)
+console.log(row('ci, nothing changed', 'ci', RECORDED_CI))
 console.log(row(`deploy --env ${ENV} from source, no change`, 'deploy', 3.2))
 console.log(JSON.stringify({ when: new Date().toISOString(), before: BEFORE, runs: RUNS, results }))
