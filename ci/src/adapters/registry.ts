@@ -61,10 +61,49 @@ export async function publish(container: Container, ref: string, auth?: Registry
 
 /** Pulls ref (e.g. by digest, with auth when given) and returns the container once the engine has resolved it. */
 export async function pull(ref: string, auth?: RegistryAuth): Promise<Container> {
-  const base = auth ? dag.container().withRegistryAuth(auth.address, auth.username, auth.password) : dag.container()
   try {
-    return await base.from(ref).sync()
+    return await (await resolver(ref, auth)).from(ref).sync()
   } catch (err) {
     throw explainRegistryError(err, registryOf(ref), `pull of ${ref}`, 'from')
   }
+}
+
+const loadedSecrets = new WeakMap<Secret, Promise<unknown>>()
+
+/**
+ * Makes the engine hold a secret given by reference (`file:`/`env:`) before an image resolution uses it. Dagger
+ * v0.19.10 fetches such a secret from the client only when an exec or a push needs it; the image resolver behind `from`
+ * does not, so a pull with registry auth whose secret was not used yet goes out without it (401). Asking for the
+ * plaintext loads it; the value is dropped at once, never logged, stored or passed on.
+ */
+export function loaded(secret: Secret): Promise<unknown> {
+  if (!loadedSecrets.has(secret)) {
+    loadedSecrets.set(secret, secret.plaintext().then(() => undefined, (err: unknown) => {
+      loadedSecrets.delete(secret) // not kept: the next caller asks again
+      throw err
+    }))
+  }
+  return loadedSecrets.get(secret)!
+}
+
+/** How the engine says a registry has no such manifest (containerd's resolver: "<ref>: not found"). */
+const NOT_FOUND = /: not found\b|MANIFEST_UNKNOWN|NAME_UNKNOWN/
+
+/**
+ * Whether the registry serves `ref` (a tag or a digest), asked through the engine with the credentials given. Only a
+ * "not found" answer is false; any other failure (registry down, credentials refused) is thrown as it is, never read
+ * as a missing image.
+ */
+export async function imageExists(ref: string, auth?: RegistryAuth): Promise<boolean> {
+  return (await resolver(ref, auth)).from(ref).imageRef().then(() => true, (err: unknown) => {
+    if (NOT_FOUND.test(err instanceof Error ? err.message : String(err))) return false
+    throw err
+  })
+}
+
+/** A container that resolves `ref` with `auth` when it is for ref's registry, its password loaded first (see loaded). */
+async function resolver(ref: string, auth?: RegistryAuth): Promise<Container> {
+  if (!auth || auth.address !== registryOf(ref)) return dag.container()
+  await loaded(auth.password)
+  return dag.container().withRegistryAuth(auth.address, auth.username, auth.password)
 }

@@ -3,7 +3,7 @@
 // on every image of a release before anything is applied.
 import { dag, type File, type Secret } from '@dagger.io/dagger'
 import { attestImage, classicTags, inspectImage, type Predicate } from '../adapters/cosign.js'
-import { registryOf, type RegistryAuth } from '../adapters/registry.js'
+import { imageExists, registryOf, type RegistryAuth } from '../adapters/registry.js'
 import { SERVICES } from '../config/services.js'
 import { PipelineError } from '../errors.js'
 import {
@@ -48,42 +48,6 @@ async function predicates(e: GateEvidence): Promise<Record<AttestationKind, File
     provenance: jsonFile('provenance.json', provenancePredicate(e.build)),
     tests: jsonFile('tests.json', testPredicate(e.build.service, junitSummary(junit))),
   }
-}
-
-const loadedSecrets = new WeakMap<Secret, Promise<unknown>>()
-
-/**
- * Makes the engine hold a secret given by reference (`file:`/`env:`) before an image resolution uses it. Dagger
- * v0.19.10 fetches such a secret from the client only when an exec or a push needs it; the image resolver behind `from`
- * does not, so a pull with registry auth whose secret was not used yet goes out without it (401). Asking for the
- * plaintext loads it; the value is dropped at once, never logged, stored or passed on.
- */
-function loaded(secret: Secret): Promise<unknown> {
-  if (!loadedSecrets.has(secret)) {
-    loadedSecrets.set(secret, secret.plaintext().then(() => undefined, (err: unknown) => {
-      loadedSecrets.delete(secret) // not kept: the next caller asks again
-      throw err
-    }))
-  }
-  return loadedSecrets.get(secret)!
-}
-
-/** How the engine says a registry has no such manifest (containerd's resolver: "<ref>: not found"). */
-const NOT_FOUND = /: not found\b|MANIFEST_UNKNOWN|NAME_UNKNOWN/
-
-/**
- * Whether the registry serves `ref` (a tag or a digest), asked through the engine with the credentials given. Only a
- * "not found" answer is false; any other failure (registry down, credentials refused) is thrown as it is, never read
- * as a missing image.
- */
-export async function imageExists(ref: string, auth?: RegistryAuth): Promise<boolean> {
-  const authed = auth && auth.address === registryOf(ref)
-  if (authed) await loaded(auth.password)
-  const base = authed ? dag.container().withRegistryAuth(auth.address, auth.username, auth.password) : dag.container()
-  return base.from(ref).imageRef().then(() => true, (err: unknown) => {
-    if (NOT_FOUND.test(err instanceof Error ? err.message : String(err))) return false
-    throw err
-  })
 }
 
 /**
