@@ -15,7 +15,7 @@ import { environment, type Environment } from './config/environments.js'
 import { evidenceSummary } from './plan/attestations.js'
 import { PipelineError } from './errors.js'
 import { render as renderStep } from './steps/render.js'
-import { imagePins, imagesFromArgs } from './plan/images.js'
+import { imagePins, imagesFromArgs, imagesFromRefs } from './plan/images.js'
 import { SERVICES } from './config/services.js'
 import { describeLint, exporterTargets, lintGate, metricsTargets } from './steps/lint.js'
 import { DEFAULT_ALERTMANAGER_IMAGE, DEFAULT_OTELCOL_IMAGE, DEFAULT_PROMETHEUS_IMAGE } from './adapters/promtool.js'
@@ -251,12 +251,7 @@ export class GraphmemoryIde {
   @func()
   async verify(images: string, env = 'prod', json = false, username = '', password?: Secret): Promise<string> {
     const environmentChecked = environment(env)
-    const release = Object.fromEntries(images.split(',').map((e) => e.trim()).filter(Boolean).map((e) => {
-      const eq = e.indexOf('=')
-      if (eq > 0) return [e.slice(0, eq), e.slice(eq + 1)]
-      const repo = e.split('@')[0].replace(/:[^:/]+$/, '')
-      return [SERVICES.find((s) => repo.endsWith(`/${s.image}`))?.image ?? repo, e]
-    }))
+    const release = imagesFromRefs(images, SERVICES.map((s) => s.image))
     imagePins(release)
     const result = await verifyRelease(release, environmentChecked.policy, await this.verifyOptions(Object.values(release)[0] ?? '', username, password))
     if (json) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hasDigest, imagePins, imagesFromArgs, setImageArgs } from './images.js'
+import { hasDigest, imagePins, imagesFromArgs, setImageArgs, imagesFromRefs } from './images.js'
 
 const D = 'sha256:' + 'ab'.repeat(32)
 
@@ -54,5 +54,13 @@ describe('imagesFromArgs', () => {
   it('refuses an entry without a name and a name given twice, naming both', () => {
     const attempt = () => imagesFromArgs([`r/api@${D}`, `graphmemory/api=r/a@${D}`, `graphmemory/api=r/b@${D}`])
     expect(attempt).toThrow(`image arguments refused: "r/api@${D}" is not <name>=<ref>; graphmemory/api is given twice`)
+  })
+})
+
+describe('imagesFromRefs', () => {
+  it('takes name=ref pairs and bare references by digest, naming a bare one by its repository', () => {
+    const d = `sha256:${'a'.repeat(64)}`
+    expect(imagesFromRefs(`graphmemory/api=r/x/api@${d}, r/graphmemory/dashboard:abc@${d},r/other/thing@${d}`, ['graphmemory/api', 'graphmemory/dashboard']))
+      .toEqual({ 'graphmemory/api': `r/x/api@${d}`, 'graphmemory/dashboard': `r/graphmemory/dashboard:abc@${d}`, 'r/other/thing': `r/other/thing@${d}` })
   })
 })

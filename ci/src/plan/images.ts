@@ -56,3 +56,19 @@ export function imagesFromArgs(entries: string[]): Record<string, string> {
   }
   return images
 }
+
+/**
+ * The images map from `name=ref` entries or bare references by digest, comma-separated (what `ci`'s images.json
+ * lists): a bare reference is named by the repository it is in, `<registry>/<known name>` (graphmemory/api), or the
+ * repository itself. Digests are checked by imagePins.
+ */
+export function imagesFromRefs(list: string, known: readonly string[]): Record<string, string> {
+  const entries = list.split(',').map((e) => e.trim()).filter(Boolean)
+  const named = entries.filter((e) => e.indexOf('=') > 0)
+  const images = imagesFromArgs(named)
+  for (const ref of entries.filter((e) => !(e.indexOf('=') > 0))) {
+    const repo = ref.split('@')[0].replace(/:[^:/]+$/, '')
+    images[known.find((n) => repo.endsWith(`/${n}`)) ?? repo] = ref
+  }
+  return images
+}
