@@ -7,7 +7,6 @@ import { REPO, STATE, binDir } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { waitFor } from '../lib/proc.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
 
@@ -59,7 +58,23 @@ async function buildImage(binDir, buildStamp) {
 const containerImage = async () =>
   (await $`docker inspect -f ${'{{.State.Running}} {{.Config.Image}}'} ${CONTAINER}`.nothrow().quiet()).stdout.trim()
 
-const socketReady = async () => (await $`docker exec ${CONTAINER} test -S /run/dagger/engine.sock`.nothrow().quiet()).exitCode === 0
+/**
+ * The engine answers a client: a session opens and reports the engine's version. A socket file alone is not enough:
+ * it survives in a container that restarts in a loop (seen: an engine killed mid-write kept failing at start with
+ * "failed to create engine", while the stale socket made it look ready and every test waited on it until CI's limit).
+ */
+const engineAnswers = async () =>
+  (await $({ env: { ...process.env, ...env() } })`timeout 60 ${env()._EXPERIMENTAL_DAGGER_CLI_BIN} core version`.nothrow().quiet()).exitCode === 0
+
+/** True when the container is up and not between two crashes of a restart loop. */
+const containerSteady = async () =>
+  (await $`docker inspect -f ${'{{.State.Running}} {{.State.Restarting}}'} ${CONTAINER}`.nothrow().quiet()).stdout.trim() === 'true false'
+
+/** The reason the engine refuses to start when its state volume is broken, from its log, or ''. */
+async function brokenState() {
+  const logs = await $`docker logs --tail 200 ${CONTAINER}`.nothrow().quiet()
+  return (logs.stdout + logs.stderr).split('\n').find((l) => l.includes('failed to create engine')) ?? ''
+}
 
 async function startEngine() {
   fs.mkdirSync(path.dirname(CONFIG), { recursive: true })
@@ -76,13 +91,39 @@ async function startEngine() {
   ]
   const r = await $`docker run ${args} ${IMAGE}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError('starting the Dagger engine container failed', r.stderr.trim(), 'run `make lab-status`, fix what it shows, then `make lab-up`')
-  try {
-    await waitFor(CONTAINER, socketReady, 60000)
-  } catch {
-    const logs = await $`docker logs --tail 20 ${CONTAINER}`.nothrow().quiet()
-    throw new LabError('the Dagger engine did not start', `docker logs ${CONTAINER}:\n${(logs.stdout + logs.stderr).trim()}`,
-      'fix the cause shown, then run `make lab-up`')
+  return waitUntilAnswering(120000)
+}
+
+/** Waits for the engine to answer; false when it does not within the time given. */
+async function waitUntilAnswering(timeoutMs) {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if ((await containerSteady()) && (await engineAnswers())) return true
+    if (await brokenState()) return false
+    await new Promise((r) => setTimeout(r, 1000))
   }
+  return false
+}
+
+/**
+ * Starts the engine; when its state volume is broken (an engine killed mid-write can leave a snapshot its metadata
+ * still names, and then never starts again), the volume is dropped and the engine starts with an empty cache.
+ * Returns what was done, for the note.
+ */
+async function startOrReset() {
+  if (await startEngine()) return 'started'
+  const reason = await brokenState()
+  if (!reason) await failedToStart()
+  await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
+  await $`docker volume rm ${VOLUME}`.nothrow().quiet()
+  if (await startEngine()) return `started with an empty cache: its state was broken (${reason.trim().slice(0, 160)})`
+  await failedToStart()
+}
+
+async function failedToStart() {
+  const logs = await $`docker logs --tail 20 ${CONTAINER}`.nothrow().quiet()
+  throw new LabError('the Dagger engine did not start', `docker logs ${CONTAINER}:\n${(logs.stdout + logs.stderr).trim()}`,
+    'fix the cause shown, then run `make lab-up`')
 }
 
 const sameFile = (file, text) => fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text
@@ -98,12 +139,9 @@ export async function up() {
   const buildStamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
   const rebuilt = await buildImage(dir, buildStamp)
   const current = await containerImage()
-  if (rebuilt || current !== `true ${IMAGE}` || !sameFile(CONFIG, engineToml()) || !sameFile(GC_CONFIG, engineJson())) {
-    await startEngine()
-    return { note: `engine ${VERSION} started${built ? ' (binaries built)' : ''}` }
-  }
-  await waitFor(CONTAINER, socketReady, 60000)
-  return { note: `engine ${VERSION} already running` }
+  const changed = rebuilt || current !== `true ${IMAGE}` || !sameFile(CONFIG, engineToml()) || !sameFile(GC_CONFIG, engineJson())
+  if (!changed && (await waitUntilAnswering(60000))) return { note: `engine ${VERSION} already running` }
+  return { note: `engine ${VERSION} ${await startOrReset()}${built ? ' (binaries built)' : ''}` }
 }
 
 export async function down() {
@@ -111,7 +149,7 @@ export async function down() {
 }
 
 export async function status() {
-  const running = (await containerImage()) === `true ${IMAGE}` && (await socketReady())
+  const running = (await containerImage()) === `true ${IMAGE}` && (await containerSteady()) && (await engineAnswers())
   const cli = env()._EXPERIMENTAL_DAGGER_CLI_BIN
   return [
     { name: 'dagger-engine', state: running ? 'ok' : (await imageStamp()) ? 'down' : 'missing', version: VERSION, address: `docker-container://${CONTAINER}` },
