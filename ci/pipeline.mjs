@@ -12,10 +12,10 @@ const CI = path.dirname(fileURLToPath(import.meta.url))
 const REPO = path.dirname(CI)
 const CACHE = path.join(REPO, 'node_modules', '.cache', 'graphmemory-pipeline')
 
-/** The bundle's inputs: the module and CLI sources (not their tests), the lockfile and this file (the build's options). */
+/** The bundle's inputs: the module and CLI sources, TypeScript and JavaScript (not their tests), the lockfile and this file (the build's options). */
 function inputs() {
   const sources = fs.readdirSync(CI, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('sdk') && !f.includes('node_modules'))
+    .filter((f) => (f.endsWith('.ts') || f.endsWith('.mjs')) && !f.endsWith('.test.ts') && f !== 'pipeline.mjs' && !f.startsWith('sdk') && !f.includes('node_modules'))
   return [...sources.map((f) => path.join(CI, f)), path.join(REPO, 'package-lock.json'), fileURLToPath(import.meta.url)].sort()
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { connection, dag, Container, Directory, File } from '@dagger.io/dagger'
 import { GraphmemoryIde } from './src/index.js'
 import { messageOf } from './src/errors.js'
+import { labHint } from './cli/lab-hint.js'
 import { parseCall, helpText, kebab, type Call } from './cli/args.js'
 import { surface, type ArgSpec, type Surface } from './cli/surface.js'
 import { constructorDefaults } from './cli/defaults.js'
@@ -100,6 +101,6 @@ async function invoke(call: Call, spec: Surface, raw: Record<string, string>): P
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
-  process.stderr.write(`error: ${messageOf(err)}\n`)
+  process.stderr.write(`error: ${messageOf(err)}${labHint(err)}\n`)
   process.exit(1)
 })

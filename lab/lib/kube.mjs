@@ -3,26 +3,10 @@
 import fs from 'node:fs'
 import * as k8s from '@kubernetes/client-node'
 import { LabError } from './step.mjs'
+import { ObjectApi } from '../../ci/src/adapters/object-api.mjs'
 
 /** Field manager of everything the lab applies. */
 export const FIELD_MANAGER = 'graphmemory-lab'
-
-/**
- * The generic object client with a server-side apply that sends the object exactly as given (the library's patch()
- * passes known kinds through its typed models first, which would drop any field a model lacks).
- */
-class ObjectApi extends k8s.KubernetesObjectApi {
-  async applyExact(obj, subresource) {
-    const uri = `${await this.specUriPath(obj, 'patch')}${subresource ? `/${subresource}` : ''}`
-    const ctx = this.configuration.baseServer.makeRequestContext(uri, k8s.HttpMethod.PATCH)
-    ctx.setHeaderParam('Accept', 'application/json')
-    ctx.setHeaderParam('Content-Type', k8s.PatchStrategy.ServerSideApply)
-    ctx.setQueryParam('fieldManager', FIELD_MANAGER)
-    ctx.setQueryParam('force', 'true')
-    ctx.setBody(JSON.stringify(obj))
-    return this.requestPromise(ctx)
-  }
-}
 
 /** HTTP status of a client error (0 when the server did not answer: refused connection, timeout, TLS). */
 export const statusOf = (err) => (err instanceof k8s.ApiException ? err.code : 0)
@@ -55,7 +39,7 @@ export function kubeClient(kubeconfigFile) {
  * Server-side apply (create or update, idempotent); `obj` needs apiVersion, kind, metadata.name (and namespace).
  * `subresource` (e.g. 'status') applies to that subresource instead.
  */
-export const applyObject = (client, obj, subresource) => client.objects.applyExact(obj, subresource)
+export const applyObject = (client, obj, subresource) => client.objects.applyExact(obj, { fieldManager: FIELD_MANAGER, subresource })
 
 /** True when the API server answers /readyz with 200 within timeoutMs. */
 export const apiReady = (client, timeoutMs = 3000) =>

@@ -8,7 +8,7 @@ import net from 'node:net'
 import * as k8s from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { Kube, KubeApiError, KubeAuthError, type DeploymentState, type KubeObject } from './kubernetes.js'
+import { Kube, KubeError, type DeploymentState, type KubeObject } from './kubernetes.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -219,8 +219,8 @@ describe('kubernetes adapter on the lab cluster', () => {
     const cm: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data: { level: 'info' } }
     for (const dryRun of [true, false]) {
       const err = await front.apply(cm, { dryRun }).then(() => undefined, (e: unknown) => e)
-      expect(err, `dryRun=${dryRun}`).toBeInstanceOf(KubeApiError)
-      expect((err as KubeApiError).status).toBe(400)
+      expect(err, `dryRun=${dryRun}`).toBeInstanceOf(KubeError)
+      expect(err).toMatchObject({ kind: 'invalid', status: 400 })
       expect((err as Error).message).toMatch(/key "level" already set in map/)
     }
     expect(sent.map((u) => new URL(u, 'http://x').searchParams.get('fieldValidation')), sent.join(' ')).toEqual(['Strict', 'Strict'])
@@ -233,8 +233,8 @@ describe('kubernetes adapter on the lab cluster', () => {
   it('a bad token is refused with a clear authentication message (401)', async () => {
     const bad = Kube.fromFile(kubeconfig, { token: 'not-a-valid-token' })
     const err = await bad.list('v1', 'Namespace').then(() => undefined, (e: unknown) => e)
-    expect(err).toBeInstanceOf(KubeAuthError)
-    expect((err as KubeAuthError).status).toBe(401)
+    expect(err).toBeInstanceOf(KubeError)
+    expect(err).toMatchObject({ kind: 'unauthorized', status: 401 })
     expect((err as Error).message).toContain(kube.server)
     expect((err as Error).message).toMatch(/authentication failed \(401 Unauthorized\)/)
     expect((err as Error).message).toMatch(/check .*kubeconfig.*token/)
@@ -249,8 +249,8 @@ describe('kubernetes adapter on the lab cluster', () => {
     })
     const nobody = Kube.fromFile(kubeconfig, { token: tr.status!.token })
     const err = await nobody.list('v1', 'Secret', { namespace: 'kube-system' }).then(() => undefined, (e: unknown) => e)
-    expect(err).toBeInstanceOf(KubeAuthError)
-    expect((err as KubeAuthError).status).toBe(403)
+    expect(err).toBeInstanceOf(KubeError)
+    expect(err).toMatchObject({ kind: 'forbidden', status: 403 })
     expect((err as Error).message).toMatch(/authorization failed \(403 Forbidden\).*system:serviceaccount:gm-test-rbac-/)
   })
 })

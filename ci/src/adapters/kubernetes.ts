@@ -1,6 +1,7 @@
 // A thin typed wrapper over @kubernetes/client-node: load a kubeconfig, server-side apply, get/list/delete, and
 // errors a person can act on. No rollout policy lives here: that belongs to the pipeline steps that use it.
 import * as k8s from '@kubernetes/client-node'
+import { ObjectApi } from './object-api.mjs'
 
 export type KubeObject = k8s.KubernetesObject & {
   metadata: k8s.V1ObjectMeta & { name: string }
@@ -55,29 +56,38 @@ export interface DeploymentState {
  */
 export type KubeClient = Pick<Kube, 'get' | 'list' | 'apply' | 'create' | 'replace' | 'delete'>
 
-/** The API server refused the credentials (401) or the permission (403). */
-export class KubeAuthError extends Error {
-  constructor(
-    message: string,
-    readonly status: 401 | 403,
-    readonly server: string,
-  ) {
-    super(message)
-    this.name = 'KubeAuthError'
-  }
-}
+/**
+ * What a Kubernetes call met, as steps decide on it (never by the message's text):
+ * - `unauthorized`: the credentials were not accepted (401);
+ * - `forbidden`: RBAC denies the identity that action (403 naming the user);
+ * - `rejected`: admission refused the object (403 from Pod Security, a quota, a webhook);
+ * - `invalid`: the object is malformed or fails validation (400, 422);
+ * - `not-found` (404), `conflict` (409: exists already, or changed since it was read);
+ * - `unreachable`: no answer from the API server (refused, unknown host, timeout);
+ * - `failed`: anything else.
+ */
+export type KubeErrorKind = 'unauthorized' | 'forbidden' | 'rejected' | 'invalid' | 'not-found' | 'conflict' | 'unreachable' | 'failed'
 
-/** Any other refusal by the API server, with its HTTP status and reason. */
-export class KubeApiError extends Error {
+/** A failed Kubernetes call: its kind, a message for people, and the API server's own words. */
+export class KubeError extends Error {
   constructor(
+    readonly kind: KubeErrorKind,
     message: string,
-    readonly status: number,
+    /** The API server's answer as it gave it (`409 Conflict: …`), or the network error; no advice added. */
+    readonly detail: string,
+    /** The HTTP status (0 when the server did not answer). */
+    readonly status = 0,
     readonly reason?: string,
   ) {
     super(message)
-    this.name = 'KubeApiError'
+    this.name = 'KubeError'
   }
 }
+
+/** True when `err` is a Kubernetes error of that kind. */
+export const isKubeError = (err: unknown, kind: KubeErrorKind): err is KubeError => err instanceof KubeError && err.kind === kind
+
+const KIND_BY_STATUS: Record<number, KubeErrorKind> = { 400: 'invalid', 401: 'unauthorized', 404: 'not-found', 409: 'conflict', 422: 'invalid' }
 
 interface StatusBody {
   message?: string
@@ -93,32 +103,6 @@ function statusBody(body: unknown): StatusBody {
     }
   }
   return (body ?? {}) as StatusBody
-}
-
-/**
- * The generic object client, plus a server-side apply that sends the object exactly as given. The library's own
- * patch() serializes known kinds through their typed models, which silently drops any field the model lacks (a
- * misspelt field never reaches the server); here the server sees every field and, with fieldValidation=Strict,
- * refuses unknown or duplicated ones.
- */
-class ObjectApi extends k8s.KubernetesObjectApi {
-  static forConfig(kc: k8s.KubeConfig): ObjectApi {
-    const api = kc.makeApiClient(ObjectApi)
-    api.setDefaultNamespace(kc)
-    return api
-  }
-
-  async applyExact<T extends k8s.KubernetesObject>(obj: T, q: { fieldManager: string; force: boolean; dryRun: boolean; fieldValidation: string }): Promise<T> {
-    const ctx = this.configuration.baseServer.makeRequestContext(await this.specUriPath(obj, 'patch'), k8s.HttpMethod.PATCH)
-    ctx.setHeaderParam('Accept', 'application/json')
-    ctx.setHeaderParam('Content-Type', k8s.PatchStrategy.ServerSideApply)
-    ctx.setQueryParam('fieldManager', q.fieldManager)
-    ctx.setQueryParam('force', String(q.force))
-    ctx.setQueryParam('fieldValidation', q.fieldValidation)
-    if (q.dryRun) ctx.setQueryParam('dryRun', 'All')
-    ctx.setBody(JSON.stringify(obj))
-    return this.requestPromise<T>(ctx)
-  }
 }
 
 const describe = (ref: Partial<ObjectRef>) =>
@@ -177,45 +161,34 @@ export class Kube {
     return this.config.getCurrentCluster()!.server
   }
 
-  /** Turns a client error into one message: authentication/authorization problems are named as such. */
-  translate(err: unknown, action: string): Error {
-    if (err instanceof KubeAuthError || err instanceof KubeApiError) return err
+  /** Turns a client error into a KubeError: its kind, and one message that says what failed and what to check. */
+  translate(err: unknown, action: string): KubeError {
+    if (err instanceof KubeError) return err
     if (err instanceof k8s.ApiException) {
       const body = statusBody(err.body)
+      const detail = `${err.code}${body.reason ? ` ${body.reason}` : ''}${body.message ? `: ${body.message}` : ''}`
+      const refused = `Kubernetes API server ${this.server} refused to ${action}`
       if (err.code === 401) {
-        return new KubeAuthError(
-          `Kubernetes API server ${this.server} refused to ${action}: authentication failed (401 Unauthorized). ` +
-            `The credentials (${this.source}) were not accepted: check that the kubeconfig points at the right cluster ` +
-            `and that its token (or client certificate) is current; for the lab, run \`make lab-up\` and use KUBECONFIG_LAB.`,
-          401,
-          this.server,
-        )
+        return new KubeError('unauthorized', `${refused}: authentication failed (401 Unauthorized). ` +
+          `The credentials (${this.source}) were not accepted: check that the kubeconfig points at the right cluster ` +
+          'and that its token (or client certificate) is current.', detail, 401, body.reason)
       }
-      // 403 is also how admission refuses (Pod Security, quota, LimitRange): only an RBAC denial names a user
+      // 403 is also how admission refuses (Pod Security, quota, LimitRange, webhooks): only an RBAC denial names a user
       if (err.code === 403 && /\bUser "[^"]*" cannot /.test(body.message ?? '')) {
-        return new KubeAuthError(
-          `Kubernetes API server ${this.server} refused to ${action}: authorization failed (403 Forbidden)` +
-            `${body.message ? `: ${body.message}` : ''}. ` +
-            `The identity (${this.source}) lacks that RBAC permission: check the kubeconfig's user/token, or grant it a Role.`,
-          403,
-          this.server,
-        )
+        return new KubeError('forbidden', `${refused}: authorization failed (403 Forbidden)${body.message ? `: ${body.message}` : ''}. ` +
+          `The identity (${this.source}) lacks that RBAC permission: check the kubeconfig's user/token, or grant it a Role.`, detail, 403, body.reason)
       }
-      return new KubeApiError(
-        `Kubernetes API server ${this.server} could not ${action}: ${err.code}${body.reason ? ` ${body.reason}` : ''}` +
-          `${body.message ? `: ${body.message}` : ''}`,
-        err.code,
-        body.reason,
-      )
+      const kind = err.code === 403 ? 'rejected' : (KIND_BY_STATUS[err.code] ?? 'failed')
+      return new KubeError(kind, `Kubernetes API server ${this.server} could not ${action}: ${detail}`, detail, err.code, body.reason)
     }
     const e = err as Error & { code?: string; cause?: { code?: string } }
     const code = e?.code ?? e?.cause?.code
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT') {
-      return new Error(
-        `cannot reach the Kubernetes API server ${this.server} to ${action} (${code}): is the cluster up? (lab: make lab-status)`,
-      )
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
+      return new KubeError('unreachable', `cannot reach the Kubernetes API server ${this.server} to ${action} (${code}): is the cluster up, ` +
+        `and is ${this.server} its address in ${this.source}?`, code)
     }
-    return new Error(`${action} on ${this.server} failed: ${e?.message ?? String(err)}`)
+    const message = e?.message ?? String(err)
+    return new KubeError('failed', `${action} on ${this.server} failed: ${message}`, message)
   }
 
   private async call<T>(action: string, fn: () => Promise<T>): Promise<T> {
@@ -248,7 +221,7 @@ export class Kube {
         this.objects.read<T>({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } }),
       )
     } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404) return undefined
+      if (isKubeError(err, 'not-found')) return undefined
       throw err
     }
   }
@@ -290,7 +263,7 @@ export class Kube {
       )
       return true
     } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404) return false
+      if (isKubeError(err, 'not-found')) return false
       throw err
     }
   }

@@ -2,7 +2,7 @@
 // rollout wait, lock) run in milliseconds without a lab. Objects are stored as applied; a Deployment or StatefulSet
 // reports a status chosen by `rollout` (ready, stalled on ProgressDeadlineExceeded, or still progressing). The real
 // API server's behaviour is proven by the lab suites (deploy.test.ts, deploy-real-node.test.ts).
-import { KubeApiError, type KubeClient, type KubeObject, type ObjectRef } from '../adapters/kubernetes.js'
+import { KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../adapters/kubernetes.js'
 
 /** How a workload's rollout goes in the fake: decided per object each time it is read. */
 export type RolloutBehaviour = (o: KubeObject) => 'ready' | 'stalled' | 'progressing'
@@ -74,7 +74,7 @@ export class FakeKube implements KubeClient {
   async create<T extends KubeObject>(obj: T): Promise<T> {
     const id = idOf({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name })
     this.fail('create', id)
-    if (this.objects.has(id)) throw new KubeApiError(`${id} already exists`, 409, 'AlreadyExists')
+    if (this.objects.has(id)) throw new KubeError('conflict', `${id} already exists`, '409 AlreadyExists', 409, 'AlreadyExists')
     this.objects.set(id, structuredClone({ ...obj, metadata: { ...obj.metadata, resourceVersion: '1' } }))
     return structuredClone(this.objects.get(id)) as T
   }
@@ -83,8 +83,8 @@ export class FakeKube implements KubeClient {
     const id = idOf({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name })
     this.fail('replace', id)
     const before = this.objects.get(id)
-    if (!before) throw new KubeApiError(`${id} not found`, 404, 'NotFound')
-    if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== before.metadata.resourceVersion) throw new KubeApiError(`${id} changed`, 409, 'Conflict')
+    if (!before) throw new KubeError('not-found', `${id} not found`, '404 NotFound', 404, 'NotFound')
+    if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== before.metadata.resourceVersion) throw new KubeError('conflict', `${id} changed`, '409 Conflict', 409, 'Conflict')
     this.objects.set(id, structuredClone({ ...obj, metadata: { ...obj.metadata, resourceVersion: String(Number(before.metadata.resourceVersion ?? 0) + 1) } }))
     return structuredClone(this.objects.get(id)) as T
   }

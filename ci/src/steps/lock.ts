@@ -2,7 +2,7 @@
 // naming the holder; a lock left by a killed deploy expires and is taken over.
 import os from 'node:os'
 import type { KubeObject } from '../adapters/kubernetes.js'
-import { KubeApiError, type KubeClient } from '../adapters/kubernetes.js'
+import { isKubeError, type KubeClient } from '../adapters/kubernetes.js'
 import { PipelineError } from '../errors.js'
 import { LOCK_NAME, LOCK_SECONDS, leaseSpec, lockState, type LeaseLike } from '../plan/lock.js'
 
@@ -35,7 +35,7 @@ export async function withLock<T>(kube: KubeClient, namespace: string, holder: s
       ? await kube.replace({ ...lease, metadata: { ...lease.metadata, resourceVersion: existing.metadata?.resourceVersion } })
       : await kube.create(lease)
   } catch (err) {
-    if (err instanceof KubeApiError && err.status === 409) {
+    if (isKubeError(err, 'conflict')) {
       const now2 = lockState(await kube.get<KubeObject & LeaseLike>(leaseRef(namespace)), Date.now())
       if (now2.state === 'held') throw new LockHeldError(namespace, now2.holder, now2.since, now2.expiresIn)
     }

@@ -1,7 +1,7 @@
 // Step: what a release would change in an environment. The rendered manifest is checked on the client first
 // (labels, digests, namespace, required secrets), then every object is applied as a server-side dry run: the API
 // server validates and admits it in full, and what it would store is compared with the live object.
-import { KubeApiError, type KubeClient, type KubeObject } from '../adapters/kubernetes.js'
+import { KubeError, type KubeClient, type KubeObject } from '../adapters/kubernetes.js'
 import type { Environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
 import { APP_LABELS, assertAppLabels, objectId, parseManifests, referencedSecrets, uncoveredSecrets, unpinnedImages, type K8sObject, type RequiredSecrets } from '../plan/manifests.js'
@@ -63,7 +63,7 @@ export async function planChanges(kube: KubeClient, env: Environment, objects: K
       const stored = await kube.apply(send, { dryRun: true, fieldManager: FIELD_MANAGER })
       return { send, entry: entryFor(o, live as never, stored as never) }
     } catch (err) {
-      refused.push(`${objectId(o)}: ${err instanceof KubeApiError ? err.message.replace(/^.*?could not [^:]*: /, '') : (err as Error).message}`)
+      refused.push(`${objectId(o)}: ${err instanceof KubeError ? err.detail : (err as Error).message}`)
       return undefined
     }
   }))

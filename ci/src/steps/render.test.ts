@@ -10,7 +10,7 @@ import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { labPinned, labRenderImages, repoSource } from '../../../lab/pipeline.js'
-import { Kube, KubeApiError, type KubeObject } from '../adapters/kubernetes.js'
+import { Kube, KubeError, type KubeObject } from '../adapters/kubernetes.js'
 import { ENVIRONMENT_NAMES, environment, type EnvironmentName } from '../config/environments.js'
 import {
   assertAppLabels, containerImages, objectId, parseManifests, parseRequiredSecrets, podSpecs, referencedSecrets,
@@ -247,9 +247,10 @@ describe('the rendered manifests on the lab API server', () => {
     delete bad.spec.securityContext
     delete bad.spec.containers[0].securityContext
     const refused = await kube.apply(bad, { dryRun: true }).then(() => undefined, (e: unknown) => e)
-    expect(refused).toBeInstanceOf(KubeApiError)
-    expect((refused as KubeApiError).message).toMatch(/violates PodSecurity "restricted:latest"/)
-    expect((refused as KubeApiError).message).toMatch(/allowPrivilegeEscalation != false.*unrestricted capabilities.*runAsNonRoot != true.*seccompProfile/)
+    expect(refused).toBeInstanceOf(KubeError)
+    expect(refused).toMatchObject({ kind: 'rejected', status: 403 })
+    expect((refused as KubeError).message).toMatch(/violates PodSecurity "restricted:latest"/)
+    expect((refused as KubeError).message).toMatch(/allowPrivilegeEscalation != false.*unrestricted capabilities.*runAsNonRoot != true.*seccompProfile/)
 
     // and the dry run checks the schema: a misspelt field in a rendered Deployment is refused, not ignored
     const typo = inNamespace(find(objs, 'Deployment', 'api')!, testNs) as KubeObject & { spec: { template: { spec: { containers: Record<string, unknown>[] } } } }
