@@ -53,11 +53,12 @@ describe('Deployment rollouts', () => {
     expect(v).toEqual({ state: 'ready', reason: '3 of 3 replicas ready' })
   })
 
-  it('ignores a ProgressDeadlineExceeded last updated before the wait began (an earlier rollout), not one from its second on', () => {
+  it('ignores a ProgressDeadlineExceeded last updated before the wait began or in its first second (an earlier rollout), not one after', () => {
     const stale = deployment({ updatedReplicas: 1, conditions: [progressing('ProgressDeadlineExceeded', 'ReplicaSet "api-6f5b4c" has timed out progressing.')] })
     const updatedAt = Date.parse('2024-05-01T10:10:00Z')
     expect(rolloutVerdict(stale, updatedAt + 1500)).toEqual({ state: 'progressing', reason: '1 of 3 replicas updated' })
-    expect(rolloutVerdict(stale, updatedAt + 500).state).toBe('failed') // same second: the timestamp cannot tell, so it counts
+    expect(rolloutVerdict(stale, updatedAt + 500).state).toBe('progressing') // same second: no deadline of this wait expires in it
+    expect(rolloutVerdict(stale, updatedAt - 1).state).toBe('failed') // the second after the wait's first
     expect(rolloutVerdict(stale, updatedAt - 2000).state).toBe('failed')
   })
 

@@ -36,8 +36,10 @@ export interface Workload {
 
 /**
  * The verdict on a Deployment or StatefulSet rollout. `since` (ms) is when the wait began: a ProgressDeadlineExceeded
- * condition last updated before that second belongs to an earlier rollout (the controller has not rewritten it yet)
- * and is ignored. A workload whose replicas are all updated and available is ready, whatever a stale condition says.
+ * condition last updated in that second or before belongs to an earlier rollout (the controller has not rewritten it
+ * yet) and is ignored: a deadline of this rollout expires at least a second after it began. (Counting the same second
+ * failed a rollback that began the moment the failed release's deadline was written.) A workload whose replicas are
+ * all updated and available is ready, whatever a stale condition says.
  */
 export function rolloutVerdict(w: Workload, since = 0): RolloutVerdict {
   const s = w.status ?? {}
@@ -60,7 +62,7 @@ export function rolloutVerdict(w: Workload, since = 0): RolloutVerdict {
   }
   const pending = progress()
   if (!pending) return { state: 'ready', reason: `${want} of ${want} replicas ready` }
-  const fresh = (c: Condition) => !c.lastUpdateTime || new Date(c.lastUpdateTime).getTime() >= Math.floor(since / 1000) * 1000
+  const fresh = (c: Condition) => !c.lastUpdateTime || new Date(c.lastUpdateTime).getTime() >= (Math.floor(since / 1000) + 1) * 1000
   const stalled = w.kind === 'Deployment'
     ? (s.conditions ?? []).find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded' && fresh(c))
     : undefined
