@@ -21,6 +21,7 @@ import { rollbackTarget } from '../ci/src/plan/releases.js'
 import { deployRelease, type ReleaseRequest } from '../ci/src/steps/deploy.js'
 import { readManifest, readReleases } from '../ci/src/steps/history.js'
 import { render } from '../ci/src/steps/render.js'
+import { EnvironmentName } from '../ci/src/config/environments.js'
 
 const run = crypto.randomBytes(3).toString('hex')
 const ref = (s: string, v: string) => `127.0.0.1:5001/graphmemory/${s}@sha256:${crypto.createHash('sha256').update(s + v + run).digest('hex')}`
@@ -88,7 +89,7 @@ if (haveKubectl) {
 
 // promote through the module's function: dev's running release rendered for staging and deployed there
 const promote = await timed(() => connection(async () => {
-  await labPipeline(repoSource()).promote('dev', 'staging', dag.secret(`file://${labVar('KUBECONFIG_DEPLOYER')}`), undefined,
+  await labPipeline(repoSource()).promote(EnvironmentName.dev, EnvironmentName.staging, dag.secret(`file://${labVar('KUBECONFIG_DEPLOYER')}`), undefined,
     dag.secret(`file://${labVar('LAB_DEPLOY_SECRETS')}/staging.yaml`), 120, undefined,
     labVar('LAB_RELEASE_USER'), dag.secret(`file://${labVar('LAB_RELEASE_PASSWORD_FILE')}`)) // to read the signatures it verifies
 }))

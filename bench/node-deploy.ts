@@ -22,6 +22,7 @@ import { readManifest, readReleases } from '../ci/src/steps/history.js'
 import { authFor, publish } from '../ci/src/steps/publish.js'
 import { renderRelease, requiredSecrets } from '../ci/src/steps/release.js'
 import { SERVICES } from '../ci/src/config/services.js'
+import { ServiceName } from '../ci/src/config/services.js'
 
 const run = crypto.randomBytes(3).toString('hex')
 const COMMIT = 'ea1e0de0ea1e0de0ea1e0de0ea1e0de0ea1e0de0' // the real-node test's: its images are reused
@@ -51,7 +52,7 @@ await connection(async () => {
   })
   const api = images['graphmemory/api']
   const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`
-  crashing = await publish(pipeline.build('api').withEntrypoint(['python3', '-c', 'import sys; sys.exit(3)']), crashRef, authFor(crashRef, user, password))
+  crashing = await publish(pipeline.build(ServiceName.api).withEntrypoint(['python3', '-c', 'import sys; sys.exit(3)']), crashRef, authFor(crashRef, user, password))
   await timed('render dev + lab-real-node s', async () => {
     const release = await renderRelease(source, environment('dev'), images, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])
     template = release.manifest

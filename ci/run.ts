@@ -17,6 +17,7 @@ const OUT = path.join(REPO, '.ci-out')
 
 /** A raw command-line value as the Dagger or JavaScript value the argument's type asks for. */
 function toValue(spec: ArgSpec, raw: string): unknown {
+  if (spec.values) return raw // an enum's value, checked against spec.values when the flags were read
   switch (spec.type) {
     case 'Integer': case 'Float': {
       const n = Number(raw)

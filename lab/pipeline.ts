@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import fs from 'node:fs'
 import { dag, type Directory, type File } from '@dagger.io/dagger'
 import { GraphmemoryIde } from '../ci/src/index.js'
-import { pinnedTags } from '../ci/src/config/images.js'
+import { labImageVariables, pinnedTags, type ImageOption } from '../ci/src/config/images.js'
 import { SERVICES } from '../ci/src/config/services.js'
 import { labVar } from './env.js'
 
@@ -15,15 +15,11 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** The repository as the module's source (what defaultPath "/" gives under `dagger call`). */
 export const repoSource = (): Directory => dag.host().directory(REPO, { exclude: ['**/node_modules', '.git', '.ci-out', '**/__pycache__'] })
 
-/** The lab's images for the constructor options a release pins from tags: its Postgres, Redis, monitoring and exporter images. */
-const labPinnedOptions = () => ({
-  postgresImage: labVar('LAB_IMAGE_POSTGRES'), redisImage: labVar('LAB_IMAGE_REDIS'), prometheusImage: labVar('LAB_IMAGE_PROMETHEUS'),
-  alertmanagerImage: labVar('LAB_IMAGE_ALERTMANAGER'), grafanaImage: labVar('LAB_IMAGE_GRAFANA'),
-  postgresExporterImage: labVar('LAB_IMAGE_POSTGRES_EXPORTER'), redisExporterImage: labVar('LAB_IMAGE_REDIS_EXPORTER'),
-})
+/** The lab's image for each constructor option that names one (the images table's lab variables). */
+const labImages = () => Object.fromEntries(Object.entries(labImageVariables()).map(([option, variable]) => [option, labVar(variable)])) as Record<ImageOption, string>
 
 /** What a lab release pins from tags (see ImageSources.pinned): logical name → the lab image's tag. */
-export const labPinned = (): Record<string, string> => pinnedTags(labPinnedOptions())
+export const labPinned = (): Record<string, string> => pinnedTags(labImages())
 
 /**
  * The components the lab's deploys render (LAB_DEPLOY_COMPONENTS, e.g. lab-real-node: the pods on the real node, data
@@ -46,12 +42,12 @@ export function labSigning(): { key: ReturnType<typeof dag.secret>; password: Re
  * own), verifying with `publicKey` (default: the lab's signing key's).
  */
 export function labPipeline(source: Directory, commit = crypto.randomBytes(20).toString('hex'), publicKey?: File): GraphmemoryIde {
-  const o = labPinnedOptions()
+  const o = labImages()
   return new GraphmemoryIde(source,
-    labVar('LAB_IMAGE_PYTHON_BUILD'), labVar('LAB_IMAGE_PYTHON_RUNTIME'), o.postgresImage, o.redisImage,
-    labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, labVar('LAB_IMAGE_TRIVY'), labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
-    labVar('LAB_IMAGE_COSIGN'), labVar('LAB_IMAGE_KUSTOMIZE'), o.prometheusImage, o.alertmanagerImage,
-    labVar('LAB_IMAGE_OTELCOL'), o.grafanaImage, labDeployComponents(), o.postgresExporterImage, o.redisExporterImage,
+    o.builderImage, o.runtimeImage, o.postgresImage, o.redisImage,
+    labVar('LAB_RELEASE_REGISTRY'), commit, 1700000000, o.trivyImage, labVar('LAB_TRIVY_DB_REPOSITORY'), 'CRITICAL,HIGH',
+    o.cosignImage, o.kustomizeImage, o.prometheusImage, o.alertmanagerImage,
+    o.otelcolImage, o.grafanaImage, labDeployComponents(), o.postgresExporterImage, o.redisExporterImage,
     publicKey ?? (process.env.LAB_SIGNING_PUBLIC_KEY_FILE && fs.existsSync(process.env.LAB_SIGNING_PUBLIC_KEY_FILE) ? labSigning().publicKey : undefined))
 }
 

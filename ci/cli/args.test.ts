@@ -10,7 +10,7 @@ const surface: Surface = {
     { name: 'verbose', description: 'chatty', type: 'Boolean', optional: true },
   ],
   functions: [
-    { name: 'build', description: 'Build one.', returns: 'Container', args: [{ name: 'service', description: 'which', type: 'String', optional: false }] },
+    { name: 'build', description: 'Build one.', returns: 'Container', args: [{ name: 'service', description: 'which', type: 'ServiceName', optional: false, values: ['api', 'dashboard'] }] },
     { name: 'testEnv', description: 'Env.', returns: 'Container', args: [{ name: 'service', description: 'which', type: 'String', optional: false }] },
     { name: 'ci', description: 'All.', returns: 'Directory', args: [{ name: 'password', description: 'pw', type: 'Secret', optional: true }] },
   ],
@@ -46,8 +46,14 @@ describe('library-mode command line', () => {
     expect(() => parseCall(['ci', '--password'], surface)).toThrow(/--password has no value/)
   })
 
-  it('help lists every function and a function help lists its flags', () => {
+  it('an enum flag takes only its values, and says which', () => {
+    expect(parseCall(['build', '--service', 'api'], surface).args).toEqual({ service: 'api' })
+    expect(() => parseCall(['build', '--service', 'web'], surface)).toThrow(/--service "web" is not a valid ServiceName: it takes one of api, dashboard/)
+    expect(() => parseCall(['build', '--service=API'], surface)).toThrow(/not a valid ServiceName/)
+  })
+
+  it('help lists every function and a function help lists its flags, an enum\'s values with it', () => {
     expect(helpText(surface)).toMatch(/build\s+Build one\.[\s\S]*test-env[\s\S]*--registry String/)
-    expect(helpText(surface, 'build')).toMatch(/--service String \(required\)/)
+    expect(helpText(surface, 'build')).toMatch(/--service ServiceName \(api \| dashboard\) \(required\)/)
   })
 })

@@ -36,6 +36,9 @@ function readFlags(tokens: string[], specs: ArgSpec[], where: string): Record<st
       else if (next === undefined) throw new PipelineError(`--${match[1]} has no value`, `it takes a ${spec.type}`, `pass --${match[1]} <value>`)
       else { value = next; i++ }
     }
+    if (spec.values && !spec.values.includes(value)) {
+      throw new PipelineError(`--${match[1]} "${value}" is not a valid ${spec.type}`, `it takes one of ${spec.values.join(', ')}`, `pass --${match[1]} ${spec.values[0]} (or another of those)`)
+    }
     values[spec.name] = value
   }
   return values
@@ -78,7 +81,7 @@ export function parseCall(argv: string[], surface: Surface): Call {
 
 /** The --help text: the functions and their flags, with their doc comments. */
 export function helpText(surface: Surface, fnName?: string): string {
-  const describe = (a: ArgSpec) => `    --${kebab(a.name)} ${a.type}${a.optional ? '' : ' (required)'}${a.defaultValue ? ` [default ${a.defaultValue}]` : ''}\n        ${a.description.replace(/\n/g, ' ')}`
+  const describe = (a: ArgSpec) => `    --${kebab(a.name)} ${a.type}${a.values ? ` (${a.values.join(' | ')})` : ''}${a.optional ? '' : ' (required)'}${a.defaultValue ? ` [default ${a.defaultValue}]` : ''}\n        ${a.description.replace(/\n/g, ' ')}`
   const fn = surface.functions.find((f) => kebab(f.name) === fnName)
   if (fn) return [`${kebab(fn.name)} → ${fn.returns}`, `  ${fn.description.replace(/\n/g, '\n  ')}`, '  flags:', ...fn.args.map(describe)].join('\n')
   return [

@@ -1,24 +1,13 @@
 // Library-mode defaults: what `dagger call` would take from the module's defaultPath, plus the commit from git and,
 // when the lab's env is loaded, the lab's images and registry in place of the official ones.
 import { execFileSync } from 'node:child_process'
+import { labImageVariables } from '../src/config/images.js'
 
 /** Constructor arguments filled from environment variables when set (the lab's env file sets them all). */
 export const LAB_DEFAULTS: Record<string, string> = {
-  builderImage: 'LAB_IMAGE_PYTHON_BUILD',
-  runtimeImage: 'LAB_IMAGE_PYTHON_RUNTIME',
-  postgresImage: 'LAB_IMAGE_POSTGRES',
-  redisImage: 'LAB_IMAGE_REDIS',
+  ...labImageVariables(),
   registry: 'LAB_RELEASE_REGISTRY',
-  trivyImage: 'LAB_IMAGE_TRIVY',
   trivyDbRepository: 'LAB_TRIVY_DB_REPOSITORY',
-  cosignImage: 'LAB_IMAGE_COSIGN',
-  kustomizeImage: 'LAB_IMAGE_KUSTOMIZE',
-  prometheusImage: 'LAB_IMAGE_PROMETHEUS',
-  alertmanagerImage: 'LAB_IMAGE_ALERTMANAGER',
-  otelcolImage: 'LAB_IMAGE_OTELCOL',
-  grafanaImage: 'LAB_IMAGE_GRAFANA',
-  postgresExporterImage: 'LAB_IMAGE_POSTGRES_EXPORTER',
-  redisExporterImage: 'LAB_IMAGE_REDIS_EXPORTER',
   // the lab's deploys put the application on its real node (lab/components/storage.mjs publishes lab-real-node)
   components: 'LAB_DEPLOY_COMPONENTS',
   publicKey: 'LAB_SIGNING_PUBLIC_KEY_FILE',

@@ -1,6 +1,8 @@
 // Module mode cannot run offline here; the SDK's own introspector proves what `dagger functions` would list.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { introspect, type Surface } from './surface.js'
+import { IMAGES } from '../src/config/images.js'
+import { LAB_DEFAULTS } from './defaults.js'
 
 let surface: Surface
 beforeAll(async () => { surface = await introspect() }, 180000)
@@ -39,22 +41,38 @@ describe('module surface (the SDK introspector, offline)', () => {
   })
 
   it('lists one function per step with typed arguments', () => {
-    expect(args('build')).toEqual({ service: 'String' })
+    expect(args('build')).toEqual({ service: 'ServiceName' })
     expect(fn('build').returns).toBe('Container')
-    expect(args('test')).toEqual({ service: 'String' })
+    expect(args('test')).toEqual({ service: 'ServiceName' })
     expect(fn('test').returns).toBe('File')
-    expect(args('publish')).toMatchObject({ service: 'String', username: 'String?', password: 'Secret?' })
-    expect(args('scan')).toEqual({ service: 'String', reportOnly: 'Boolean?' })
+    expect(args('publish')).toMatchObject({ service: 'ServiceName', username: 'String?', password: 'Secret?' })
+    expect(args('scan')).toEqual({ service: 'ServiceName', reportOnly: 'Boolean?' })
     expect(fn('scan').returns).toBe('Directory')
     expect(fn('sbom').returns).toBe('File')
     expect(args('sign')).toEqual({ ref: 'String', key: 'Secret', keyPassword: 'Secret', username: 'String?', password: 'Secret?' })
-    expect(args('verify')).toEqual({ images: 'String', env: 'String?', json: 'Boolean?', username: 'String?', password: 'Secret?' })
+    expect(args('verify')).toEqual({ images: 'String', env: 'EnvironmentName?', json: 'Boolean?', username: 'String?', password: 'Secret?' })
     expect(fn('verify').description).toMatch(/Example: dagger call/)
     // deploy from source signs what its gate publishes; promote and rollback verify with the key's public half
     for (const f of ['deploy', 'promote', 'rollback']) expect(args(f)).toMatchObject({ signingKey: 'Secret?', signingPassword: 'Secret?' })
-    expect(args('deploy')).toMatchObject({ env: 'String', kubeconfig: 'Secret', secrets: 'Secret?', images: 'String?', password: 'Secret?' })
+    expect(args('deploy')).toMatchObject({ env: 'EnvironmentName', kubeconfig: 'Secret', secrets: 'Secret?', images: 'String?', password: 'Secret?' })
     expect(fn('ci').returns).toBe('Directory')
     expect(args('ci')).toEqual({ services: 'String?', username: 'String?', password: 'Secret?', signingKey: 'Secret?', signingPassword: 'Secret?' })
+  })
+
+  it('takes every image option from the images table: its default is the table\'s (adding an image is one row and its parameter)', () => {
+    const ctor = Object.fromEntries(surface.constructorArgs.map((a) => [a.name, a]))
+    for (const [option, row] of Object.entries(IMAGES)) {
+      expect(ctor[option], `constructor --${option}`).toMatchObject({ type: 'String', defaultValue: row.default })
+    }
+    expect(Object.keys(LAB_DEFAULTS)).toEqual(expect.arrayContaining(Object.keys(IMAGES)))
+  })
+
+  it('takes environments and services as enums: the CLI checks the value and --help lists them', () => {
+    const arg = (f: string, a: string) => fn(f).args.find((x) => x.name === a)!
+    for (const f of ['render', 'plan', 'deploy', 'rollback', 'history', 'verify']) expect(arg(f, 'env').values, f).toEqual(['dev', 'staging', 'prod'])
+    for (const a of ['from', 'to']) expect(arg('promote', a).values).toEqual(['dev', 'staging', 'prod'])
+    for (const f of ['build', 'test', 'testEnv', 'publish', 'scan', 'sbom']) expect(arg(f, 'service').values, f).toEqual(['api', 'analytics', 'dashboard'])
+    expect(arg('verify', 'env').defaultValue).toBe('prod')
   })
 
   it('documents every function and argument (they become `dagger call --help`)', () => {
@@ -64,6 +82,9 @@ describe('module surface (the SDK introspector, offline)', () => {
       ...surface.functions.flatMap((f) => f.args.filter((a) => !a.description).map((a) => `${f.name} --${a.name}`)),
     ]
     expect(undocumented).toEqual([])
+    // and each function shows one way to call it
+    const kebabName = (n: string) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+    expect(surface.functions.filter((f) => !new RegExp(`Example: dagger call (--\\S+ \\S+ )*${kebabName(f.name)}\\b`).test(f.description)).map((f) => f.name)).toEqual([])
   })
 })
 

@@ -22,6 +22,8 @@ export interface ArgSpec {
   defaultPath?: string
   /** Paths left out of a defaultPath directory. */
   ignore?: string[]
+  /** The values an enum argument takes (e.g. dev, staging, prod), in declaration order. */
+  values?: string[]
 }
 
 export interface FunctionSpec {
@@ -54,11 +56,15 @@ function typeName(t: any): string {
   return t.name ?? KINDS[t.kind] ?? String(t.kind)
 }
 
-const argSpec = (a: any): ArgSpec => ({
+/** Enum name → its values, as the introspector found them. */
+type Enums = Record<string, string[]>
+
+const argSpec = (enums: Enums) => (a: any): ArgSpec => ({
   name: a.name, description: a.description ?? '', type: typeName(a.type), optional: Boolean(a.isOptional || a.isNullable || a.defaultValue !== undefined || a.defaultPath),
   ...(a.defaultValue !== undefined ? { defaultValue: String(a.defaultValue) } : {}),
   ...(a.defaultPath ? { defaultPath: a.defaultPath } : {}),
   ...(a.ignore ? { ignore: a.ignore } : {}),
+  ...(enums[typeName(a.type)] ? { values: enums[typeName(a.type)] } : {}),
 })
 
 /**
@@ -86,13 +92,16 @@ export async function introspect(): Promise<Surface> {
   const main = objects.map((o) => o.toJSON()).find((o) => o.name.toLowerCase() === MODULE_NAME.replace(/-/g, ''))
   if (!main) throw new Error(`the module has no main object for ${MODULE_NAME}`)
   const ctor = main.constructor?.toJSON?.() ?? main.constructor
+  const enums: Enums = Object.fromEntries(Object.values(module.enums as Record<string, { toJSON(): any }>).map((e) => e.toJSON())
+    .map((e: any) => [e.name, Object.values(e.values).map((v: any) => String(v.value ?? v.name))]))
+  const arg = argSpec(enums)
   return {
     object: main.name,
     description: main.description ?? '',
-    constructorArgs: Object.values(ctor?.arguments ?? {}).map(argSpec),
+    constructorArgs: Object.values(ctor?.arguments ?? {}).map(arg),
     functions: Object.values(main.methods).map((f: any) => ({
       name: f.alias ?? f.name, description: f.description ?? '',
-      args: Object.values(f.arguments).map(argSpec), returns: typeName(f.returnType),
+      args: Object.values(f.arguments).map(arg), returns: typeName(f.returnType),
     })),
   }
 }

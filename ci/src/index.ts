@@ -1,7 +1,7 @@
 // The main object of the module: it only wires the steps (ci/src/steps), one function each.
 import { dag, object, func, argument, type Container, type Directory, type File, type Secret, type Service } from '@dagger.io/dagger'
 import { serviceConfig } from './config/services.js'
-import { pinnedTags } from './config/images.js'
+import { IMAGES, pinnedTags } from './config/images.js'
 import { build as buildStep, serviceSources, type BuildOptions } from './steps/build.js'
 import { test as testStep, testContainer, type TestOptions } from './steps/test.js'
 import { authFor, commitTag, imageRef, publish as publishStep } from './steps/publish.js'
@@ -11,14 +11,13 @@ import { sbom as sbomStep } from './steps/sbom.js'
 import { sign as signStep } from './steps/sign.js'
 import { assertVerified, describeVerification, verifyRelease } from './steps/attest.js'
 import { publicKeyOf } from './adapters/cosign.js'
-import { environment, type Environment } from './config/environments.js'
+import { EnvironmentName, environment, type Environment } from './config/environments.js'
 import { evidenceSummary } from './plan/attestations.js'
 import { PipelineError } from './errors.js'
 import { render as renderStep } from './steps/render.js'
 import { imagePins, imagesFromArgs, imagesFromRefs } from './plan/images.js'
-import { SERVICES } from './config/services.js'
+import { SERVICES, ServiceName } from './config/services.js'
 import { describeLint, exporterTargets, lintGate, metricsTargets } from './steps/lint.js'
-import { DEFAULT_ALERTMANAGER_IMAGE, DEFAULT_OTELCOL_IMAGE, DEFAULT_PROMETHEUS_IMAGE } from './adapters/promtool.js'
 import type { DeployContext } from './steps/commands.js'
 
 /**
@@ -84,25 +83,25 @@ export class GraphmemoryIde {
   constructor(
     @argument({ defaultPath: '/', ignore: ['**/node_modules', '.git', '**/__pycache__', '**/.pytest_cache', '**/.venv', '.ci-out', 'ci/sdk'] })
     source: Directory,
-    builderImage = 'python:3.11-slim-bookworm',
-    runtimeImage = 'python:3.11-slim-bookworm',
-    postgresImage = 'postgres:15-bookworm',
-    redisImage = 'redis:7-bookworm',
+    builderImage: string = IMAGES.builderImage.default,
+    runtimeImage: string = IMAGES.runtimeImage.default,
+    postgresImage: string = IMAGES.postgresImage.default,
+    redisImage: string = IMAGES.redisImage.default,
     registry = 'ghcr.io/graphmemory',
     commit = '',
     commitTime = 0,
-    trivyImage = 'docker.io/aquasec/trivy:0.74.0',
+    trivyImage: string = IMAGES.trivyImage.default,
     trivyDbRepository = 'mirror.gcr.io/aquasec/trivy-db:2',
     severity = 'CRITICAL,HIGH',
-    cosignImage = 'ghcr.io/sigstore/cosign/cosign:v3.1.3-dev',
-    kustomizeImage = 'registry.k8s.io/kustomize/kustomize:v5.8.0',
-    prometheusImage = DEFAULT_PROMETHEUS_IMAGE,
-    alertmanagerImage = DEFAULT_ALERTMANAGER_IMAGE,
-    otelcolImage = DEFAULT_OTELCOL_IMAGE,
-    grafanaImage = 'docker.io/grafana/grafana:12.3.0',
+    cosignImage: string = IMAGES.cosignImage.default,
+    kustomizeImage: string = IMAGES.kustomizeImage.default,
+    prometheusImage: string = IMAGES.prometheusImage.default,
+    alertmanagerImage: string = IMAGES.alertmanagerImage.default,
+    otelcolImage: string = IMAGES.otelcolImage.default,
+    grafanaImage: string = IMAGES.grafanaImage.default,
     components = '',
-    postgresExporterImage = 'quay.io/prometheuscommunity/postgres-exporter:v0.11.1',
-    redisExporterImage = 'docker.io/oliver006/redis_exporter:v1.45.0',
+    postgresExporterImage: string = IMAGES.postgresExporterImage.default,
+    redisExporterImage: string = IMAGES.redisExporterImage.default,
     publicKey?: File,
   ) {
     this.source = source
@@ -148,40 +147,44 @@ export class GraphmemoryIde {
 
   /**
    * The runtime image of one service, built from its Dockerfile.
+   * Example: dagger call build --service api
    * @param service api, analytics or dashboard
    */
   @func()
-  build(service: string): Container {
+  build(service: ServiceName): Container {
     return buildStep(this.source, serviceConfig(service), this.buildOptions)
   }
 
   /**
    * Runs one service's test suite (its Dockerfile `test` target) with real Postgres and Redis bound as services;
    * returns the JUnit report, fails naming the failing tests.
+   * Example: dagger call test --service api export --path junit.xml
    * @param service api, analytics or dashboard
    */
   @func()
-  async test(service: string): Promise<File> {
+  async test(service: ServiceName): Promise<File> {
     return (await testStep(this.source, serviceConfig(service), this.testOptions)).junit
   }
 
   /**
    * The test image of one service with its backing services bound: open a shell in it with `terminal`.
+   * Example: dagger call test-env --service api terminal
    * @param service api, analytics or dashboard
    */
   @func()
-  testEnv(service: string): Container {
+  testEnv(service: ServiceName): Container {
     return testContainer(this.source, serviceConfig(service), this.testOptions)
   }
 
   /**
    * Builds one service and pushes it to the registry, tagged with the commit; returns the reference with its digest.
+   * Example: dagger call --registry ghcr.io/acme publish --service api --username acme --password env:REGISTRY_TOKEN
    * @param service api, analytics or dashboard
    * @param username registry user
    * @param password registry password or token
    */
   @func()
-  async publish(service: string, username = '', password?: Secret): Promise<string> {
+  async publish(service: ServiceName, username = '', password?: Secret): Promise<string> {
     const config = serviceConfig(service)
     const ref = imageRef(this.registry, config, commitTag(this.commit))
     return publishStep(this.build(service), ref, authFor(ref, username, password))
@@ -191,12 +194,13 @@ export class GraphmemoryIde {
    * Scans one service: its image for vulnerable packages, its Dockerfile and the manifests for misconfigurations, its
    * source for secrets. Returns the reports (JSON and SARIF); fails listing what blocks (package, CVE, severity,
    * installed and fixed version) when a finding reaches the severity threshold.
+   * Example: dagger call scan --service dashboard --report-only export --path scan
    * @param service api, analytics or dashboard
    * @param reportOnly return the reports even when a finding blocks, listing it in blocked.txt (a nightly upload to
    * code scanning, where findings become alerts); the gate of `ci` is unchanged
    */
   @func()
-  async scan(service: string, reportOnly = false): Promise<Directory> {
+  async scan(service: ServiceName, reportOnly = false): Promise<Directory> {
     const run = reportOnly ? scanReports : scanGate
     return run(service, this.build(service), this.scanSources(service), await this.scanOptions())
   }
@@ -217,15 +221,17 @@ export class GraphmemoryIde {
   /**
    * The software bill of materials of one service's image, as CycloneDX JSON (from the scan's own analysis of the
    * image: the same packages the vulnerability scan judged).
+   * Example: dagger call sbom --service analytics export --path sbom.cdx.json
    * @param service api, analytics or dashboard
    */
   @func()
-  async sbom(service: string): Promise<File> {
+  async sbom(service: ServiceName): Promise<File> {
     return sbomStep(this.build(service), await this.scanOptions())
   }
 
   /**
    * Signs a published image by digest with a cosign key; the signature is stored in the registry beside it.
+   * Example: dagger call sign --ref ghcr.io/acme/graphmemory/api@sha256:... --key env:COSIGN_PRIVATE_KEY --key-password env:COSIGN_PASSWORD
    * @param ref the image reference with its digest (what publish returns)
    * @param key cosign private key
    * @param keyPassword password of the private key
@@ -249,7 +255,7 @@ export class GraphmemoryIde {
    * @param password registry password or token
    */
   @func()
-  async verify(images: string, env = 'prod', json = false, username = '', password?: Secret): Promise<string> {
+  async verify(images: string, env: EnvironmentName = EnvironmentName.prod, json = false, username = '', password?: Secret): Promise<string> {
     const environmentChecked = environment(env)
     const release = imagesFromRefs(images, SERVICES.map((s) => s.image))
     imagePins(release)
@@ -280,6 +286,7 @@ export class GraphmemoryIde {
    * The whole pipeline for every service (or those named): build and test in parallel, scan, SBOM, then publish and
    * sign only when everything passed. Returns a folder with summary.txt, summary.json, images.json and each service's
    * reports; fails with the summary when any step fails.
+   * Example: dagger call ci --username acme --password env:REGISTRY_TOKEN --signing-key env:COSIGN_PRIVATE_KEY --signing-password env:COSIGN_PASSWORD export --path .ci-out/ci
    * @param services comma-separated service names (default: all)
    * @param username registry user
    * @param password registry password or token; without it nothing is published
@@ -338,17 +345,19 @@ export class GraphmemoryIde {
 
   /**
    * The manifests of an environment, rendered by kustomize with the images pinned to digests.
+   * Example: dagger call render --env staging export --path staging.yaml
    * @param env dev, staging or prod (required, no default)
    * @param images name=ref@sha256:digest pairs, comma-separated (e.g. graphmemory/api=registry/api@sha256:...)
    */
   @func()
-  render(env: string, images = ''): File {
+  render(env: EnvironmentName, images = ''): File {
     return renderStep(this.source.directory('k8s'), env, imagesFromArgs(images ? [images] : []), this.kustomizeImage, this.componentList, this.source.directory('monitoring'))
   }
 
   /**
    * What deploying would change in an environment (server-side dry run): per object create, update (with the changed
    * fields), prune or unchanged. Without images, the images running there now (so only manifest changes show).
+   * Example: dagger call plan --env prod --kubeconfig file:$HOME/.kube/config
    * @param env dev, staging or prod (required, no default)
    * @param kubeconfig kubeconfig of the cluster
    * @param images name=ref@sha256:digest pairs, comma-separated
@@ -356,15 +365,17 @@ export class GraphmemoryIde {
    * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
    */
   @func()
-  async plan(env: string, kubeconfig: Secret, images = '', json = false, cluster?: Service): Promise<string> {
+  async plan(env: EnvironmentName, kubeconfig: Secret, images = '', json = false, cluster?: Service): Promise<string> {
     return (await releaseSteps()).planEnvironment(this.deployContext(''), env, kubeconfig, images, json, cluster)
   }
 
   /**
-   * Deploys to an environment, guarded: builds and publishes the images unless given by digest, renders, plans,
-   * creates the given Secrets, applies (server-side, under the environment's lock), prunes what the last release had
-   * and this one lacks, waits for every rollout and records the release. On failure the last good release is applied
-   * again and the call fails naming the object, its condition and its recent events.
+   * Deploys to an environment, guarded: runs ci's gate for the images not given by digest (build, tests, scan, SBOM,
+   * publish, sign), verifies every image under the environment's policy, renders, plans, creates the given Secrets,
+   * applies (server-side, under the environment's lock), waits for every rollout, then prunes what the last release
+   * had and this one lacks, and records the release. On failure the last good release is applied again and the call
+   * fails naming the object, its condition and its recent events.
+   * Example: dagger call deploy --env prod --kubeconfig file:$HOME/.kube/config --password env:REGISTRY_TOKEN --signing-key env:COSIGN_PRIVATE_KEY --signing-password env:COSIGN_PASSWORD
    * @param env dev, staging or prod (required, no default)
    * @param kubeconfig kubeconfig of the cluster
    * @param secrets the environment's Secrets as YAML (<secret>: {<key>: <value>}); required once, kept after
@@ -377,13 +388,14 @@ export class GraphmemoryIde {
    * @param signingPassword password of the cosign private key
    */
   @func()
-  async deploy(env: string, kubeconfig: Secret, secrets?: Secret, images = '', username = '', password?: Secret, timeout = 300, cluster?: Service,
+  async deploy(env: EnvironmentName, kubeconfig: Secret, secrets?: Secret, images = '', username = '', password?: Secret, timeout = 300, cluster?: Service,
     signingKey?: Secret, signingPassword?: Secret): Promise<string> {
     return (await releaseSteps()).deployEnvironment(this.deployContext(username, password, signingKey, signingPassword), env, kubeconfig, secrets, images, timeout, cluster)
   }
 
   /**
    * Rolls an environment back to an earlier release (default: the one before the current), from its recorded manifest.
+   * Example: dagger call --public-key cosign.pub rollback --env prod --kubeconfig file:$HOME/.kube/config
    * @param env dev, staging or prod (required, no default)
    * @param kubeconfig kubeconfig of the cluster
    * @param to the release number to restore (see history); 0 means the previous good one
@@ -395,24 +407,26 @@ export class GraphmemoryIde {
    * @param signingPassword password of the cosign private key
    */
   @func()
-  async rollback(env: string, kubeconfig: Secret, to = 0, timeout = 300, cluster?: Service, username = '', password?: Secret,
+  async rollback(env: EnvironmentName, kubeconfig: Secret, to = 0, timeout = 300, cluster?: Service, username = '', password?: Secret,
     signingKey?: Secret, signingPassword?: Secret): Promise<string> {
     return (await releaseSteps()).rollbackEnvironment(this.deployContext(username, password, signingKey, signingPassword), env, kubeconfig, to, timeout, cluster)
   }
 
   /**
    * The releases of an environment, newest first: status, time, commit, origin and digests.
+   * Example: dagger call history --env prod --kubeconfig file:$HOME/.kube/config
    * @param env dev, staging or prod (required, no default)
    * @param kubeconfig kubeconfig of the cluster
    * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
    */
   @func()
-  async history(env: string, kubeconfig: Secret, cluster?: Service): Promise<string> {
+  async history(env: EnvironmentName, kubeconfig: Secret, cluster?: Service): Promise<string> {
     return (await releaseSteps()).environmentHistory(env, kubeconfig, cluster)
   }
 
   /**
    * Promotes a release: deploys to `to` exactly the digests running in `from` (dev → staging → prod), no rebuild.
+   * Example: dagger call --public-key cosign.pub promote --from staging --to prod --kubeconfig file:$HOME/.kube/config
    * @param from the environment whose running release is promoted
    * @param to the next environment
    * @param kubeconfig kubeconfig of the cluster of `to`
@@ -426,7 +440,7 @@ export class GraphmemoryIde {
    * @param signingPassword password of the cosign private key
    */
   @func()
-  async promote(from: string, to: string, kubeconfig: Secret, fromKubeconfig?: Secret, secrets?: Secret, timeout = 300, cluster?: Service,
+  async promote(from: EnvironmentName, to: EnvironmentName, kubeconfig: Secret, fromKubeconfig?: Secret, secrets?: Secret, timeout = 300, cluster?: Service,
     username = '', password?: Secret, signingKey?: Secret, signingPassword?: Secret): Promise<string> {
     return (await releaseSteps()).promoteEnvironment(this.deployContext(username, password, signingKey, signingPassword), from, to, kubeconfig, fromKubeconfig, secrets, timeout, cluster)
   }
@@ -437,6 +451,7 @@ export class GraphmemoryIde {
    * rules and dashboards parsed; every alert's severity, summary and runbook; every metric a rule or panel names
    * checked against the /metrics pages of the three services' images (run as services). Fails listing each problem
    * as file:line.
+   * Example: dagger call lint
    * @param otelcolConfigs collector configs to validate, comma-separated (default: every monitoring/logging/otelcol*.yaml)
    */
   @func()
@@ -445,7 +460,7 @@ export class GraphmemoryIde {
       prometheusImage: this.prometheusImage, alertmanagerImage: this.alertmanagerImage, otelcolImage: this.otelcolImage,
       otelcolConfigs: otelcolConfigs ? otelcolConfigs.split(',').map((s) => s.trim()) : undefined,
       targets: [
-        ...metricsTargets(SERVICES, (name) => this.build(name)),
+        ...metricsTargets(SERVICES, (name) => this.build(name as ServiceName)),
         ...exporterTargets({
           postgres: this.postgresImage, redis: this.redisImage, postgresExporter: this.postgresExporterImage,
           redisExporter: this.redisExporterImage, client: this.runtimeImage,

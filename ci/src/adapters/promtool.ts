@@ -3,10 +3,6 @@
 // step decides what a failure means and how it is shown.
 import { dag, ReturnType, type Container, type Directory } from '@dagger.io/dagger'
 
-/** The official images, pinned to the versions the lab builds from Debian bookworm (online defaults). */
-export const DEFAULT_PROMETHEUS_IMAGE = 'docker.io/prom/prometheus:v2.42.0'
-export const DEFAULT_ALERTMANAGER_IMAGE = 'docker.io/prom/alertmanager:v0.25.0'
-
 /** Where the repository's monitoring/ folder is mounted: commands name files as `monitoring/...`, relative to it. */
 export const WORKDIR = '/src'
 /** Where Prometheus configs expect their rule files (`rule_files: /etc/prometheus/rules/*.yml`). */
@@ -47,9 +43,6 @@ export const testRules = (c: Container, files: string[]) => runTool(c, ['promtoo
 
 /** `amtool check-config FILE`: an Alertmanager config (routes, receivers, inhibit rules, templates). */
 export const amtoolCheckConfig = (c: Container, file: string) => runTool(c, ['amtool', 'check-config', file])
-
-/** The official OpenTelemetry Collector contrib image (online default; the lab passes LAB_IMAGE_OTELCOL). */
-export const DEFAULT_OTELCOL_IMAGE = 'docker.io/otel/opentelemetry-collector-contrib:0.165.0'
 
 /** `<collector> validate --config FILE`, through the image's entrypoint (the binary's name differs between images). */
 export const otelcolValidate = (c: Container, file: string) => runTool(c, ['validate', `--config=${file}`], true)

@@ -3,11 +3,18 @@
 import { PipelineError } from '../errors.js'
 import type { ReleasePolicy } from '../plan/attestations.js'
 
-/** The valid environment names, in promotion order. */
-export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const
+/**
+ * An environment of GraphMemory-IDE, in promotion order. A Dagger enum: `dagger call` refuses any other value and
+ * `--help` lists these; members are spelt as their values, so `--env prod` reads as documented.
+ */
+export enum EnvironmentName {
+  dev = 'dev',
+  staging = 'staging',
+  prod = 'prod',
+}
 
-/** One of the valid environment names. */
-export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number]
+/** The valid environment names, in promotion order. */
+export const ENVIRONMENT_NAMES: readonly EnvironmentName[] = Object.values(EnvironmentName)
 
 /** What the pipeline knows about one environment. */
 export interface Environment {
@@ -42,9 +49,9 @@ const env = (name: EnvironmentName, replicas: number, host: string, policy: Rele
 
 /** Every environment by name. */
 export const ENVIRONMENTS: Readonly<Record<EnvironmentName, Environment>> = Object.freeze({
-  dev: env('dev', 1, 'dev.graphmemory.example.com', DEV_POLICY),
-  staging: env('staging', 2, 'staging.graphmemory.example.com', RELEASE_POLICY, 'dev'),
-  prod: env('prod', 2, 'graphmemory.example.com', RELEASE_POLICY, 'staging'),
+  dev: env(EnvironmentName.dev, 1, 'dev.graphmemory.example.com', DEV_POLICY),
+  staging: env(EnvironmentName.staging, 2, 'staging.graphmemory.example.com', RELEASE_POLICY, EnvironmentName.dev),
+  prod: env(EnvironmentName.prod, 2, 'graphmemory.example.com', RELEASE_POLICY, EnvironmentName.staging),
 })
 
 /** The order releases move through: dev → staging → prod. */

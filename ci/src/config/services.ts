@@ -1,12 +1,22 @@
 // The services the pipeline builds, tests, scans and ships: one typed description each.
 import { PipelineError } from '../errors.js'
 
+/**
+ * A service the pipeline builds. A Dagger enum: `dagger call build --service api` refuses any other value and `--help`
+ * lists these; members are spelt as their values.
+ */
+export enum ServiceName {
+  api = 'api',
+  analytics = 'analytics',
+  dashboard = 'dashboard',
+}
+
 /** A backing service a test suite needs, bound into its container by Dagger. */
 export type Backing = 'postgres' | 'redis'
 
 export interface ServiceConfig {
   /** Short name used on the command line and in image names. */
-  name: string
+  name: ServiceName
   /** Dockerfile, relative to the repository root. */
   dockerfile: string
   /** Folder holding the services' sources (relative to the repository root): the Dockerfiles' build context. */
@@ -26,16 +36,16 @@ export interface ServiceConfig {
   testNeeds: Backing[]
 }
 
-const service = (name: string, dockerfile: string, port: number, testNeeds: Backing[], shares: string[]): ServiceConfig => ({
+const service = (name: ServiceName, dockerfile: string, port: number, testNeeds: Backing[], shares: string[]): ServiceConfig => ({
   name, dockerfile: `docker/production/${dockerfile}`, context: 'services', reads: [name, ...shares, 'testsupport'],
   image: `graphmemory/${name}`, port, readyPath: '/ready', testNeeds,
 })
 
 /** Every service, in the order summaries list them. */
 export const SERVICES: readonly ServiceConfig[] = [
-  service('api', 'Dockerfile.fastapi', 8000, ['postgres', 'redis'], ['common']),
-  service('analytics', 'Dockerfile.analytics', 8002, ['redis'], ['common']),
-  service('dashboard', 'Dockerfile.streamlit', 8501, [], []),
+  service(ServiceName.api, 'Dockerfile.fastapi', 8000, ['postgres', 'redis'], ['common']),
+  service(ServiceName.analytics, 'Dockerfile.analytics', 8002, ['redis'], ['common']),
+  service(ServiceName.dashboard, 'Dockerfile.streamlit', 8501, [], []),
 ]
 
 /** The names of every service. */

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { labPipeline, repoSource } from '../../../lab/pipeline.js'
 import { generateKeyPair } from '../adapters/cosign.js'
+import { EnvironmentName } from '../config/environments.js'
+import { ServiceName } from '../config/services.js'
 
 const hex = (n: number) => crypto.randomBytes(n).toString('hex')
 /** A whole pipeline run on a shared 2-core machine: minutes when another suite builds beside it. */
@@ -49,8 +51,8 @@ describe('ci (library mode, lab engine and registries)', () => {
         dag.container().withRegistryAuth(labVar('LAB_RELEASE_REGISTRY'), user(), password()).from(ref)
           .withExec(['id', '-u']).stdout()))
       const release = Object.entries(images).map(([name, ref]) => `graphmemory/${name}=${ref}`).join(',')
-      const verified = JSON.parse(await labPipeline(repoSource(), undefined, pair.file('cosign.pub')).verify(release, 'prod', true, user(), password()))
-      const otherKey = await labPipeline(repoSource(), undefined, other.file('cosign.pub')).verify(images.api, 'dev', false, user(), password())
+      const verified = JSON.parse(await labPipeline(repoSource(), undefined, pair.file('cosign.pub')).verify(release, EnvironmentName.prod, true, user(), password()))
+      const otherKey = await labPipeline(repoSource(), undefined, other.file('cosign.pub')).verify(images.api, EnvironmentName.dev, false, user(), password())
         .then(() => 'verified', (e) => String(e))
       return { images, summary: await out.file('summary.txt').contents(), junit: await out.file('api/junit.xml').contents(), pulledUsers, verified, otherKey,
         keyText: await pair.file('cosign.key').contents() }
@@ -110,7 +112,7 @@ describe('ci (library mode, lab engine and registries)', () => {
     const wrong = `wrong-${hex(8)}`
     const file = path.join(fs.mkdtempSync('/tmp/gmi-pw-'), 'pw')
     fs.writeFileSync(file, wrong)
-    const error = await inSession(() => labPipeline(repoSource()).publish('dashboard', user(), dag.secret(`file://${file}`))
+    const error = await inSession(() => labPipeline(repoSource()).publish(ServiceName.dashboard, user(), dag.secret(`file://${file}`))
       .then(() => '', (e) => String(e)))
     expect(error).toMatch(new RegExp(`to ${labVar('LAB_RELEASE_REGISTRY').replace(/\./g, '\\.')}: authentication failed`))
     expect(error).not.toContain(wrong)

@@ -7,6 +7,7 @@ import { labVar } from '../../../lab/env.js'
 import { labDeployComponents, labPipeline, labSigning, repoSource } from '../../../lab/pipeline.js'
 import { withLabEnvironments } from '../../../lab/environments-lock.js'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
+import { EnvironmentName } from '../config/environments.js'
 
 /** Runs fn inside one Dagger session and returns its result. */
 async function inSession<T>(fn: () => Promise<T>): Promise<T> {
@@ -34,24 +35,24 @@ async function runningImages(namespace: string): Promise<Record<string, string>>
 
 describe('deploy commands (library mode, lab engine, registry and cluster)', () => {
   it('refuses an unknown environment before any work, naming the valid ones', async () => {
-    const message = await inSession(() => labPipeline(repoSource()).deploy('qa', kubeconfig()).then(() => 'deployed', (e: Error) => e.message))
+    const message = await inSession(() => labPipeline(repoSource()).deploy('qa' as EnvironmentName, kubeconfig()).then(() => 'deployed', (e: Error) => e.message))
     expect(message).toMatch(/unknown environment "qa": valid environments are dev, staging, prod/)
   })
 
   it('deploys dev from source, rolls back, promotes dev to staging, and lists the history', async () => {
     const out = await withLabEnvironments(() => inSession(async () => {
-      const deployA = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), secrets('dev'), '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
+      const deployA = await labPipeline(repoSource(), COMMIT_A).deploy(EnvironmentName.dev, kubeconfig(), secrets('dev'), '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
       const imagesA = await runningImages('graphmemory-dev')
-      const again = await labPipeline(repoSource(), COMMIT_A).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
-      await labPipeline(repoSource(), COMMIT_B).deploy('dev', kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
+      const again = await labPipeline(repoSource(), COMMIT_A).deploy(EnvironmentName.dev, kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
+      await labPipeline(repoSource(), COMMIT_B).deploy(EnvironmentName.dev, kubeconfig(), undefined, '', labVar('LAB_RELEASE_USER'), password(), 180, undefined, ...signingArgs())
       const imagesB = await runningImages('graphmemory-dev')
-      const rolledBack = await labPipeline(repoSource()).rollback('dev', kubeconfig(), 0, 180, undefined, labVar('LAB_RELEASE_USER'), password())
+      const rolledBack = await labPipeline(repoSource()).rollback(EnvironmentName.dev, kubeconfig(), 0, 180, undefined, labVar('LAB_RELEASE_USER'), password())
       const imagesAfterRollback = await runningImages('graphmemory-dev')
-      const promoted = await labPipeline(repoSource()).promote('dev', 'staging', kubeconfig(), undefined, secrets('staging'), 180, undefined, labVar('LAB_RELEASE_USER'), password())
-      const history = await labPipeline(repoSource()).history('dev', kubeconfig())
-      const planSame = await labPipeline(repoSource()).plan('dev', kubeconfig())
+      const promoted = await labPipeline(repoSource()).promote(EnvironmentName.dev, EnvironmentName.staging, kubeconfig(), undefined, secrets('staging'), 180, undefined, labVar('LAB_RELEASE_USER'), password())
+      const history = await labPipeline(repoSource()).history(EnvironmentName.dev, kubeconfig())
+      const planSame = await labPipeline(repoSource()).plan(EnvironmentName.dev, kubeconfig())
       const newApi = `${labVar('LAB_RELEASE_REGISTRY')}/graphmemory/api@sha256:${'c'.repeat(64)}`
-      const planApi = JSON.parse(await labPipeline(repoSource()).plan('dev', kubeconfig(), `graphmemory/api=${newApi}`, true))
+      const planApi = JSON.parse(await labPipeline(repoSource()).plan(EnvironmentName.dev, kubeconfig(), `graphmemory/api=${newApi}`, true))
       return { deployA, imagesA, again, imagesB, rolledBack, imagesAfterRollback, promoted, history, planSame, planApi,
         staging: await runningImages('graphmemory-staging'), devAfterPlan: await runningImages('graphmemory-dev') }
     }))

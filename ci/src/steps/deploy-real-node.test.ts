@@ -25,6 +25,7 @@ import { deployRelease, type ReleaseRequest } from './deploy.js'
 import { readReleases } from './history.js'
 import { authFor, publish } from './publish.js'
 import { renderManifest, renderRelease, requiredSecrets } from './release.js'
+import { ServiceName } from '../config/services.js'
 
 const RUN = crypto.randomBytes(3).toString('hex')
 /** A fixed commit: the same source gives the same images, so a second run publishes nothing new. */
@@ -60,7 +61,7 @@ beforeAll(async () => {
     for (const ref of Object.values(services)) await pipeline.sign(ref, signing.key, signing.password, user, password)
     const api = services['graphmemory/api']
     const crashRef = `${api.slice(0, api.indexOf('@'))}-crash`
-    crashingApi = await publish(pipeline.build('api').withEntrypoint(['python3', '-c', 'import sys; print("api: refusing to start (crash test)"); sys.exit(3)']),
+    crashingApi = await publish(pipeline.build(ServiceName.api).withEntrypoint(['python3', '-c', 'import sys; print("api: refusing to start (crash test)"); sys.exit(3)']),
       crashRef, authFor(crashRef, user, password))
     missingApi = `${api.slice(0, api.indexOf('@'))}@sha256:${crypto.createHash('sha256').update(`missing ${RUN}`).digest('hex')}`
     const release = await renderRelease(source, dev, services, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])

@@ -15,6 +15,8 @@ import { attestImage, generateKeyPair } from '../adapters/cosign.js'
 import { parseManifests } from '../plan/manifests.js'
 import { authFor } from './publish.js'
 import { sign } from './sign.js'
+import { EnvironmentName } from '../config/environments.js'
+import { ServiceName } from '../config/services.js'
 
 /** A whole gate run on a shared 2-core machine: minutes when another suite builds beside it. */
 const GATE_RUN = 900_000
@@ -97,7 +99,7 @@ describe('deploy from source runs the gate (lab)', () => {
       const error = await inSession(() => {
         const { key, password: keyPassword } = labSigning()
         const others = release({ 'graphmemory/api': '' }).split(',').filter((e) => !e.endsWith('=')).join(',')
-        return labPipeline(broken(), commit).deploy('dev', kubeconfig(), secrets('dev'), others, user(), password(), 120, undefined, key, keyPassword)
+        return labPipeline(broken(), commit).deploy(EnvironmentName.dev, kubeconfig(), secrets('dev'), others, user(), password(), 120, undefined, key, keyPassword)
           .then(() => 'deployed', (e: Error) => e.message)
       })
       return { error, before, after: await devState() }
@@ -120,7 +122,7 @@ describe('deploy from source runs the gate (lab)', () => {
       const error = await inSession(async () => {
         const { key, password: keyPassword } = labSigning()
         const others = release({ 'graphmemory/dashboard': '' }).split(',').filter((e) => !e.endsWith('=')).join(',')
-        return labPipeline(await vulnerable(), commit).deploy('dev', kubeconfig(), secrets('dev'), others, user(), password(), 120, undefined, key, keyPassword)
+        return labPipeline(await vulnerable(), commit).deploy(EnvironmentName.dev, kubeconfig(), secrets('dev'), others, user(), password(), 120, undefined, key, keyPassword)
           .then(() => 'deployed', (e: Error) => e.message)
       })
       return { error, before, after: await devState() }
@@ -132,7 +134,7 @@ describe('deploy from source runs the gate (lab)', () => {
   }, GATE_RUN)
 
   it('a deploy from source without a signing key is refused before any work', async () => {
-    const error = await inSession(() => labPipeline(repoSource()).deploy('dev', kubeconfig(), undefined, '', user(), password())
+    const error = await inSession(() => labPipeline(repoSource()).deploy(EnvironmentName.dev, kubeconfig(), undefined, '', user(), password())
       .then(() => 'deployed', (e: Error) => e.message))
     expect(error).toMatch(/cannot deploy dev from source: api, analytics, dashboard would be built, and no signing key is given/)
   })
@@ -146,7 +148,7 @@ describe('deploy verifies every image before apply (lab)', () => {
       const cosignImage = labVar('LAB_IMAGE_COSIGN')
       const api = labPipeline(repoSource(), hex(20))
       // three digests of the API that passed no gate: the same image under other commits (another revision label)
-      const [unsigned, otherKey, noScan] = await Promise.all([0, 1, 2].map(() => labPipeline(repoSource(), hex(20)).publish('api', user(), password())))
+      const [unsigned, otherKey, noScan] = await Promise.all([0, 1, 2].map(() => labPipeline(repoSource(), hex(20)).publish(ServiceName.api, user(), password())))
       const otherPassword = dag.setSecret(`other-cosign-password-${hex(4)}`, hex(12))
       const other = generateKeyPair(cosignImage, otherPassword)
       await sign(otherKey, dag.setSecret(`other-cosign-key-${hex(4)}`, await other.file('cosign.key').contents()), otherPassword, auth, { cosignImage })
@@ -154,14 +156,14 @@ describe('deploy verifies every image before apply (lab)', () => {
       await attestImage(cosignImage, noScan, key, keyPassword, [{ cosignType: 'https://in-toto.io/attestation/test-result/v0.1', file: testsOnly }], auth, false)
       const missing = `${signed['graphmemory/api'].split('@')[0]}@sha256:${crypto.createHash('sha256').update(hex(8)).digest('hex')}`
       // the cluster's last line: prod's namespace, as its overlay renders it, admits the signed image and refuses the others
-      const prodNs = parseManifests(await api.render('prod', release()).contents()).find((o) => o.kind === 'Namespace')!
+      const prodNs = parseManifests(await api.render(EnvironmentName.prod, release()).contents()).find((o) => o.kind === 'Namespace')!
       await admin().apply(prodNs as KubeObject)
       const admission = Object.fromEntries(await Promise.all(Object.entries({ signed: signed['graphmemory/api'], unsigned, otherKey }).map(async ([what, image]) =>
         [what, await admin().apply(probePod(image), { dryRun: true }).then(() => 'admitted', (e: Error) => e.message)] as const)))
       const before = await devState()
       const refusals: Record<string, string> = {}
       for (const [what, ref] of Object.entries({ unsigned, otherKey, noScan, missing })) {
-        refusals[what] = await api.deploy('dev', kubeconfig(), secrets('dev'), release({ 'graphmemory/api': ref }), user(), password(), 120)
+        refusals[what] = await api.deploy(EnvironmentName.dev, kubeconfig(), secrets('dev'), release({ 'graphmemory/api': ref }), user(), password(), 120)
           .then(() => 'deployed', (e: Error) => e.message)
       }
       return { refusals, admission, before, after: await devState() }
@@ -181,7 +183,7 @@ describe('deploy verifies every image before apply (lab)', () => {
   it('verify shows what each image carries, human and JSON; no signing secret in its output', async () => {
     const { text, json } = await inSession(async () => {
       const p = labPipeline(repoSource())
-      return { text: await p.verify(release(), 'prod', false, user(), password()), json: JSON.parse(await p.verify(Object.values(signed).join(','), 'prod', true, user(), password())) }
+      return { text: await p.verify(release(), EnvironmentName.prod, false, user(), password()), json: JSON.parse(await p.verify(Object.values(signed).join(','), EnvironmentName.prod, true, user(), password())) }
     })
     expect(text).toMatch(/graphmemory\/api: .*@sha256:[0-9a-f]{64}\n  signature: verified with the pipeline's public key\n  sbom: \d+ packages\n  scan: passed at CRITICAL,HIGH/)
     expect(text).toMatch(/provenance: commit c{40}/)

@@ -15,13 +15,13 @@ import { labVar } from '../../../lab/env.js'
 import { labRenderImages } from '../../../lab/pipeline.js'
 import { roleBinding } from '../../../lab/components/deployer.mjs'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
-import { environment, type EnvironmentName } from '../config/environments.js'
+import { ENVIRONMENT_NAMES, environment } from '../config/environments.js'
 import { assertAppLabels, objectId, parseManifests, podSpecs, unpinnedImages, type K8sObject } from '../plan/manifests.js'
 import { render } from './render.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const MONITORING = path.join(REPO, 'monitoring')
-const ENVS: EnvironmentName[] = ['dev', 'staging', 'prod']
+const ENVS = ENVIRONMENT_NAMES
 const APPS = ['prometheus', 'alertmanager', 'grafana', 'postgres-exporter', 'redis-exporter']
 /** Each exporter: its store, metrics port, and the job Prometheus must give it (the rules read job="postgres"/"redis"). */
 const EXPORTERS = { 'postgres-exporter': { store: 'postgres', port: 9187, storePort: 5432 }, 'redis-exporter': { store: 'redis', port: 9121, storePort: 6379 } }
@@ -54,7 +54,7 @@ const FILES: Record<string, string[]> = {
   'grafana-dashboards': fs.readdirSync(path.join(MONITORING, 'grafana', 'dashboards')).filter((f) => f.endsWith('.json')).map((f) => `grafana/dashboards/${f}`),
 }
 
-const rendered = new Map<EnvironmentName, K8sObject[]>()
+const rendered = new Map<string, K8sObject[]>()
 let images: Record<string, string>
 
 beforeAll(async () => {
