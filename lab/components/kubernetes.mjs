@@ -90,10 +90,10 @@ async function openssl(args, what) {
  * A key pair and a certificate signed by the cluster CA, at `${prefix}.key` / `${prefix}.crt`: made once, made again
  * when the CA or what was asked for changes (`${prefix}.spec` records both). `usage`: clientAuth or serverAuth;
  * `sans`: subjectAltName entries (`IP:...`, `DNS:...`). Client certificates authenticate to the API server as
- * user = CN, groups = O (its --client-ca-file is this CA).
+ * user = CN, groups = O (its --client-ca-file is this CA). `ca`: another signer ({ crt, key }), e.g. the front proxy's.
  */
-export async function issueCert(prefix, { cn, orgs = [], usage = 'clientAuth', sans = [], days = 825 }) {
-  const ca = fs.readFileSync(CA_FILE)
+export async function issueCert(prefix, { cn, orgs = [], usage = 'clientAuth', sans = [], days = 825, ca: signer = { crt: CA_FILE, key: pki('ca.key') } }) {
+  const ca = fs.readFileSync(signer.crt)
   const spec = JSON.stringify({ cn, orgs, usage, sans, ca: crypto.createHash('sha256').update(ca).digest('hex') })
   const [crt, key, specFile] = ['crt', 'key', 'spec'].map((e) => `${prefix}.${e}`)
   if (exists(crt) && exists(key) && exists(specFile) && fs.readFileSync(specFile, 'utf8') === spec) return { crt, key }
@@ -105,7 +105,7 @@ export async function issueCert(prefix, { cn, orgs = [], usage = 'clientAuth', s
     ...(sans.length ? [`subjectAltName=${sans.join(',')}`] : []), '',
   ].join('\n'))
   await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', key, '-out', `${prefix}.csr`], `the key of ${cn}`)
-  await openssl(['x509', '-req', '-in', `${prefix}.csr`, '-CA', CA_FILE, '-CAkey', pki('ca.key'), '-CAcreateserial',
+  await openssl(['x509', '-req', '-in', `${prefix}.csr`, '-CA', signer.crt, '-CAkey', signer.key, '-CAcreateserial',
     '-days', String(days), '-sha256', '-extfile', ext, '-out', crt], `the certificate of ${cn}`)
   fs.chmodSync(key, 0o600)
   fs.writeFileSync(specFile, spec)
@@ -150,6 +150,16 @@ async function ensurePki() {
   }
   // the API server's identity toward kubelets (logs, exec, port-forward on the lab's real node)
   await issueCert(pki('apiserver-kubelet-client'), { cn: 'kube-apiserver-kubelet-client', orgs: ['system:masters'] })
+  // API aggregation (metrics.k8s.io, lab/components/metrics-server.mjs): the API server proxies to an extension API
+  // server as `front-proxy-client`, naming the user in X-Remote-* headers; the extension trusts those headers only from
+  // a certificate of this CA, its own, so that no client certificate of the cluster CA can assert another user
+  if (!exists(pki('front-proxy-ca.crt'))) {
+    await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-sha256',
+      '-subj', '/CN=graphmemory-lab-front-proxy-ca', '-keyout', pki('front-proxy-ca.key'), '-out', pki('front-proxy-ca.crt'),
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'],
+    'the front proxy CA')
+  }
+  await issueCert(pki('front-proxy-client'), { cn: 'front-proxy-client', ca: { crt: pki('front-proxy-ca.crt'), key: pki('front-proxy-ca.key') } })
   for (const f of fs.readdirSync(PKI)) if (/\.(key|csv)$/.test(f)) fs.chmodSync(pki(f), 0o600)
 }
 
@@ -277,6 +287,12 @@ function daemonSpecs(bin, stages) {
         // the lab CA, and the API server shows them its own client certificate (logs, exec, port-forward)
         `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt')}`, `--kubelet-client-key=${pki('apiserver-kubelet-client.key')}`,
         `--kubelet-certificate-authority=${CA_FILE}`, '--kubelet-preferred-address-types=InternalIP,Hostname',
+        // API aggregation: requests for an APIService go to its Service (a ClusterIP, reached through kube-proxy's
+        // rules on the host) with the front proxy's client certificate and the caller in these headers
+        `--requestheader-client-ca-file=${pki('front-proxy-ca.crt')}`, '--requestheader-allowed-names=front-proxy-client',
+        '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${pki('front-proxy-client.crt')}`, `--proxy-client-key-file=${pki('front-proxy-client.key')}`,
       ],
     },
     {

@@ -1,0 +1,162 @@
+// metrics-server in the lab's cluster: v0.8.0 built from its Go module (lab/go/metrics-server), an image of it on the
+// lab's Debian base in the mirror, applied as the cluster owner through the lab variant k8s/cluster/lab/metrics-server
+// (on the real node, scraping the real node's kubelet only). The API server serves metrics.k8s.io from it through the
+// aggregation layer (its --requestheader-*/--proxy-client-* flags, lab/components/kubernetes.mjs): the HPAs and
+// `kubectl top` read it. Its serving certificate is issued by the lab CA (the APIService checks it with caBundle), and
+// it checks the kubelet's serving certificate (issued by the same CA, lab/components/node.mjs) with the service
+// account's ca.crt: no --kubelet-insecure-tls. docs/lab.md, "metrics-server".
+import fs from 'node:fs'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import { $ } from 'zx'
+import * as k8s from '@kubernetes/client-node'
+import { REPO, STATE } from '../lib/paths.mjs'
+import { LabError } from '../lib/step.mjs'
+import { goBuild } from '../lib/gobuild.mjs'
+import { sleep } from '../lib/proc.mjs'
+import { kubeClient, deploymentRollout, messageOf, readObject, waitRolledOut } from '../lib/kube.mjs'
+import { MIRROR } from './registries.mjs'
+import { IMAGES, ref } from './base-images.mjs'
+import * as kubernetes from './kubernetes.mjs'
+import * as node from './node.mjs'
+import { apply, render, pinned } from './log-collector.mjs'
+
+export const name = 'metrics-server'
+
+export const VERSION = 'v0.8.0' // sigs.k8s.io/metrics-server in lab/go/metrics-server/go.mod
+/** The cluster owner's bundle, and the lab's variant of it. */
+export const BUNDLE = path.join(REPO, 'k8s', 'cluster', 'metrics-server')
+export const LAB_BUNDLE = path.join(REPO, 'k8s', 'cluster', 'lab', 'metrics-server')
+export const NAMESPACE = 'kube-system'
+export const DEPLOYMENT = 'metrics-server'
+export const API_SERVICE = 'v1beta1.metrics.k8s.io'
+const SERVING_SECRET = 'metrics-server-serving'
+export const IMAGE = `${MIRROR}/gmi-lab/metrics-server:${VERSION}`
+/** The image the bundle names; the lab runs its own build of the same release instead. */
+const OFFICIAL_IMAGE = /^registry\.k8s\.io\/metrics-server\/metrics-server:/
+const PKI = path.join(STATE, 'metrics-server', 'pki')
+/** metrics-server's version is client-go's version variables (upstream's Makefile stamps them the same way). */
+const VERSION_PKG = 'k8s.io/client-go/pkg/version'
+
+let admin
+const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
+
+/** Builds (or finds cached) metrics-server at the lowest CPU priority; returns { dir, built }. */
+export function build() {
+  return goBuild({
+    module: 'metrics-server', version: VERSION, nice: true,
+    targets: [{ pkg: 'sigs.k8s.io/metrics-server/cmd/metrics-server', out: 'metrics-server', ldflags: `-X ${VERSION_PKG}.gitVersion=${VERSION} -X ${VERSION_PKG}.gitTreeState=clean` }],
+  })
+}
+
+const dockerfile = (base, stamp) => `FROM ${base}
+COPY metrics-server /metrics-server
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="metrics-server" org.opencontainers.image.version="${VERSION}"
+USER 65534:65534
+ENTRYPOINT ["/metrics-server"]
+`
+
+const imageStamp = async (target) =>
+  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${target}`.nothrow().quiet()).stdout.trim()
+
+async function inMirror(image) {
+  const [, repo, tag] = image.match(/^[^/]+\/(.+):([^:]+)$/)
+  const r = await fetch(`http://${MIRROR}/v2/${repo}/manifests/${tag}`, {
+    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  }).catch(() => undefined)
+  return r?.status === 200
+}
+
+/** Builds, checks (`--version`) and pushes the image unless the mirror holds this build of it; true when it pushed. */
+async function ensureImage(binDir) {
+  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
+  const stamp = crypto.createHash('sha256').update(dockerfile(base, '')).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
+  if ((await imageStamp(IMAGE)) === stamp && (await inMirror(IMAGE))) return false
+  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -t ${IMAGE} -f - ${binDir}`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError('building the metrics-server image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
+  const v = await $`docker run --rm ${IMAGE} --version`.nothrow().quiet()
+  if (!`${v.stdout}${v.stderr}`.includes(VERSION)) throw new LabError('the metrics-server image does not run', `${v.stdout}${v.stderr}`.trim(), 'check lab/go/metrics-server, then run `make lab-up`')
+  const p = await $`docker push ${IMAGE}`.nothrow().quiet()
+  if (p.exitCode !== 0) throw new LabError(`pushing ${IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
+  return true
+}
+
+/** The serving certificate (lab CA) as a kubernetes.io/tls Secret; its name is what the lab variant mounts. */
+async function servingSecret() {
+  const dns = `${DEPLOYMENT}.${NAMESPACE}.svc`
+  const cert = await kubernetes.issueCert(path.join(PKI, 'serving'), { cn: dns, usage: 'serverAuth', sans: [`DNS:${dns}`, `DNS:${dns}.cluster.local`] })
+  return {
+    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
+    metadata: { name: SERVING_SECRET, namespace: NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'graphmemory-metrics-server', 'app.kubernetes.io/managed-by': 'graphmemory-lab' } },
+    data: { 'tls.crt': fs.readFileSync(cert.crt).toString('base64'), 'tls.key': fs.readFileSync(cert.key).toString('base64') },
+  }
+}
+
+/** The lab variant's objects: the lab's image pinned by digest, the APIService checking the serving cert with the lab CA. */
+export async function labObjects() {
+  const image = await pinned(IMAGE)
+  const objects = await render(LAB_BUNDLE)
+  for (const o of objects) {
+    for (const c of o.spec?.template?.spec?.containers ?? []) if (OFFICIAL_IMAGE.test(c.image)) c.image = image
+    if (o.kind === 'APIService') o.spec.caBundle = fs.readFileSync(kubernetes.CA_FILE).toString('base64')
+  }
+  return objects
+}
+
+async function rollout() {
+  const dep = await client().kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: DEPLOYMENT, namespace: NAMESPACE })
+  const { done, why } = deploymentRollout(dep)
+  return { ready: done, why }
+}
+
+/** The APIService's Available condition: { ok, why }. */
+export async function apiServiceAvailable() {
+  const svc = await readObject(client(), { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: API_SERVICE } })
+  const c = svc?.status?.conditions?.find((x) => x.type === 'Available')
+  return { ok: c?.status === 'True', why: svc ? `${API_SERVICE} ${c ? `${c.status === 'True' ? 'available' : `not available: ${c.reason} ${c.message ?? ''}`.trim()}` : 'not checked yet'}` : `${API_SERVICE} missing` }
+}
+
+/** Waits until the aggregation layer answers for metrics.k8s.io (the API server reached metrics-server). */
+async function waitAvailable(timeoutMs = 120000) {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const a = await apiServiceAvailable()
+    if (a.ok) return a
+    if (Date.now() > until) {
+      throw new LabError('metrics.k8s.io is not available', a.why,
+        'see the metrics-server pod\'s log (kubectl -n kube-system logs deploy/metrics-server) and the kube-apiserver log, then run `make lab-up`')
+    }
+    await sleep(2000)
+  }
+}
+
+export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPACE, 'metrics-server', rollout, timeoutMs)
+
+export async function up() {
+  const t0 = performance.now()
+  if ((await node.status())[0].state !== 'ok') {
+    throw new LabError('metrics-server needs the real node', 'lab-real-node is not Ready', 'run `make lab-up` (the node component comes first)')
+  }
+  const bin = await build()
+  const pushed = await ensureImage(bin.dir)
+  const tBuilt = performance.now()
+  await apply(await servingSecret())
+  for (const o of await labObjects()) await apply(o)
+  const { why } = await waitReady()
+  const api = await waitAvailable()
+  const secs = (a, b) => ((b - a) / 1000).toFixed(1)
+  const made = [bin.built && 'built metrics-server', pushed && 'image pushed'].filter(Boolean)
+  return {
+    note: `${NAMESPACE}/${DEPLOYMENT}: ${why}; ${api.why}${made.length ? ` (${made.join(', ')} in ${secs(t0, tBuilt)}s)` : ''}`,
+    built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())),
+  }
+}
+
+/** Nothing to stop: the pod goes with the node's `down()`, the objects with the cluster's. */
+export async function down() {}
+
+export async function status() {
+  const r = await rollout().catch((err) => ({ ready: false, why: messageOf(err) }))
+  const a = await apiServiceAvailable().catch((err) => ({ ok: false, why: messageOf(err) }))
+  return [{ name, state: r.ready && a.ok ? 'ok' : r.ready || a.ok ? 'down' : 'missing', version: VERSION, address: `${NAMESPACE}/${DEPLOYMENT}: ${r.why}; ${a.why}` }]
+}
