@@ -78,7 +78,7 @@ deploy: lab-up
 	$(prepare-env) graphmemory-$(ENV)
 	$(pipeline) deploy --env $(ENV) $(cluster-auth) --secrets file:$$LAB_DEPLOY_SECRETS/$(ENV).yaml $(release-auth) $(signing)
 	$(pipeline) history --env $(ENV) $(cluster-auth)
-	$(with-lab) scripts/health-check --namespace graphmemory-$(ENV) --kubeconfig $$KUBECONFIG_DEPLOYER
+	$(with-lab) scripts/health-check --namespace graphmemory-$(ENV) --kubeconfig $$KUBECONFIG_DEPLOYER --ca $$LAB_INGRESS_CA
 
 ## lint: the monitoring files checked by promtool, amtool, the collector and against the services' real /metrics
 lint: deps

@@ -5,10 +5,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
 import * as k8s from '@kubernetes/client-node'
-import { $ } from 'zx'
 import { parse, stringify } from 'yaml'
 import { REPO, SECRETS, STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
+import { environmentTls } from '../lib/ingress-ca.mjs'
 
 export const name = 'deployer'
 
@@ -91,18 +91,6 @@ function writeKubeconfig(token) {
 /** Where the lab keeps each environment's Secret values for deploys (YAML, 0600): `--secrets file:<this>/<env>.yaml`. */
 export const DEPLOY_SECRETS = path.join(SECRETS, 'deploy')
 
-/** A self-signed certificate for the environment's hosts (the lab has no ingress controller; the Ingress still needs one). */
-async function selfSignedTls(env) {
-  const host = env === 'prod' ? 'graphmemory.example.com' : `${env}.graphmemory.example.com`
-  const tmp = fs.mkdtempSync(path.join(DEPLOY_SECRETS, '.tls-'))
-  try {
-    await $`openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj ${`/CN=${host}`} -addext ${`subjectAltName=DNS:${host},DNS:api.${host}`} -keyout ${path.join(tmp, 'tls.key')} -out ${path.join(tmp, 'tls.crt')}`.quiet()
-    return { 'tls.crt': fs.readFileSync(path.join(tmp, 'tls.crt'), 'utf8'), 'tls.key': fs.readFileSync(path.join(tmp, 'tls.key'), 'utf8') }
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true })
-  }
-}
-
 /**
  * A lab value for one key of a required Secret: a URL key gets an address where nothing listens (the lab reaches no
  * PagerDuty or chat service), any other key a URL-safe random value.
@@ -121,9 +109,10 @@ async function writeDeploySecrets(env) {
   fs.mkdirSync(DEPLOY_SECRETS, { recursive: true, mode: 0o700 })
   const values = {}
   for (const [name, { type, keys }] of Object.entries(required)) {
+    // the Ingress certificate is always the lab ingress CA's for the overlay's hosts (kept in state, renewed there)
+    const tls = type === 'kubernetes.io/tls' ? await environmentTls(env) : {}
     const kept = before[name] ?? {}
-    const tls = type === 'kubernetes.io/tls' && keys.some((k) => !kept[k]) ? await selfSignedTls(env) : {}
-    values[name] = Object.fromEntries(keys.map((k) => [k, kept[k] ?? tls[k] ?? labValue(k)]))
+    values[name] = Object.fromEntries(keys.map((k) => [k, tls[k] ?? kept[k] ?? labValue(k)]))
   }
   const text = stringify(values)
   if (!exists(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text, { mode: 0o600 })

@@ -17,11 +17,12 @@ import * as storage from './storage.mjs'
 import * as logCollector from './log-collector.mjs'
 import * as kubeStateMetrics from './kube-state-metrics.mjs'
 import * as admission from './admission.mjs'
+import * as ingress from './ingress.mjs'
 import * as metricsServer from './metrics-server.mjs'
 import * as networkPolicy from './network-policy.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, logCollector, kubeStateMetrics, admission, metricsServer, networkPolicy, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, logCollector, kubeStateMetrics, admission, ingress, metricsServer, networkPolicy, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {
