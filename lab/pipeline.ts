@@ -9,6 +9,7 @@ import { GraphmemoryIde } from '../ci/src/index.js'
 import { labImageVariables, pinnedTags, type ImageOption } from '../ci/src/config/images.js'
 import { SERVICES } from '../ci/src/config/services.js'
 import { labVar } from './env.js'
+import { pinnedRef } from './lib/images.mjs'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -51,16 +52,8 @@ export function labPipeline(source: Directory, commit = crypto.randomBytes(20).t
     publicKey ?? (process.env.LAB_SIGNING_PUBLIC_KEY_FILE && fs.existsSync(process.env.LAB_SIGNING_PUBLIC_KEY_FILE) ? labSigning().publicKey : undefined))
 }
 
-/** The digest the lab mirror serves for an image reference host/repo:tag, as ref@digest. */
-export async function mirrorDigest(ref: string): Promise<string> {
-  const m = ref.match(/^([^/]+)\/(.+):([^:/]+)$/)!
-  const r = await fetch(`http://${m[1]}/v2/${m[2]}/manifests/${m[3]}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
-  })
-  const digest = r.headers.get('docker-content-digest')
-  if (r.status !== 200 || !digest) throw new Error(`the lab mirror has no ${ref} (${r.status}): run make lab-up`)
-  return `${ref}@${digest}`
-}
+/** The digest the lab mirror serves for an image reference host/repo:tag, as ref@digest (a LabError when it has none). */
+export const mirrorDigest = (ref: string): Promise<string> => pinnedRef(ref)
 
 /**
  * A full image map for render tests: every image pinned from a tag by its real digest in the lab mirror; the three

@@ -18,7 +18,8 @@ import * as kubernetes from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
 import * as node from './node.mjs'
 import * as signing from './signing.mjs'
-import { apply, render, pinned } from './log-collector.mjs'
+import { apply, render } from './log-collector.mjs'
+import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'admission'
 
@@ -96,14 +97,11 @@ USER ${UID}:${UID}
 ENTRYPOINT ["/usr/local/bin/policy-controller-webhook"]
 `
 
-const imageStamp = async (target) =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${target}`.nothrow().quiet()).stdout.trim()
-
 /** Builds and pushes the webhook's image unless the mirror holds this build of it; true when it pushed. */
 async function ensureImage(dir) {
   const stamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
   const target = image()
-  if ((await imageStamp(target)) === stamp && (await pinned(target).then(() => true, () => false))) return false
+  if ((await imageStamp(target)) === stamp && (await inRegistry(target))) return false
   const base = baseImages.ref(baseImages.IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const r = await $({ input: dockerfile(base, stamp) })`docker build -q -f - -t ${target} ${dir}`.nothrow().quiet()
   if (r.exitCode !== 0) {
@@ -149,7 +147,7 @@ function labValues(objects, webhookImage) {
 /** The lab variant's objects, ready to apply. */
 export async function labObjects() {
   await moduleCopy()
-  return labValues(await render(stage()), await pinned(image()))
+  return labValues(await render(stage()), await pinnedRef(image()))
 }
 
 /** The pipeline's public key (the lab signing key's) as the Secret the services policy reads. */

@@ -7,6 +7,7 @@ import { $ } from 'zx'
 import { CACHE, STATE, REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { MIRROR } from './registries.mjs'
+import { inRegistry } from '../lib/images.mjs'
 
 export const name = 'base-images'
 
@@ -49,16 +50,9 @@ const specHash = (img) => crypto.createHash('sha256')
   .digest('hex').slice(0, 16)
 const stampFile = (img) => path.join(STATE, 'images', `${img.repo.replace('/', '_')}_${img.tag}.stamp`)
 
-async function inMirror(img) {
-  const r = await fetch(`http://${MIRROR}/v2/${img.repo}/manifests/${img.tag}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
-  }).catch(() => undefined)
-  return r?.status === 200
-}
-
 async function isCurrent(img) {
   const stamp = stampFile(img)
-  return fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === specHash(img) && (await inMirror(img))
+  return fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === specHash(img) && (await inRegistry(ref(img)))
 }
 
 /**

@@ -9,6 +9,7 @@ import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
+import { imageStamp } from '../lib/images.mjs'
 
 export const name = 'dagger'
 
@@ -44,11 +45,8 @@ const engineToml = () => `debug = false\n\n[registry."docker.io"]\n  mirrors = [
 const GC = { gc: { reservedSpace: '20GiB', maxUsedSpace: '40GiB', minFreeSpace: '2GiB' } }
 const engineJson = () => `${JSON.stringify(GC, null, 2)}\n`
 
-const imageStamp = async () =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${IMAGE}`.nothrow().quiet()).stdout.trim()
-
 async function buildImage(binDir, buildStamp) {
-  if ((await imageStamp()) === buildStamp) return false
+  if ((await imageStamp(IMAGE)) === buildStamp) return false
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const r = await $`docker build -q -f ${path.join(REPO, 'lab/engine/Dockerfile')} --build-arg BASE_IMAGE=${base} --build-arg VERSION=${VERSION} --build-arg STAMP=${buildStamp} -t ${IMAGE} ${binDir}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError('building the engine image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
@@ -152,7 +150,7 @@ export async function status() {
   const running = (await containerImage()) === `true ${IMAGE}` && (await containerSteady()) && (await engineAnswers())
   const cli = env()._EXPERIMENTAL_DAGGER_CLI_BIN
   return [
-    { name: 'dagger-engine', state: running ? 'ok' : (await imageStamp()) ? 'down' : 'missing', version: VERSION, address: `docker-container://${CONTAINER}` },
+    { name: 'dagger-engine', state: running ? 'ok' : (await imageStamp(IMAGE)) ? 'down' : 'missing', version: VERSION, address: `docker-container://${CONTAINER}` },
     { name: 'dagger-cli', state: fs.existsSync(cli) ? 'ok' : 'missing', version: VERSION, address: cli },
   ]
 }

@@ -7,7 +7,8 @@ import { REPO } from '../lib/paths.mjs'
 import { kubeClient, deploymentRollout, messageOf, waitRolledOut } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
-import { apply, render, pinned } from './log-collector.mjs'
+import { apply, render } from './log-collector.mjs'
+import { pinnedRef } from '../lib/images.mjs'
 
 export { render }
 
@@ -29,7 +30,7 @@ const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
 
 /** The lab variant's objects with the lab's image, pinned by the mirror's digest. */
 export async function labObjects() {
-  const image = await pinned(monitoring.env().LAB_IMAGE_KUBE_STATE_METRICS)
+  const image = await pinnedRef(monitoring.env().LAB_IMAGE_KUBE_STATE_METRICS)
   const objects = await render(LAB_BUNDLE)
   for (const o of objects) {
     for (const c of o.spec?.template?.spec?.containers ?? []) if (OFFICIAL_IMAGE.test(c.image)) c.image = image

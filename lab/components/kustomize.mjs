@@ -8,6 +8,7 @@ import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
+import { imageStamp, inRegistry } from '../lib/images.mjs'
 
 export const name = 'kustomize'
 
@@ -34,16 +35,6 @@ WORKDIR /tmp
 ENTRYPOINT ["kustomize"]
 `
 
-const imageStamp = async () =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${IMAGE}`.nothrow().quiet()).stdout.trim()
-
-async function inMirror() {
-  const r = await fetch(`http://${MIRROR}/v2/gmi-lab/kustomize/manifests/${VERSION}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
-  }).catch(() => undefined)
-  return r?.status === 200
-}
-
 /** Builds (or reuses) the kustomize binary at the lowest CPU priority. */
 export async function build() {
   return goBuild({ module: 'kustomize', version: VERSION, targets: TARGETS, nice: true })
@@ -52,7 +43,7 @@ export async function build() {
 export async function up() {
   const { dir, built } = await build()
   const stamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
-  if ((await imageStamp()) === stamp && (await inMirror())) return { note: `${IMAGE} current` }
+  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return { note: `${IMAGE} current` }
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const r = await $({ input: dockerfile(base, stamp) })`docker build -q -f - -t ${IMAGE} ${dir}`.nothrow().quiet()
   if (r.exitCode !== 0) {
@@ -67,7 +58,7 @@ export async function up() {
 export async function down() {}
 
 export async function status() {
-  return [{ name: 'kustomize', state: (await inMirror()) ? 'ok' : 'missing', version: VERSION, address: IMAGE }]
+  return [{ name: 'kustomize', state: (await inRegistry(IMAGE)) ? 'ok' : 'missing', version: VERSION, address: IMAGE }]
 }
 
 export function env() {

@@ -14,6 +14,7 @@ import { kubeClient, applyObject, deploymentRollout, messageOf, waitRolledOut } 
 import * as kubernetes from './kubernetes.mjs'
 import * as kustomize from './kustomize.mjs'
 import * as monitoring from './monitoring.mjs'
+import { pinnedRef } from '../lib/images.mjs'
 
 export const name = 'log-collector'
 
@@ -49,20 +50,9 @@ export function podLogsDir() {
   return JSON.parse(fs.readFileSync(KUBELET_CONFIG, 'utf8')).podLogsDir
 }
 
-/** `image` with the digest the mirror holds for it (`repo:tag@sha256:…`). */
-export async function pinned(image) {
-  const [, host, repo, tag] = image.match(/^([^/]+)\/(.+):([^:@]+)$/)
-  const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
-  }).catch((err) => ({ status: 0, statusText: err.message, headers: new Headers() }))
-  const digest = r.headers.get('docker-content-digest')
-  if (r.status !== 200 || !digest) throw new LabError(`${image} is not in the mirror`, `${r.status} ${r.statusText}`, 'run `make lab-up` (monitoring builds it)')
-  return `${image}@${digest}`
-}
-
 /** The lab variant's objects with the lab's images, the real node's log folder and the lab's offsets folder. */
 export async function labObjects() {
-  const image = await pinned(monitoring.env().LAB_IMAGE_OTELCOL)
+  const image = await pinnedRef(monitoring.env().LAB_IMAGE_OTELCOL)
   const folders = { '/var/log/pods': podLogsDir(), '/var/lib/graphmemory-otelcol': OFFSETS }
   const objects = await render(LAB_BUNDLE)
   for (const o of objects) {
@@ -128,3 +118,6 @@ export async function status() {
 export function env() {
   return { LAB_LOG_NAMESPACE: NAMESPACE }
 }
+
+/** `image` with the digest its registry holds for it (kept for the components that import it from here). */
+export { pinnedRef as pinned }

@@ -18,6 +18,7 @@ import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
+import { imageStamp, inRegistry } from '../lib/images.mjs'
 
 export const name = 'monitoring'
 
@@ -87,21 +88,11 @@ ${t.cmd ? `CMD ${t.cmd}\n` : ''}`
 const stampOf = (t, binDir) => crypto.createHash('sha256').update(dockerfile(t, ref(IMAGES[0]), ''))
   .update(binDir ? fs.readFileSync(path.join(binDir, '.stamp')) : '').digest('hex').slice(0, 16)
 
-async function inMirror(t) {
-  const r = await fetch(`http://${MIRROR}/v2/${t.repo}/manifests/${t.tag}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
-  }).catch(() => undefined)
-  return r?.status === 200
-}
-
-const imageStamp = async (target) =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${target}`.nothrow().quiet()).stdout.trim()
-
 /** Builds, checks and pushes one tool image unless the mirror already holds this build of it. */
 async function toolImage(t, binDir) {
   const stamp = stampOf(t, binDir)
   const target = image(t)
-  if ((await imageStamp(target)) === stamp && (await inMirror(t))) return false
+  if ((await imageStamp(target)) === stamp && (await inRegistry(image(t)))) return false
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const r = await $({ input: dockerfile(t, base, stamp) })`docker build -q -t ${target} ${binDir ? ['-f', '-', binDir] : ['-']}`.nothrow().quiet()
   if (r.exitCode !== 0) {
@@ -154,7 +145,7 @@ async function goImage(g) {
   const stamp = fs.readFileSync(path.join(bin.dir, '.stamp'), 'utf8').slice(0, 16)
   const target = image(g)
   const name = g.repo.split('/')[1]
-  if ((await imageStamp(target)) === stamp && (await inMirror(g))) return false
+  if ((await imageStamp(target)) === stamp && (await inRegistry(image(g)))) return false
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const r = await $({ input: goDockerfile(g, base, stamp) })`docker build -q -t ${target} -f - ${bin.dir}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError(`building the ${name} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
@@ -184,7 +175,7 @@ async function grafanaStandin() {
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const stamp = crypto.createHash('sha256').update(standinDockerfile(base, '')).digest('hex').slice(0, 16)
   const target = image(GRAFANA_STANDIN)
-  if ((await imageStamp(target)) === stamp && (await inMirror(GRAFANA_STANDIN))) return false
+  if ((await imageStamp(target)) === stamp && (await inRegistry(image(GRAFANA_STANDIN)))) return false
   const r = await $({ input: standinDockerfile(base, stamp) })`docker build -q -t ${target} -`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError('building the Grafana stand-in failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
   const p = await $`docker push ${target}`.nothrow().quiet()
@@ -207,7 +198,7 @@ export async function status() {
   const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
   return Promise.all([...TOOLS, ...GO_IMAGES, { ...GRAFANA_STANDIN, version: GRAFANA_VERSION }].map(async (t) => ({
     name: t.repo.split('/')[1],
-    state: !mirrorUp ? 'down' : (await inMirror(t)) ? 'ok' : 'missing',
+    state: !mirrorUp ? 'down' : (await inRegistry(image(t))) ? 'ok' : 'missing',
     version: t.version,
     address: image(t),
   })))

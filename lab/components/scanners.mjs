@@ -11,6 +11,7 @@ import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
+import { imageStamp, inRegistry } from '../lib/images.mjs'
 
 export const name = 'scanners'
 
@@ -73,24 +74,11 @@ WORKDIR /home/nonroot
 ENTRYPOINT ["cosign"]
 `
 
-const OCI_ACCEPT = [
-  'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ')
-
-async function inMirror(repo, tag) {
-  const r = await fetch(`http://${MIRROR}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: OCI_ACCEPT } })
-    .catch(() => undefined)
-  return r?.status === 200
-}
-
-const imageStamp = async (ref) =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${ref}`.nothrow().quiet()).stdout.trim()
-
 /** Builds and pushes one tool image from a binary folder unless the mirror already holds this build of it. */
 async function toolImage(img, dir, dockerfile) {
   const stamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
   const target = image(img)
-  if ((await imageStamp(target)) === stamp && (await inMirror(img.repo, img.tag))) return false
+  if ((await imageStamp(target)) === stamp && (await inRegistry(image(img)))) return false
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const r = await $({ input: dockerfile(base, stamp) })`docker build -q -f - -t ${target} ${dir}`.nothrow().quiet()
   if (r.exitCode !== 0) {
@@ -105,7 +93,7 @@ async function toolImage(img, dir, dockerfile) {
 /** Builds the DB from the fixtures and pushes it as an OCI artifact, unless the mirror already has this tag. */
 async function vulnDb(binDir) {
   const tag = dbTag()
-  if (await inMirror(DB_REPO, tag)) return false
+  if (await inRegistry(`${MIRROR}/${DB_REPO}:${tag}`)) return false
   const out = path.join(CACHE, 'trivy-db', tag)
   // the GitHub advisory source lists Go's standard packages with `go list std` when it loads: run it beside a Go
   // toolchain, outside any module
@@ -138,7 +126,7 @@ export async function down() {}
 
 export async function status() {
   const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
-  const state = async (repo, tag) => (!mirrorUp ? 'down' : (await inMirror(repo, tag)) ? 'ok' : 'missing')
+  const state = async (repo, tag) => (!mirrorUp ? 'down' : (await inRegistry(`${MIRROR}/${repo}:${tag}`)) ? 'ok' : 'missing')
   return [
     { name: 'trivy', state: await state(TRIVY.repo, TRIVY.tag), version: TRIVY_VERSION, address: image(TRIVY) },
     { name: 'cosign', state: await state(COSIGN.repo, COSIGN.tag), version: COSIGN_VERSION, address: image(COSIGN) },

@@ -21,7 +21,7 @@ import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as node from './node.mjs'
-import { pinned } from './log-collector.mjs'
+import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'storage'
 
@@ -62,22 +62,11 @@ USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/local-path-provisioner"]
 `
 
-const imageStamp = async (target) =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${target}`.nothrow().quiet()).stdout.trim()
-
-async function inMirror(image) {
-  const [, repo, tag] = image.match(/^[^/]+\/(.+):([^:]+)$/)
-  const r = await fetch(`http://${MIRROR}/v2/${repo}/manifests/${tag}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
-  }).catch(() => undefined)
-  return r?.status === 200
-}
-
 /** Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed. */
 async function ensureImage(binDir) {
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const stamp = crypto.createHash('sha256').update(dockerfile(base, '')).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
-  if ((await imageStamp(IMAGE)) === stamp && (await inMirror(IMAGE))) return false
+  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return false
   const r = await $({ input: dockerfile(base, stamp) })`docker build -q -t ${IMAGE} -f - ${binDir}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError('building the local-path-provisioner image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
   const v = await $`docker run --rm ${IMAGE} --version`.nothrow().quiet()
@@ -217,7 +206,7 @@ export async function up() {
   const pushed = await ensureImage(bin.dir)
   const tBuilt = performance.now()
   fs.mkdirSync(VOLUMES, { recursive: true, mode: 0o700 })
-  const image = await pinned(IMAGE)
+  const image = await pinnedRef(IMAGE)
   for (const o of objects(image)) await apply(o)
   const { why } = await waitReady()
   const secs = (a, b) => ((b - a) / 1000).toFixed(1)

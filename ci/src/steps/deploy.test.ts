@@ -11,6 +11,7 @@ import { connection, dag } from '@dagger.io/dagger'
 import { parse, stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
+import { mirrorDigest } from '../../../lab/pipeline.js'
 import { roleBinding } from '../../../lab/components/deployer.mjs'
 import { Kube, KubeError, type KubeObject } from '../adapters/kubernetes.js'
 import { environment, type Environment } from '../config/environments.js'
@@ -33,14 +34,6 @@ let template: string // the dev overlay, rendered with version "1" images
 let images: Record<string, string>
 const namespaces: string[] = []
 
-/** The digest the lab mirror serves for an image reference host/repo:tag. */
-async function mirrorDigest(ref: string): Promise<string> {
-  const m = ref.match(/^([^/]+)\/(.+):([^:/]+)$/)!
-  const r = await fetch(`http://${m[1]}/v2/${m[2]}/manifests/${m[3]}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
-  })
-  return `${ref}@${r.headers.get('docker-content-digest')}`
-}
 
 beforeAll(async () => {
   admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
