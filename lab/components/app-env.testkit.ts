@@ -1,0 +1,92 @@
+// A deployed environment for lab tests that need the application really running on the real node: the dev overlay
+// with the lab-real-node component, the service images the pipeline publishes (the same fixed commit as
+// ci/src/steps/deploy-real-node.test.ts, so the engine's cache and the registry make a second run cheap), deployed by
+// the deployer identity into a throw-away namespace `gmi-t-<label>-<run>` (deleted by `remove()`).
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import { connection, dag } from '@dagger.io/dagger'
+import { stringify } from 'yaml'
+import { labVar } from '../env.js'
+import { labPinned, labPipeline, repoSource } from '../pipeline.js'
+import { roleBinding } from './deployer.mjs'
+import { ensurePullSecret } from './node.mjs'
+import { SERVICES } from '../../ci/src/config/services.js'
+import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
+import { environment, type Environment } from '../../ci/src/config/environments.js'
+import { parseManifests } from '../../ci/src/plan/manifests.js'
+import { deployRelease } from '../../ci/src/steps/deploy.js'
+import { renderRelease, requiredSecrets } from '../../ci/src/steps/release.js'
+
+const COMMIT = 'ea1e0de0ea1e0de0ea1e0de0ea1e0de0ea1e0de0'
+
+export interface AppEnv {
+  env: Environment
+  admin: Kube
+  /** The objects deployed (the rendered manifest, moved into the namespace). */
+  objects: KubeObject[]
+  /** The Secrets' values given to the deploy. */
+  secrets: Record<string, Record<string, string>>
+  remove(): Promise<void>
+}
+
+/** Values for every required Secret's keys (URLs where a key names one). */
+function secretsFor(req: Awaited<ReturnType<typeof requiredSecrets>>): Record<string, Record<string, string>> {
+  const out = Object.fromEntries(Object.entries(req.secrets).map(([name, s]) => [name, Object.fromEntries(s.keys.map((k) => [k,
+    /url/.test(k) ? `http://127.0.0.1:9/${crypto.randomBytes(6).toString('hex')}` : crypto.randomBytes(12).toString('hex')]))]))
+  delete out['lab-release-pull'] // the lab writes it (ensurePullSecret), never the deploy
+  return out
+}
+
+/** Publishes (cached), renders and deploys dev with lab-real-node into a fresh namespace; resolves once it rolled out. */
+export async function deployApp(label: string): Promise<AppEnv> {
+  const admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
+  const deployer = Kube.fromFile(labVar('KUBECONFIG_DEPLOYER'))
+  const dev = environment('dev')
+  let manifest = ''
+  let images: Record<string, string> = {}
+  let required: Awaited<ReturnType<typeof requiredSecrets>> | undefined
+  await connection(async () => {
+    const source = repoSource()
+    const pipeline = labPipeline(source, COMMIT)
+    const user = labVar('LAB_RELEASE_USER')
+    const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
+    const services = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.image, await pipeline.publish(s.name, user, password)] as const)))
+    const release = await renderRelease(source, dev, services, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])
+    manifest = release.manifest
+    images = release.images
+    required = await requiredSecrets(source, dev, ['lab-real-node'])
+  })
+  const namespace = `gmi-t-${label}-${crypto.randomBytes(3).toString('hex')}`
+  const env: Environment = { ...dev, namespace }
+  const remove = () => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace }).then(() => undefined)
+  await admin.ensureNamespace(namespace)
+  try {
+    await admin.apply(roleBinding(namespace) as KubeObject)
+    await ensurePullSecret(namespace)
+    const objects = parseManifests(manifest.replaceAll(dev.namespace, namespace)) as KubeObject[]
+    const secrets = secretsFor(required!)
+    await deployRelease(deployer, {
+      env, required: { ...required!, namespace }, manifest: objects.map((o) => `---\n${stringify(o)}`).join(''), images,
+      commit: COMMIT, origin: 'deploy', timeoutSeconds: 300, secrets,
+    })
+    return { env, admin, objects, secrets, remove }
+  } catch (err) {
+    await remove().catch(() => undefined)
+    throw err
+  }
+}
+
+type Pod = KubeObject & { spec: { nodeName?: string }; status?: { podIP?: string; phase?: string; conditions?: { type: string; status: string }[] } }
+
+/** The namespace's Ready pods of one app (label app.kubernetes.io/name), not being deleted. */
+export async function readyPods(admin: Kube, namespace: string, app: string): Promise<Pod[]> {
+  const pods = await admin.list<Pod>('v1', 'Pod', { namespace, labelSelector: `app.kubernetes.io/name=${app}` })
+  return pods.filter((p) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'))
+}
+
+/** The API's address from this machine: its Service's cluster IP, reached through kube-proxy's rules on the host. */
+export async function apiUrl(admin: Kube, namespace: string): Promise<string> {
+  const svc = await admin.get<KubeObject & { spec: { clusterIP: string; ports: { port: number }[] } }>({ apiVersion: 'v1', kind: 'Service', name: 'api', namespace })
+  if (!svc) throw new Error(`no Service api in ${namespace}`)
+  return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}`
+}
