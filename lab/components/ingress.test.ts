@@ -20,6 +20,7 @@ import { withLabEnvironments } from '../environments-lock.js'
 import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
 import { environment } from '../../ci/src/config/environments.js'
 import { ADDRESS, NAMESPACE, PORTS, TLS_SECRET } from './ingress.mjs'
+import { prepareNamespace } from './storage.mjs'
 
 const run = promisify(execFile)
 const dev = environment('dev')
@@ -67,8 +68,9 @@ async function devRunning(): Promise<boolean> {
   return onNode && ingresses.length > 0
 }
 
-/** Deploys dev from source to the real node, as `make deploy ENV=dev` does. */
+/** Deploys dev from source to the real node, as `make deploy ENV=dev` does (its namespace prepared first). */
 async function deployDev(): Promise<void> {
+  await prepareNamespace(dev.namespace)
   await connection(async () => {
     const signing = labSigning()
     await labPipeline(repoSource(), COMMIT).deploy(dev.name, dag.secret(`file://${labVar('KUBECONFIG_DEPLOYER')}`),

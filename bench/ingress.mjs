@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// What the lab's ingress controller (lab/components/ingress.mjs) costs.
+//   latency (default): GET /status of an environment's API, one request at a time, straight to the Service (plain
+//     HTTP to its ClusterIP, kept-alive connection) beside through the ingress (HTTPS on 127.0.0.1:443 with the lab CA:
+//     a kept-alive connection, and a new TLS connection per request), printed side by side.
+//   --build: the cold build of traefik with its patches: empty Go module and build caches (a throw-away LAB_HOME),
+//     `nice`, downloads included; prints seconds and the binary's size. The running lab is not touched.
+// Usage (lab up, lab.env loaded): node bench/ingress.mjs [--env dev] [--runs N] | node bench/ingress.mjs --build
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import http from 'node:http'
+import https from 'node:https'
+import { $, argv } from 'zx'
+import * as k8s from '@kubernetes/client-node'
+import { REPO } from '../lab/lib/paths.mjs'
+
+$.verbose = false
+const need = (k) => process.env[k] ?? (() => { throw new Error(`${k} is not set: load ~/.graphmemory-lab/state/lab.env`) })()
+
+/** Builds traefik from empty caches in a throw-away LAB_HOME: { seconds, bytes }. */
+async function coldBuild() {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-traefik-cold-'))
+  const script = `const { build } = await import(${JSON.stringify(path.join(REPO, 'lab/components/ingress.mjs'))})
+    const r = await build(); console.log(JSON.stringify(r))`
+  const t0 = performance.now()
+  try {
+    const r = await $({ env: { ...process.env, LAB_HOME: home }, cwd: REPO })`node --input-type=module -e ${script}`.nothrow()
+    if (r.exitCode !== 0) throw new Error(`the build failed:\n${r.stdout}\n${r.stderr}`)
+    const seconds = (performance.now() - t0) / 1000
+    const { dir } = JSON.parse(r.stdout.trim().split('\n').at(-1))
+    return { seconds, bytes: fs.statSync(path.join(dir, 'traefik')).size }
+  } finally {
+    await $`chmod -R u+w ${home}`.nothrow() // the module cache is read-only
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+}
+
+/** Milliseconds of `runs` sequential calls of `once` (after one warm-up), sorted. */
+async function time(once, runs) {
+  await once()
+  const ms = []
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now()
+    await once()
+    ms.push(performance.now() - t0)
+  }
+  return ms.sort((a, b) => a - b)
+}
+
+/** One GET with the given module and options; fails on anything but 200. */
+const get = (mod, opts) => new Promise((resolve, reject) => {
+  const req = mod.get(opts, (res) => {
+    res.resume()
+    res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${opts.headers?.host ?? opts.host}${opts.path}: ${res.statusCode}`))))
+  })
+  req.on('error', reject)
+})
+
+async function latency() {
+  const env = argv.env ?? 'dev'
+  const runs = Number(argv.runs ?? 200)
+  const namespace = `graphmemory-${env}`
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(need('KUBECONFIG_LAB'))
+  const net = kc.makeApiClient(k8s.NetworkingV1Api)
+  const core = kc.makeApiClient(k8s.CoreV1Api)
+  const [ing] = (await net.listNamespacedIngress({ namespace })).items
+  const rule = ing.spec.rules.find((r) => r.http.paths[0].backend.service.name === 'api')
+  const address = ing.status?.loadBalancer?.ingress?.[0]?.ip
+  if (!address) throw new Error(`the Ingress of ${namespace} has no address: is the lab's ingress up (make lab-up)?`)
+  const svc = await core.readNamespacedService({ name: 'api', namespace })
+  const ca = fs.readFileSync(need('LAB_INGRESS_CA'))
+  const keep = { http: new http.Agent({ keepAlive: true, maxSockets: 1 }), https: new https.Agent({ keepAlive: true, maxSockets: 1, ca }) }
+  const viaIngress = (agent) => ({ host: address, port: 443, servername: rule.host, headers: { host: rule.host }, path: '/status', ca, agent })
+  const cases = [
+    ['Service (HTTP, ClusterIP)', () => get(http, { host: svc.spec.clusterIP, port: svc.spec.ports[0].port, path: '/status', agent: keep.http })],
+    ['ingress (HTTPS, kept-alive)', () => get(https, viaIngress(keep.https))],
+    ['ingress (HTTPS, new TLS each)', () => get(https, viaIngress(false))],
+  ]
+  console.log(`GET /status of ${namespace}'s API, ${runs} sequential requests each (ms)`)
+  console.log(`${'path'.padEnd(30)} ${'p50'.padStart(7)} ${'p90'.padStart(7)} ${'p99'.padStart(7)} ${'mean'.padStart(7)}`)
+  const pct = (ms, p) => ms[Math.min(ms.length - 1, Math.floor(ms.length * p))].toFixed(2)
+  for (const [label, once] of cases) {
+    const ms = await time(once, runs)
+    console.log(`${label.padEnd(30)} ${pct(ms, 0.5).padStart(7)} ${pct(ms, 0.9).padStart(7)} ${pct(ms, 0.99).padStart(7)} ${(ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(2).padStart(7)}`)
+  }
+  keep.http.destroy()
+  keep.https.destroy()
+}
+
+if (argv.build) {
+  const { seconds, bytes } = await coldBuild()
+  console.log(`traefik cold build (empty Go caches, nice, downloads included): ${seconds.toFixed(1)} s, binary ${(bytes / 1e6).toFixed(1)} MB`)
+} else {
+  await latency()
+}
