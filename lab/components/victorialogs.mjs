@@ -1,0 +1,76 @@
+// The log store: VictoriaLogs v1.52.2 (github.com/VictoriaMetrics/VictoriaLogs, Apache-2.0) built from the Go module
+// proxy (lab/go/victorialogs, `app/victoria-logs`, CGO off: the pure-Go zstd), its image on the lab's Debian base
+// pushed to the mirror as LAB_IMAGE_VICTORIALOGS. Laid out like the official image (victoriametrics/victoria-logs:
+// the server as entrypoint, flags as arguments) but as nobody, with /victoria-logs-data owned by it so that a fresh
+// named volume is writable. The cluster's store (k8s/cluster/log-collector) and the compose stack's run it; this
+// component only builds and pushes (log-collector.mjs deploys it).
+import fs from 'node:fs'
+import path from 'node:path'
+import crypto from 'node:crypto'
+import { $ } from 'zx'
+import { LabError } from '../lib/step.mjs'
+import { goBuild } from '../lib/gobuild.mjs'
+import { MIRROR } from './registries.mjs'
+import { IMAGES, ref } from './base-images.mjs'
+import { imageStamp, inRegistry } from '../lib/images.mjs'
+
+export const name = 'victorialogs'
+
+export const VERSION = 'v1.52.2' // lab/go/victorialogs/go.mod
+export const IMAGE = `${MIRROR}/gmi-lab/victoria-logs:${VERSION}`
+/** Where the image keeps its data (the bundle's and the compose file's -storageDataPath). */
+export const DATA = '/victoria-logs-data'
+const BIN = 'victoria-logs'
+
+/** Builds (or finds cached) the server at the lowest CPU priority; returns { dir, built }. */
+export function build() {
+  return goBuild({
+    module: 'victorialogs', version: VERSION, nice: true,
+    targets: [{ pkg: 'github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs', out: BIN,
+      ldflags: `-X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-${VERSION}` }],
+  })
+}
+
+const dockerfile = (base, stamp) => `FROM ${base}
+COPY ${BIN} /usr/local/bin/${BIN}
+RUN mkdir -p ${DATA} && chown 65534:65534 ${DATA}
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="victoria-logs" org.opencontainers.image.version="${VERSION}"
+USER 65534:65534
+WORKDIR ${DATA}
+EXPOSE 9428
+ENTRYPOINT ["/usr/local/bin/${BIN}"]
+`
+
+/** Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed. */
+async function ensureImage(binDir) {
+  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
+  const stamp = crypto.createHash('sha256').update(dockerfile(base, '')).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
+  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return false
+  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -t ${IMAGE} -f - ${binDir}`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError('building the victoria-logs image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
+  const v = await $`docker run --rm ${IMAGE} -version`.nothrow().quiet()
+  if (!`${v.stdout}${v.stderr}`.includes(VERSION)) throw new LabError('the victoria-logs image does not run', `${v.stdout}${v.stderr}`.trim(), 'check lab/go/victorialogs, then run `make lab-up`')
+  const p = await $`docker push ${IMAGE}`.nothrow().quiet()
+  if (p.exitCode !== 0) throw new LabError(`pushing ${IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
+  return true
+}
+
+export async function up() {
+  const t0 = performance.now()
+  const bin = await build()
+  const pushed = await ensureImage(bin.dir)
+  const secs = ((performance.now() - t0) / 1000).toFixed(1)
+  const made = [bin.built && `built victoria-logs ${VERSION}`, pushed && 'image pushed'].filter(Boolean)
+  return { note: made.length ? `${made.join(', ')} in ${secs}s` : 'current', built: bin.built, buildSeconds: Number(secs) }
+}
+
+export async function down() {}
+
+export async function status() {
+  const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
+  return [{ name, state: !mirrorUp ? 'down' : (await inRegistry(IMAGE)) ? 'ok' : 'missing', version: VERSION, address: IMAGE }]
+}
+
+export function env() {
+  return { LAB_IMAGE_VICTORIALOGS: IMAGE }
+}
