@@ -26,7 +26,7 @@ prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history logs promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability
 
 .DEFAULT_GOAL := help
 
@@ -111,6 +111,11 @@ verify: deps
 ## history: the releases of ENV, newest first
 history: deps
 	$(pipeline) history --env $(ENV) $(cluster-auth)
+
+## logs: search the logs kept 30 days (VictoriaLogs, LogsQL): Q='request_id:"abc"' in ENV's namespace (SINCE=1h LIMIT=100; URL=http://127.0.0.1:<port> for another store, e.g. a compose stack's)
+logs: deps
+	@test -n "$$Q" || { echo "make logs: no query: give Q='<LogsQL>', e.g. make logs ENV=dev Q='level:ERROR' ('*' for every line)" >&2; exit 2; }
+	$(with-lab) node scripts/logs.mjs $(if $(URL),--url "$$URL",--namespace graphmemory-$(ENV)) --since $(or $(SINCE),1h) --limit $(or $(LIMIT),100) -- "$$Q"
 
 ## promote: deploy to TO exactly the digests running in FROM (dev → staging → prod), no rebuild
 promote: deps

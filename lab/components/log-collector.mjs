@@ -1,8 +1,10 @@
 // The log collector in the lab's cluster, applied as the cluster owner (the lab admin): the bundle
-// k8s/cluster/log-collector through its lab variant k8s/cluster/lab/log-collector (the collector on the real node and
-// a log store stand-in that prints what it receives). The lab sets what only it knows: the images (LAB_IMAGE_OTELCOL,
-// pinned by digest, so a rebuilt image rolls the pods), the real node's pod log folder (its kubelet's podLogsDir,
-// mounted where the collector reads /var/log/pods) and a folder of the lab's for the collector's offsets.
+// k8s/cluster/log-collector through its lab variant k8s/cluster/lab/log-collector (the collector and the log store,
+// VictoriaLogs with 30 days' retention on a claim of lab-local-path, both on the real node). The lab sets what only it
+// knows: the images (LAB_IMAGE_OTELCOL and LAB_IMAGE_VICTORIALOGS, pinned by digest, so a rebuilt image rolls the
+// pods), the real node's pod log folder (its kubelet's podLogsDir, mounted where the collector reads /var/log/pods)
+// and a folder of the lab's for the collector's offsets. The store is reached from the host at its pod's IP (the
+// real node's pod network is routed from the host): `storeUrl()`.
 import fs from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
@@ -14,6 +16,7 @@ import { kubeClient, applyObject, deploymentRollout, messageOf, waitRolledOut } 
 import * as kubernetes from './kubernetes.mjs'
 import * as kustomize from './kustomize.mjs'
 import * as monitoring from './monitoring.mjs'
+import * as victorialogs from './victorialogs.mjs'
 import { pinnedRef } from '../lib/images.mjs'
 
 export const name = 'log-collector'
@@ -26,8 +29,11 @@ export const DAEMONSET = 'otel-collector'
 export const LOG_STORE = 'log-store'
 /** The label every object of the bundle carries (stale generated ConfigMaps are found by it). */
 const PART_OF = 'app.kubernetes.io/part-of=graphmemory-log-collector'
-/** The image the bundle names; the lab runs its own build of the same release instead. */
+/** The images the bundle names; the lab runs its own builds of the same releases instead. */
 const OFFICIAL_IMAGE = /^otel\/opentelemetry-collector-contrib:/
+const OFFICIAL_STORE_IMAGE = /^victoriametrics\/victoria-logs:/
+/** The store's HTTP port (ingest and LogsQL). */
+export const STORE_PORT = 9428
 /** The real node's kubelet configuration (lab/components/node.mjs writes it). */
 const KUBELET_CONFIG = path.join(STATE, 'node', 'kubelet-config.json')
 /** Where the collector on the real node keeps its offsets (the bundle's /var/lib/graphmemory-otelcol). */
@@ -53,12 +59,16 @@ export function podLogsDir() {
 /** The lab variant's objects with the lab's images, the real node's log folder and the lab's offsets folder. */
 export async function labObjects() {
   const image = await pinnedRef(monitoring.env().LAB_IMAGE_OTELCOL)
+  const storeImage = await pinnedRef(victorialogs.env().LAB_IMAGE_VICTORIALOGS)
   const folders = { '/var/log/pods': podLogsDir(), '/var/lib/graphmemory-otelcol': OFFSETS }
   const objects = await render(LAB_BUNDLE)
   for (const o of objects) {
     const spec = o.spec?.template?.spec
     if (!spec) continue
-    for (const c of spec.containers) if (OFFICIAL_IMAGE.test(c.image)) c.image = image
+    for (const c of spec.containers) {
+      if (OFFICIAL_IMAGE.test(c.image)) c.image = image
+      if (OFFICIAL_STORE_IMAGE.test(c.image)) c.image = storeImage
+    }
     for (const v of spec.volumes ?? []) if (folders[v.hostPath?.path]) v.hostPath.path = folders[v.hostPath.path]
   }
   return objects
@@ -99,15 +109,41 @@ async function rollout() {
 /** Waits until the collector and the store are rolled out; fails with their state and the pods' waiting reasons. */
 export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPACE, 'the log collector', rollout, timeoutMs)
 
+/**
+ * Deletes the log store stand-in an older lab applied (a Deployment of the same name, rolling update, no volume): the
+ * store's Recreate strategy cannot be applied over it. It held nothing.
+ */
+async function dropStandIn() {
+  const apps = client().kc.makeApiClient(k8s.AppsV1Api)
+  const dep = await apps.readNamespacedDeployment({ name: LOG_STORE, namespace: NAMESPACE }).catch(() => undefined)
+  if (dep && dep.spec?.strategy?.type !== 'Recreate') {
+    await apps.deleteNamespacedDeployment({ name: LOG_STORE, namespace: NAMESPACE, propagationPolicy: 'Foreground' })
+    const until = Date.now() + 60000
+    while (await apps.readNamespacedDeployment({ name: LOG_STORE, namespace: NAMESPACE }).then(() => true, () => false)) {
+      if (Date.now() > until) throw new LabError('the log store stand-in is not gone after 60s', 'deleted, still there', 'look at its pods (`make lab-status`), then run `make lab-up`')
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+}
+
 export async function up() {
   const objects = await labObjects()
+  await dropStandIn()
   for (const o of objects) await apply(o)
   await pruneConfigMaps(new Set(objects.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name)))
   const { why } = await waitReady()
-  return { note: `${NAMESPACE}: ${why}` }
+  return { note: `${NAMESPACE}: ${why}; log store ${await storeUrl()}` }
 }
 
-/** Nothing to stop: the cluster's own `down()` wipes its objects. */
+/** The store's URL from the host: its Ready pod's IP on the real node's pod network; a LabError when none is Ready. */
+export async function storeUrl() {
+  const pods = (await client().core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app.kubernetes.io/name=${LOG_STORE}` })).items
+  const ready = pods.find((p) => p.status?.podIP && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+  if (!ready) throw new LabError('the log store is not Ready', `no Ready pod of ${LOG_STORE} in ${NAMESPACE}`, 'run `make lab-up`, then `make lab-status`')
+  return `http://${ready.status.podIP}:${STORE_PORT}`
+}
+
+/** Nothing to stop: the cluster's own `down()` wipes its objects (the store's claim and its folder too). */
 export async function down() {}
 
 export async function status() {
