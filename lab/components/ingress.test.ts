@@ -23,6 +23,7 @@ import { ADDRESS, NAMESPACE, PORTS, TLS_SECRET } from './ingress.mjs'
 import { prepareNamespace } from './storage.mjs'
 
 const run = promisify(execFile)
+const REPO = path.resolve(import.meta.dirname, '..', '..')
 const dev = environment('dev')
 const DASHBOARD = dev.host
 const API = `api.${dev.host}`
@@ -189,6 +190,21 @@ describe('the lab ingress controller (traefik, kubernetesingressnginx) serving d
   it('refuses a request body over the Ingress\'s proxy-body-size (1m) before it reaches the API', async () => {
     const r = await viaIngress(API, '/memories', { ca, method: 'POST', body: Buffer.alloc(2 * 1024 * 1024, 'a'), headers: { 'content-type': 'application/json' } })
     expect(r.status).toBe(413)
+  })
+
+  it('make deploy\'s last step (scripts/health-check --ca) checks each Ingress host through the ingress and prints the URLs and how to reach them', async () => {
+    const check = (...extra: string[]) => run('node', [path.join(REPO, 'scripts', 'health-check'), '--namespace', dev.namespace,
+      '--kubeconfig', labVar('KUBECONFIG_DEPLOYER'), ...extra], { timeout: 60000 }).then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }))
+    // (its exit code also counts the services' readiness, which this file does not test)
+    const ok = await check('--ca', labVar('LAB_INGRESS_CA'))
+    expect(ok.out).toMatch(new RegExp(`^ok +ingress ${DASHBOARD.replaceAll('.', '\\.')} +https://${DASHBOARD}/_stcore/health via 127\\.0\\.0\\.1: 200`, 'm'))
+    expect(ok.out).toMatch(new RegExp(`^ok +ingress ${API.replaceAll('.', '\\.')} +https://${API}/ready via 127\\.0\\.0\\.1: 200`, 'm'))
+    expect(ok.out).toContain(`curl --resolve ${DASHBOARD}:443:127.0.0.1 --cacert ${labVar('LAB_INGRESS_CA')} https://${DASHBOARD}/`)
+    expect(ok.out).toContain(`/etc/hosts: 127.0.0.1 ${DASHBOARD} ${API}`)
+    // without the CA (the system's trust only) the hosts fail, and the check with them
+    const untrusted = await check()
+    expect(untrusted.code, untrusted.out).toBe(1)
+    expect(untrusted.out).toMatch(new RegExp(`^FAIL +ingress ${DASHBOARD.replaceAll('.', '\\.')} .*UNABLE_TO_VERIFY_LEAF_SIGNATURE`, 'm'))
   })
 
   it('Chromium opens the dashboard over HTTPS through the ingress and shows the API\'s live numbers; without the lab CA it does not load', async () => {
