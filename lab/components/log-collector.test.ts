@@ -1,6 +1,7 @@
 // The log collector bundle (k8s/cluster/log-collector) against the lab's cluster (`make lab-up`): admitted in its own
 // privileged namespace, refused in an application namespace (Pod Security restricted), out of the deployer's reach,
-// and on the real node it ships a real pod's JSON log line, parsed, to the log store stand-in.
+// and on the real node it ships a real pod's JSON log line, parsed, to the log store (VictoriaLogs), where a LogsQL
+// query finds it by its request id and an error line by its level within a bounded time; the store keeps 30 days.
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
@@ -11,6 +12,7 @@ import { labVar } from '../env.js'
 import * as lc from './log-collector.mjs'
 import * as node from './node.mjs'
 import { dryApply, refusal } from '../lib/api-checks.js'
+import { query } from '../../scripts/logs.mjs'
 
 const REPO = path.resolve(__dirname, '..', '..')
 const id = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`
@@ -60,28 +62,12 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 }
 
-type LogRecord = { resource: Record<string, string>, attributes: Record<string, string>, body: string, severity: string, timestamp: string }
+/** A line as the store returns it: its fields (the JSON line's, the resource's), `_msg` (the line) and `_time`. */
+type Entry = Record<string, string>
 
-/** The records of the debug exporter's detailed output (the log store's stdout). */
-function records(text: string): LogRecord[] {
-  const out: LogRecord[] = []
-  let resource: Record<string, string> = {}
-  let rec: LogRecord | undefined
-  let into: Record<string, string> | undefined
-  for (const line of text.split('\n')) {
-    const attr = line.match(/^\s+-> ([^:]+): \w+\((.*)\)$/)
-    if (attr && into) into[attr[1]] = attr[2]
-    else if (/ResourceLog #\d+/.test(line)) { resource = {}; rec = undefined; into = undefined }
-    else if (line.startsWith('Resource attributes:')) into = resource
-    else if (line.startsWith('LogRecord #')) { rec = { resource, attributes: {}, body: '', severity: '', timestamp: '' }; out.push(rec); into = undefined }
-    else if (rec && line.startsWith('Attributes:')) into = rec.attributes
-    else if (rec && line.startsWith('Body: ')) rec.body = line.replace(/^Body: \w+\((.*)\)$/, '$1')
-    else if (rec && line.startsWith('SeverityText: ')) rec.severity = line.slice(14).trim()
-    else if (rec && line.startsWith('Timestamp: ')) rec.timestamp = line.slice(11).trim()
-    else if (!line.startsWith(' ')) into = undefined
-  }
-  return out
-}
+/** The bound the tests hold the store to: a line written is found by a query within this time. */
+const FOUND_WITHIN_MS = 30000
+let storeUrl: string
 
 /** Runs a writer pod to completion. */
 async function write(name: string, lines: string[]) {
@@ -92,12 +78,8 @@ async function write(name: string, lines: string[]) {
   })
 }
 
-/** The records the log store printed that came from the test's namespace. */
-async function stored(): Promise<LogRecord[]> {
-  const [store] = (await admin.core.listNamespacedPod({ namespace: lc.NAMESPACE, labelSelector: `app.kubernetes.io/name=${lc.LOG_STORE}` })).items
-  const text = await admin.core.readNamespacedPodLog({ name: store.metadata!.name!, namespace: lc.NAMESPACE, sinceSeconds: 900 })
-  return records(text).filter((r) => r.resource['k8s.namespace.name'] === appNs)
-}
+/** The lines the store holds from the test's namespace that match `q` (LogsQL), oldest first. */
+const stored = (q = '*'): Promise<Entry[]> => query(storeUrl, q, { since: '30m', limit: 1000, namespace: appNs })
 
 const collectorPods = async () =>
   (await admin.core.listNamespacedPod({ namespace: lc.NAMESPACE, labelSelector: 'app.kubernetes.io/name=otel-collector' })).items
@@ -106,6 +88,7 @@ describe('the log collector bundle', () => {
   beforeAll(async () => {
     admin = clients(labVar('KUBECONFIG_LAB'))
     await lc.up() // idempotent: the bundle as committed, rolled out
+    storeUrl = await lc.storeUrl()
     bundle = await lc.render(lc.BUNDLE)
     await admin.core.createNamespace({ body: { metadata: { name: appNs, labels: { ...appNsLabels, 'graphmemory.dev/test': 'log-collector' } } } })
     await until('the default ServiceAccount', () => admin.core.readNamespacedServiceAccount({ name: 'default', namespace: appNs }).then(() => true, () => undefined))
@@ -117,10 +100,14 @@ describe('the log collector bundle', () => {
 
   it('passes a server-side dry run as the cluster owner, in its privileged namespace', async () => {
     expect(bundle.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(expect.arrayContaining(
-      ['Namespace/graphmemory-logging', 'ServiceAccount/otel-collector', 'DaemonSet/otel-collector', expect.stringMatching(/^ConfigMap\/otelcol-config-/)]))
+      ['Namespace/graphmemory-logging', 'ServiceAccount/otel-collector', 'DaemonSet/otel-collector', expect.stringMatching(/^ConfigMap\/otelcol-config-/),
+        'Service/log-store', 'PersistentVolumeClaim/log-store-data', 'Deployment/log-store']))
+    // online, the store is the official image by its pinned tag
+    expect(bundle.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].image).toBe('victoriametrics/victoria-logs:v1.52.2')
     const ns = bundle.find((o) => o.kind === 'Namespace')
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged')
-    for (const o of bundle) await dryApply(admin, o)
+    // the store's claim as a new one: the lab's claim of that name (its own class and size) cannot be changed into it
+    for (const o of bundle) await dryApply(admin, o.kind === 'PersistentVolumeClaim' ? { ...o, metadata: { ...o.metadata, name: `${o.metadata.name}-${id}` } } : o)
     // the ConfigMap is the repository's file, byte for byte
     const cm = bundle.find((o) => o.kind === 'ConfigMap')
     expect(cm.data['otelcol.kubernetes.yaml']).toBe(fs.readFileSync(path.join(REPO, 'monitoring', 'logging', 'otelcol.kubernetes.yaml'), 'utf8'))
@@ -156,7 +143,21 @@ describe('the log collector bundle', () => {
     }
   })
 
-  it('ships a JSON log line written by a pod on the real node, parsed, to the log store', async () => {
+  it('keeps 30 days on its own volume: the running store says -retentionPeriod=30d and writes to its claim', async () => {
+    const store = bundle.find((o) => o.kind === 'Deployment' && o.metadata.name === lc.LOG_STORE)
+    expect(store.spec.template.spec.containers[0].args).toContain('-retentionPeriod=30d')
+    const flags = await (await fetch(`${storeUrl}/flags`)).text()
+    expect(flags).toMatch(/^-retentionPeriod="30d"$/m)
+    expect(flags).toMatch(/^-storageDataPath="\/victoria-logs-data"$/m)
+    const [pod] = (await admin.core.listNamespacedPod({ namespace: lc.NAMESPACE, labelSelector: `app.kubernetes.io/name=${lc.LOG_STORE}` })).items
+    expect(pod.spec?.volumes?.find((v) => v.name === 'data')?.persistentVolumeClaim?.claimName).toBe('log-store-data')
+    const claim = await admin.core.readNamespacedPersistentVolumeClaim({ name: 'log-store-data', namespace: lc.NAMESPACE })
+    expect(claim.status?.phase).toBe('Bound')
+    expect(claim.spec?.storageClassName).toBe('lab-local-path')
+    expect(pod.spec?.containers[0].image).toBe(await lc.pinned(labVar('LAB_IMAGE_VICTORIALOGS')))
+  })
+
+  it('ships a JSON log line written by a pod on the real node, parsed, to the log store: found by its request id, an error by its level', async () => {
     const onNode = (await collectorPods()).find((p) => p.spec?.nodeName === node.NODE_NAME)
     expect(onNode?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True')
     expect(onNode?.spec?.containers[0].image).toBe(await lc.pinned(labVar('LAB_IMAGE_OTELCOL')))
@@ -164,26 +165,37 @@ describe('the log collector bundle', () => {
     const requestId = `lab-${id}`
     const time = new Date().toISOString() // the services' format: UTC, milliseconds
     const line = JSON.stringify({ time, level: 'WARNING', logger: 'gmi.lab.test', message: 'log collector test', request_id: requestId, status: 503 })
+    const error = JSON.stringify({ time, level: 'ERROR', logger: 'gmi.lab.test', message: 'log collector test failure', request_id: `err-${id}` })
     const t0 = Date.now()
-    await write('writer', [line, `plain text ${requestId}`])
+    await write('writer', [line, `plain text ${requestId}`, error])
     const written = Date.now()
-    const found = await until(`request id ${requestId} in the log store's output`, async () => {
-      const mine = (await stored()).filter((r) => r.resource['k8s.pod.name'] === 'writer')
-      return mine.length >= 2 ? mine : undefined
-    })
-    console.log(`log collector: writer pod created → finished ${((written - t0) / 1000).toFixed(1)} s, → both lines in the store ${((Date.now() - written) / 1000).toFixed(1)} s`)
+    const [json] = await until(`request id ${requestId} found in the log store`, async () => {
+      const got = await stored(`request_id:="${requestId}"`)
+      return got.length ? got : undefined
+    }, FOUND_WITHIN_MS)
+    const foundAfter = Date.now() - written
+    console.log(`log collector: writer pod created → finished ${((written - t0) / 1000).toFixed(1)} s, → found by request id ${(foundAfter / 1000).toFixed(1)} s`)
+    expect(foundAfter).toBeLessThan(FOUND_WITHIN_MS)
 
-    const json = found.find((r) => r.attributes.request_id === requestId)!
-    expect(json.resource).toMatchObject({
+    expect(json).toMatchObject({
       'k8s.namespace.name': appNs, 'k8s.pod.name': 'writer', 'k8s.container.name': 'writer', 'k8s.node.name': node.NODE_NAME,
+      level: 'WARNING', logger: 'gmi.lab.test', message: 'log collector test', time, 'log.iostream': 'stdout', status: '503',
+      severity_text: 'WARNING', _msg: line,
     })
-    expect(json.attributes).toMatchObject({ level: 'WARNING', logger: 'gmi.lab.test', message: 'log collector test', time, 'log.iostream': 'stdout' })
-    expect(json.attributes.status).toBe('503')
-    expect(json.severity).toBe('WARNING')
-    // the record's time is the line's `time` (Go prints it without trailing zeros)
-    expect(new Date(json.timestamp.replace(/ \+0000 UTC$/, 'Z').replace(' ', 'T')).toISOString()).toBe(time)
-    const plain = found.find((r) => r.body === `plain text ${requestId}`)
-    expect(plain?.attributes.request_id).toBeUndefined()
+    // the entry's time is the line's `time`, not when it was shipped
+    expect(new Date(json._time).toISOString()).toBe(time)
+    // the error line, by its level alone (the namespace holds three lines of that pod, one of them an error)
+    const errors = await until('the error line found by level', async () => {
+      const got = await stored('level:=ERROR')
+      return got.length ? got : undefined
+    }, FOUND_WITHIN_MS)
+    expect(errors.map((e) => e.message)).toEqual(['log collector test failure'])
+    // a plain line is kept as it is, searchable by a word of it, with no parsed fields
+    const [plain] = await stored(`"plain text ${requestId}"`)
+    expect(plain?._msg).toBe(`plain text ${requestId}`)
+    expect(plain?.request_id).toBeUndefined()
+    // and the store refuses a query that is not LogsQL, saying so
+    await expect(query(storeUrl, 'level:(', { namespace: appNs })).rejects.toThrow(/the log store refused the query \(HTTP 400\)/)
   })
   it('resumes after a restart: a line written while no collector runs is shipped once, nothing is shipped twice', async () => {
     const before = await stored()
@@ -195,22 +207,22 @@ describe('the log collector bundle', () => {
     try {
       await until('no collector pod', async () => ((await collectorPods()).length === 0 ? true : undefined))
       await write('written-while-down', [JSON.stringify({ time: new Date().toISOString(), level: 'INFO', message: 'while down', request_id: `down-${id}` })])
-      expect((await stored()).some((r) => r.attributes.request_id === `down-${id}`)).toBe(false)
+      expect((await stored()).some((r) => r.request_id === `down-${id}`)).toBe(false)
     } finally {
       await lc.up() // the bundle as committed again (server-side apply takes the selector back), rolled out
     }
     const t0 = Date.now()
     const after = await until('the line written while down', async () => {
       const all = await stored()
-      return all.some((r) => r.attributes.request_id === `down-${id}`) ? all : undefined
+      return all.some((r) => r.request_id === `down-${id}`) ? all : undefined
     })
     console.log(`log collector: line written while down in the store ${((Date.now() - t0) / 1000).toFixed(1)} s after the collector was back`)
     // give a re-read a batch timeout's chance to show up, then count: every line exactly once
     await new Promise((r) => setTimeout(r, 3000))
     const final = await stored()
-    const count = (pred: (r: LogRecord) => boolean) => final.filter(pred).length
-    expect(count((r) => r.attributes.request_id === `down-${id}`)).toBe(1)
-    for (const r of before) expect(count((x) => x.body === r.body && x.resource['k8s.pod.name'] === r.resource['k8s.pod.name'])).toBe(1)
+    const count = (pred: (r: Entry) => boolean) => final.filter(pred).length
+    expect(count((r) => r.request_id === `down-${id}`)).toBe(1)
+    for (const r of before) expect(count((x) => x._msg === r._msg && x['k8s.pod.name'] === r['k8s.pod.name'])).toBe(1)
     expect(after.length).toBeGreaterThan(before.length)
   })
 })
