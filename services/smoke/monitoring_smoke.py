@@ -5,7 +5,8 @@ Brings docker/production/docker-compose.prod.yml up with Prometheus and Alertman
 a test webhook receiver (monitoring-webhook.yml), and checks: Prometheus scrapes all three services (targets up), a
 query for the API's request counter returns data, the recording rules evaluate, no alert fires on a healthy stack,
 the services' JSON log lines carry a request id sent by the client and the OpenTelemetry Collector ships that
-line with its fields parsed, and stopping the analytics service makes
+line, its fields parsed, to VictoriaLogs, where a LogsQL query finds it by that id (the store keeps 30 days:
+-retentionPeriod=30d), and stopping the analytics service makes
 ServiceDown fire and Alertmanager deliver it to the webhook (the test's rules are the repository's with ServiceDown's
 `for:` shortened, and its Alertmanager config routes everything to the webhook). scripts/health-check is run against
 the degraded stack and must fail naming analytics. The stores' exporters: Prometheus reads pg_up == 1 and
@@ -13,8 +14,9 @@ redis_up == 1 through its query API, then Redis is stopped and RedisDown (its `f
 the webhook. Prints one line per check and `N passed, N failed`.
 
 Images come from the environment: API_IMAGE, ANALYTICS_IMAGE, DASHBOARD_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE,
-PROMETHEUS_IMAGE, ALERTMANAGER_IMAGE, POSTGRES_EXPORTER_IMAGE, REDIS_EXPORTER_IMAGE, WEBHOOK_IMAGE (any image with
-python3); with the lab's env loaded, the LAB_IMAGE_* variables fill in the last five.
+PROMETHEUS_IMAGE, ALERTMANAGER_IMAGE, POSTGRES_EXPORTER_IMAGE, REDIS_EXPORTER_IMAGE, OTELCOL_IMAGE, VICTORIALOGS_IMAGE,
+WEBHOOK_IMAGE (any image with python3); with the lab's env loaded, the LAB_IMAGE_* variables fill in all but the
+first five.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from compose_smoke import COMPOSE_FILE, ROOT, SERVICES, Abort, Checks, Stack, compose_cmd, docker_bin, free_port, http, wait_for
@@ -87,6 +90,16 @@ def query(prom: str, q: str) -> list:
     return body["data"]["result"] if st == 200 and isinstance(body, dict) and body.get("status") == "success" else []
 
 
+def logsql(store: str, q: str, limit: int = 50) -> list[dict]:
+    """The entries of VictoriaLogs at `store` matching the LogsQL query `q` (every field a string); [] if it refuses."""
+    url = f"{store}/select/logsql/query?" + urllib.parse.urlencode({"query": q, "limit": limit})
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return [json.loads(l) for l in r.read().decode().splitlines() if l.strip()]
+    except (OSError, ValueError):
+        return []
+
+
 def delivered_alert(stack: Stack, name: str, job: str) -> tuple[bool, object]:
     """(True, the alert) once the webhook has printed a firing notification of alert `name` for `job`."""
     out = stack.run("logs", "--no-color", "webhook", check=False).stdout
@@ -118,22 +131,23 @@ def main() -> int:
     a = ap.parse_args()
     for var, lab in (("PROMETHEUS_IMAGE", "LAB_IMAGE_PROMETHEUS"), ("ALERTMANAGER_IMAGE", "LAB_IMAGE_ALERTMANAGER"),
                      ("WEBHOOK_IMAGE", "LAB_IMAGE_PYTHON_RUNTIME"), ("OTELCOL_IMAGE", "LAB_IMAGE_OTELCOL"),
-                     ("POSTGRES_EXPORTER_IMAGE", "LAB_IMAGE_POSTGRES_EXPORTER"), ("REDIS_EXPORTER_IMAGE", "LAB_IMAGE_REDIS_EXPORTER")):
+                     ("POSTGRES_EXPORTER_IMAGE", "LAB_IMAGE_POSTGRES_EXPORTER"), ("REDIS_EXPORTER_IMAGE", "LAB_IMAGE_REDIS_EXPORTER"),
+                     ("VICTORIALOGS_IMAGE", "LAB_IMAGE_VICTORIALOGS")):
         if not os.environ.get(var) and os.environ.get(lab):
             os.environ[var] = os.environ[lab]
 
     tmp = Path(tempfile.mkdtemp(prefix="gmi-monsmoke-"))
     (tmp / "secrets").mkdir()
-    ports = {k: free_port() for k in ("API_PORT", "ANALYTICS_PORT", "DASHBOARD_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT")}
+    ports = {k: free_port() for k in ("API_PORT", "ANALYTICS_PORT", "DASHBOARD_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "VICTORIALOGS_PORT")}
     env = {"POSTGRES_PASSWORD": secrets.token_hex(16), "REDIS_PASSWORD": secrets.token_hex(16),
            "GMI_BOOTSTRAP_API_KEY": "gmi_monsmoke_" + secrets.token_hex(16), **{k: str(v) for k, v in ports.items()},
            **test_configs(tmp, "2s")}
     stack = MonitoringStack(a.project, env)
-    api, prom, am = (f"http://127.0.0.1:{ports[k]}" for k in ("API_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT"))
+    api, prom, am, store = (f"http://127.0.0.1:{ports[k]}" for k in ("API_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "VICTORIALOGS_PORT"))
     c = Checks()
     print(f"compose: {' '.join(stack.base)}", flush=True)
     for k in ("API_IMAGE", "ANALYTICS_IMAGE", "DASHBOARD_IMAGE", "PROMETHEUS_IMAGE", "ALERTMANAGER_IMAGE", "OTELCOL_IMAGE",
-              "POSTGRES_EXPORTER_IMAGE", "REDIS_EXPORTER_IMAGE", "WEBHOOK_IMAGE"):
+              "VICTORIALOGS_IMAGE", "POSTGRES_EXPORTER_IMAGE", "REDIS_EXPORTER_IMAGE", "WEBHOOK_IMAGE"):
         print(f"  {k}={os.environ.get(k, '(compose default)')}")
     try:
         t0 = time.monotonic()
@@ -141,8 +155,8 @@ def main() -> int:
         took, states = stack.wait_healthy(SERVICES)
         if not c.check(f"stack up and healthy ({took:.1f}s waiting)", all(v == "running/healthy" for v in states.values()), str(states)):
             raise Abort("the stack is not healthy")
-        ok = wait_for(lambda: (status(f"{prom}/-/ready") == 200 and status(f"{am}/-/ready") == 200, None), 60)
-        c.check("Prometheus and Alertmanager ready", bool(ok and ok[0]))
+        ok = wait_for(lambda: (status(f"{prom}/-/ready") == 200 and status(f"{am}/-/ready") == 200 and status(f"{store}/health") == 200, None), 60)
+        c.check("Prometheus, Alertmanager and VictoriaLogs ready", bool(ok and ok[0]))
 
         # -- scraping -----------------------------------------------------------------------------------------------
         def targets():
@@ -182,18 +196,20 @@ def main() -> int:
                 len(mine) == 1 and mine[0].get("route") == "/memories/{memory_id}" and mine[0].get("status") == 404
                 and isinstance(mine[0].get("duration_ms"), (int, float)), f"{len(lines)} JSON lines; mine: {mine}")
 
-        # the same request in the collector's output: shipped, with the JSON fields parsed into attributes
+        # the same request in the log store: shipped by the collector, its JSON fields parsed, found by its id
         def shipped():
-            out = stack.run("logs", "--no-color", "otel-collector", check=False).stdout
-            i = out.find(f"request_id: Str({request_id})")
-            record = out[max(0, out.rfind("LogRecord #", 0, i)):out.find("LogRecord #", i) if out.find("LogRecord #", i) > 0 else None] if i >= 0 else ""
-            ok = (i >= 0 and "route: Str(/memories/{memory_id})" in record and re.search(r"status: (Int|Double)\(404", record) is not None
-                  and re.search(r"duration_ms: (Int|Double)\(", record) is not None and "SeverityText: info" in record)
-            return ok, record or out[-600:]
+            found = logsql(store, f'request_id:="{request_id}"')
+            e = found[0] if len(found) == 1 else {}
+            ok = (e.get("route") == "/memories/{memory_id}" and e.get("status") == "404" and e.get("level") == "info"
+                  and re.fullmatch(r"[0-9.]+", e.get("duration_ms", "")) is not None and request_id in e.get("_msg", ""))
+            return ok, found
         t3 = time.monotonic()
-        ok, record = wait_for(shipped, 60, 1)
-        c.check(f"the collector shipped that line with request_id, route, status, duration_ms and level parsed ({time.monotonic() - t3:.1f}s)",
-                ok, record[-800:])
+        ok, found = wait_for(shipped, 60, 1) or (False, [])
+        c.check(f"VictoriaLogs finds that line by its request id, with route, status, duration_ms and level parsed ({time.monotonic() - t3:.1f}s)",
+                ok, json.dumps(found)[:800])
+        flags = http("GET", f"{store}/flags")[1]
+        c.check("VictoriaLogs keeps 30 days on its volume (-retentionPeriod=30d, -storageDataPath=/victoria-logs-data)",
+                isinstance(flags, str) and '-retentionPeriod="30d"' in flags and '-storageDataPath="/victoria-logs-data"' in flags, str(flags)[:400])
 
         # -- an alert end to end -------------------------------------------------------------------------------------
         t2 = time.monotonic()
