@@ -8,7 +8,7 @@
 //
 // Online the cluster owner runs ingress-nginx (not served as a Go module; its release manifests and image) behind the
 // cluster's load balancer, with certificates from a public CA (e.g. cert-manager): the same Ingress objects. What differs
-// in the lab: Traefik instead of nginx (the ingress-nginx annotations it does not implement are ignored with a warning;
+// in the lab: Traefik instead of nginx (an ingress-nginx annotation it does not implement is ignored silently;
 // ours are ssl-redirect and proxy-body-size, both implemented), one replica bound to loopback on the real node instead
 // of a Service of type LoadBalancer, and a CA that only the lab's clients trust.
 //
