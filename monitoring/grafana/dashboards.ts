@@ -31,14 +31,29 @@ function numbered(d: Dashboard): Dashboard {
   return d
 }
 
+/** The user requests of the API's SLOs: probes and scrapes left out. */
+const USER = 'job="api", route!~"/health|/ready|/metrics"'
+
+/**
+ * Error budget left over the last 30 days, per SLO of monitoring/prometheus/rules/slo.yml: 1 - (bad ratio / budget).
+ * 100 % is untouched, 0 % spent, below 0 overspent.
+ */
+const errorBudgets = () => new StatPanel().title('Error budget left (30 days)').datasource(DATASOURCE).unit('percentunit').height(6).span(24)
+  .description('Per SLO: 1 - (bad events / all over 30 days) / budget. API: 99.9 % of user requests without a 5xx, 99 % under 500 ms. ' +
+    'Dashboard: 99.9 % of the scrapes of its server succeed, 99 % answer under 500 ms. Multi-window burn-rate alerts: slo.yml.')
+  .withTarget(query(`1 - (sum(increase(gmi_http_requests_total{${USER}, status=~"5.."}[30d])) or vector(0)) / sum(increase(gmi_http_requests_total{${USER}}[30d])) / 0.001`, 'API availability (99.9 %)'))
+  .withTarget(query(`1 - (1 - sum(increase(gmi_http_request_duration_seconds_bucket{${USER}, le="0.5"}[30d])) / sum(increase(gmi_http_request_duration_seconds_count{${USER}}[30d]))) / 0.01`, 'API latency (99 % < 500 ms)'))
+  .withTarget(query('1 - (1 - avg(avg_over_time(up{job="dashboard"}[30d]))) / 0.001', 'dashboard availability (99.9 %)'))
+  .withTarget(query('1 - avg(avg_over_time((scrape_duration_seconds{job="dashboard"} > bool 0.5)[30d:5m])) / 0.01', 'dashboard latency (99 % < 500 ms)'))
+
 /** Production overview: is it up, how much traffic, how many errors, how fast, the API's error budget. */
 export function productionOverview(): Dashboard {
   return numbered(base('gmi-production-overview', 'GraphMemory-IDE / Production overview', ['overview'])
     .withRow(new RowBuilder('Health'))
     .withPanel(stat('Services up', 'none', query('sum(up{job=~"api|analytics|dashboard"})', 'up'), 'Scraped services answering (of 3).'))
     .withPanel(stat('Alerts firing', 'none', query('count(ALERTS{alertstate="firing"}) or vector(0)', 'firing')))
-    .withPanel(stat('API error budget burn (1h)', 'none', query('job:slo_errors:ratio_rate1h{job="api"} / 0.005', 'burn rate'),
-      'Error ratio over the last hour divided by the 0.5 % budget: above 14.4 pages.'))
+    .withPanel(stat('API error budget burn (1h)', 'none', query('job:slo_errors:ratio_rate1h{job="api"} / 0.001', 'burn rate'),
+      'Error ratio over the last hour divided by the 0.1 % budget (99.9 % SLO): above 14.4 pages.'))
     .withPanel(stat('Dashboard sessions', 'none', query('sum(active_sessions{job="dashboard"})', 'sessions')))
     .withRow(new RowBuilder('Traffic and errors'))
     .withPanel(timeseries('Request rate', 'reqps', [query('job:http_requests:rate5m')], 'User requests per second (probes and scrapes left out).'))
@@ -49,7 +64,8 @@ export function productionOverview(): Dashboard {
       query('job:slo_errors:ratio_rate1h{job="api"}', '1h'),
       query('job:slo_errors:ratio_rate6h{job="api"}', '6h'),
       query('job:slo_errors:ratio_rate1d{job="api"}', '1d'),
-    ], 'Budget: 0.5 % of requests over 30 days.'))
+    ], 'Budget: 0.1 % of requests over 30 days (99.9 % SLO).'))
+    .withPanel(errorBudgets())
     .build())
 }
 
