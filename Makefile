@@ -114,7 +114,7 @@ history: deps
 
 ## logs: search the logs kept 30 days (VictoriaLogs, LogsQL): Q='request_id:"abc"' in ENV's namespace (SINCE=1h LIMIT=100; URL=http://127.0.0.1:<port> for another store, e.g. a compose stack's)
 logs: deps
-	@test -n "$$Q" || { echo "make logs: no query: give Q='<LogsQL>', e.g. make logs ENV=dev Q='level:ERROR' ('*' for every line)" >&2; exit 2; }
+	@test -n "$$Q" || { echo "make logs: no query: give Q='<LogsQL>', e.g. make logs ENV=dev Q='level:=error' ('*' for every line)" >&2; exit 2; }
 	$(with-lab) node scripts/logs.mjs $(if $(URL),--url "$$URL",--namespace graphmemory-$(ENV)) --since $(or $(SINCE),1h) --limit $(or $(LIMIT),100) -- "$$Q"
 
 ## promote: deploy to TO exactly the digests running in FROM (dev → staging → prod), no rebuild

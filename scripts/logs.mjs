@@ -50,7 +50,7 @@ async function main() {
       allowPositionals: true,
       options: { url: { type: 'string' }, namespace: { type: 'string' }, since: { type: 'string', default: '1h' }, limit: { type: 'string', default: '100' }, json: { type: 'boolean' } },
     })
-    if (a.positionals.length !== 1 || !a.positionals[0].trim()) throw new Error('give one LogsQL query, e.g. \'request_id:"abc"\' or \'level:ERROR\' (\'*\' for everything)')
+    if (a.positionals.length !== 1 || !a.positionals[0].trim()) throw new Error('give one LogsQL query, e.g. \'request_id:"abc"\' or \'level:=error\' (\'*\' for everything)')
     if (!/^\d+[smhdw]$/.test(a.values.since)) throw new Error(`--since ${a.values.since}: a number and a unit (s, m, h, d, w), e.g. 15m`)
     if (!/^[1-9]\d*$/.test(a.values.limit)) throw new Error(`--limit ${a.values.limit}: a positive number`)
   } catch (err) {
