@@ -53,7 +53,7 @@ def main() -> int:
     os.environ["PATH"] = f"{chromium_mapping(address, home)}:{os.environ['PATH']}"
     try:
         with browser.Page() as page:
-            text, missing = page.open(url, expect, timeout=60, drawn='[data-testid="stMetric"]', min_drawn=int(min_metrics))
+            text, missing = page.open(url, expect, timeout=120, drawn='[data-testid="stMetric"]', min_drawn=int(min_metrics))
             print(json.dumps({"text": text, "missing": missing, "metrics": page.metrics()}))
     finally:
         shutil.rmtree(home, ignore_errors=True)
