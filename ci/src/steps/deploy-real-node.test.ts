@@ -13,6 +13,7 @@ import { SERVICES } from '../config/services.js'
 import { connection, dag } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
 import net from 'node:net'
+import * as k8s from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { labPinned, labPipeline, labSigning, repoSource } from '../../../lab/pipeline.js'
@@ -130,6 +131,13 @@ async function pods(ns: string): Promise<PodView[]> {
 const workloadPods = (manifest: string): string[] => parseManifests(manifest)
   .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
   .flatMap((o) => Array<string>((o.spec as { replicas?: number }).replicas ?? 1).fill(o.metadata.name!)).sort()
+
+/** Each workload of a namespace (Deployments and StatefulSets) → the replicas it asks for now. */
+async function liveReplicas(ns: string): Promise<Record<string, number>> {
+  type Workload = KubeObject & { spec: { replicas?: number } }
+  const all = [...await admin.list<Workload>('apps/v1', 'Deployment', { namespace: ns }), ...await admin.list<Workload>('apps/v1', 'StatefulSet', { namespace: ns })]
+  return Object.fromEntries(all.map((w) => [w.metadata.name, w.spec.replicas ?? 1]))
+}
 
 /** The workload a pod belongs to: its name without the ReplicaSet hash and pod suffix, or the StatefulSet ordinal. */
 const workloadOf = (pod: string) => pod.replace(/-[a-z0-9]{5,10}-[a-z0-9]{5}$|-\d+$/, '')
@@ -251,6 +259,14 @@ describe('deploy on the real node (pods really run)', () => {
     return { status: r.status, json: await r.json().catch(() => undefined) }
   }
 
+  /** The last lines the namespace's API pods logged above debug level, for a failure's message. */
+  async function apiLogs(ns: string): Promise<string> {
+    const core = admin.config.makeApiClient(k8s.CoreV1Api)
+    const names = (await admin.list('v1', 'Pod', { namespace: ns, labelSelector: 'app.kubernetes.io/name in (api,graph)' })).map((p) => p.metadata!.name!)
+    const logs = await Promise.all(names.map((name) => core.readNamespacedPodLog({ name, namespace: ns, tailLines: 200 }).catch((e: Error) => e.message)))
+    return names.map((n, i) => `${n}:\n${String(logs[i]).split('\n').filter((l) => l && !l.includes('"level": "debug"')).slice(-8).join('\n')}`).join('\n')
+  }
+
   /** One Redis command (RESP inline) against the namespace's Redis pod, with its password; resolves to the reply line. */
   async function redis(ns: string, ...command: string[]): Promise<string> {
     type Pod = KubeObject & { status?: { podIP?: string } }
@@ -279,7 +295,7 @@ describe('deploy on the real node (pods really run)', () => {
     const boot = firstSecrets['graphmemory-api']['bootstrap-api-key']
     const text = `kept across pods ${RUN} ${Date.now()}`
     const made = await call(ns, 'POST', '/memories', boot, { text, tags: ['persistence'], project: 'lab' })
-    expect(made.status, JSON.stringify(made.json)).toBe(201)
+    expect(made.status, `${JSON.stringify(made.json)}\n${await apiLogs(ns)}`).toBe(201)
     const key = await call(ns, 'POST', '/api-keys', boot, { name: `persist-${RUN}-${Date.now()}` })
     expect(key.status, JSON.stringify(key.json)).toBe(201)
     const marker = `marker-${crypto.randomBytes(4).toString('hex')}`
@@ -327,6 +343,36 @@ describe('deploy on the real node (pods really run)', () => {
     expect([...(await podUids(env.namespace))].filter((u) => before.has(u))).toEqual([])
     await expectData(env.namespace, data)
   }, 600_000)
+
+  it('the API scaled to 3 replicas (its HPA\'s floor raised, as an operator would) serves the same data from each', async () => {
+    type Pod = KubeObject & { status?: { podIP?: string; conditions?: { type: string; status: string }[] } }
+    const hpa = await admin.get<KubeObject & { spec: { minReplicas: number; maxReplicas: number } }>({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'api', namespace: env.namespace })
+    expect(hpa, 'the API has an HPA').toBeDefined()
+    await admin.apply({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'api', namespace: env.namespace }, spec: { ...hpa!.spec, minReplicas: 3 } } as KubeObject, { fieldManager: 'lab-test-scale' })
+    const ready = async () => (await admin.list<Pod>('v1', 'Pod', { namespace: env.namespace, labelSelector: 'app.kubernetes.io/name=api' }))
+      .filter((p) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+    await expect.poll(async () => (await ready()).length, { timeout: 180_000, interval: 1000 }).toBe(3)
+    const replicas = await ready()
+    const direct = async (pod: Pod, method: string, path: string, key: string, body?: unknown) => {
+      const port = (pod.spec as { containers: { ports?: { containerPort: number }[] }[] }).containers[0].ports![0].containerPort
+      const r = await fetch(`http://${pod.status!.podIP}:${port}${path}`, {
+        method, headers: { 'content-type': 'application/json', 'x-api-key': key }, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(20000),
+      })
+      return { status: r.status, json: await r.json().catch(() => undefined) }
+    }
+    // a memory written through one replica is read, with the same key, from every replica
+    const text = `one graph behind ${replicas.length} API replicas ${RUN}`
+    const made = await direct(replicas[0], 'POST', '/memories', data.key, { text, project: 'lab' })
+    expect(made.status, JSON.stringify(made.json)).toBe(201)
+    for (const pod of replicas) {
+      for (const id of [made.json.id, data.memory.id]) {
+        const got = await direct(pod, 'GET', `/memories/${id}`, data.key)
+        expect({ pod: pod.metadata.name, status: got.status }).toEqual({ pod: pod.metadata.name, status: 200 })
+      }
+      expect((await direct(pod, 'GET', `/memories/${made.json.id}`, data.key)).json?.text).toBe(text)
+    }
+    await admin.apply({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'api', namespace: env.namespace }, spec: { ...hpa!.spec } } as KubeObject, { fieldManager: 'lab-test-scale' })
+  }, 600_000)
 })
 
 describe('dev, staging and prod on the real node at once', () => {
@@ -341,11 +387,15 @@ describe('dev, staging and prod on the real node at once', () => {
     }))
     // one look at all three: nothing Pending elsewhere, nothing unready
     const seen = await Promise.all(envs.map((e) => pods(e.namespace)))
+    // each workload as many times as it runs now: the HPAs act (metrics-server) and may have scaled a Deployment
+    // below the manifest's starting replicas within the lab's 30 s scale-down window
+    const replicas = await Promise.all(envs.map((e) => liveReplicas(e.namespace)))
     ENVS.forEach((name, i) => {
       const live = seen[i].filter((p) => !p.leaving)
-      expect(live.map((p) => workloadOf(p.name)).sort(), name).toEqual(workloadPods(manifests[i]))
+      expect([...new Set(live.map((p) => workloadOf(p.name)))].sort(), name).toEqual([...new Set(workloadPods(manifests[i]))])
+      expect(live.map((p) => workloadOf(p.name)).sort(), name).toEqual(Object.entries(replicas[i]).flatMap(([w, n]) => Array<string>(n).fill(w)).sort())
       for (const p of live) expect({ env: name, pod: p.name, node: p.node, ready: p.ready }).toEqual({ env: name, pod: p.name, node: NODE, ready: true })
     })
-    expect(seen.flat().filter((p) => !p.leaving).length).toBeGreaterThanOrEqual(25)
+    expect(seen.flat().filter((p) => !p.leaving).length).toBeGreaterThanOrEqual(new Set(workloadPods(manifests[0])).size * 3)
   }, 900_000)
 })
