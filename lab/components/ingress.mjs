@@ -25,13 +25,14 @@ import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { portOpen } from '../lib/proc.mjs'
+import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
 import { kubeClient, deploymentRollout, messageOf, readObject, waitRolledOut } from '../lib/kube.mjs'
 import { CA_FILE, ENVIRONMENTS, environmentTls, ingressHosts } from '../lib/ingress-ca.mjs'
 import { MIRROR } from './registries.mjs'
 import * as baseImages from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import { patchedSource, patchesHash, VERSION } from './traefik-source.mjs'
-import { apply, render, pinned } from './log-collector.mjs'
+import { apply, render } from './log-collector.mjs'
 
 export const name = 'ingress'
 export { VERSION }
@@ -67,9 +68,6 @@ export async function build() {
   })
 }
 
-const imageStamp = async (target) =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${target}`.nothrow().quiet()).stdout.trim()
-
 /** The image's build context: the binary, with cap_net_bind_service set, in a tar that keeps the capability. */
 async function imageContext(binDir) {
   fs.rmSync(IMAGE_CONTEXT, { recursive: true, force: true })
@@ -85,7 +83,7 @@ async function imageContext(binDir) {
 async function ensureImage(binDir) {
   const stamp = crypto.createHash('sha256').update(fs.readFileSync(DOCKERFILE)).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
   const target = image()
-  if ((await imageStamp(target)) === stamp && (await pinned(target).then(() => true, () => false))) return false
+  if ((await imageStamp(target)) === stamp && (await inRegistry(target))) return false
   const base = baseImages.ref(baseImages.IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const r = await $`docker build -q -f ${DOCKERFILE} --build-arg ${`BASE_IMAGE=${base}`} --build-arg ${`VERSION=${VERSION}`} --build-arg ${`STAMP=${stamp}`} -t ${target} ${await imageContext(binDir)}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError(`building the ${IMAGE.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
@@ -98,7 +96,7 @@ async function ensureImage(binDir) {
 
 /** The bundle's objects with the lab's image, pinned by the mirror's digest (a rebuilt image, same tag, rolls the pod). */
 export async function labObjects() {
-  const ref = await pinned(image())
+  const ref = await pinnedRef(image())
   const objects = await render(LAB_BUNDLE)
   for (const o of objects) for (const c of o.spec?.template?.spec?.containers ?? []) if (c.image === PLACEHOLDER) c.image = ref
   return objects
