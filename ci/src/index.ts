@@ -207,14 +207,16 @@ export class GraphmemoryIde {
 
   /**
    * What the scans of a service read beside its image: the misconfiguration scan its Dockerfile and the manifests
-   * (a code change leaves it cached), the secret scan also every folder its build reads. Not the other services'
-   * folders, so a change to one leaves their scans cached.
+   * a release or a cluster online is made of (a code change leaves it cached), the secret scan also every folder its
+   * build reads. Not the other services' folders, so a change to one leaves their scans cached; not k8s/cluster/lab,
+   * the lab's own bundles (e.g. its ingress controller on the host's network), which no release or cluster online
+   * runs.
    */
   private scanSources(service: string): ScanSources {
     const config = serviceConfig(service)
     const configs = dag.directory()
       .withFile('Dockerfile', this.source.file(config.dockerfile))
-      .withDirectory('k8s', this.source.directory('k8s'))
+      .withDirectory('k8s', this.source.directory('k8s').withoutDirectory('cluster/lab'))
     return { configs, files: serviceSources(this.source, config).withDirectory('.', configs) }
   }
 

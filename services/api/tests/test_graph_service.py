@@ -72,6 +72,14 @@ def test_create_is_idempotent_by_id(tmp_path):
         g.close()
 
 
+def wait_for(condition, seconds: float) -> None:
+    """Polls `condition` every 50 ms until it holds; fails after `seconds`."""
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, f"not met within {seconds} s"
+        time.sleep(0.05)
+
+
 def test_graph_restart_under_requests_fails_none(graph, pg_url, redis_url, tmp_path):
     """Reads and writes sent steadily to an API process while the graph process is stopped (SIGTERM) and started
     again 1.5 s later on the same database: every one answers 2xx, the ones in the gap later (the API's retries, which
@@ -101,11 +109,14 @@ def test_graph_restart_under_requests_fails_none(graph, pg_url, redis_url, tmp_p
             worker = threading.Thread(target=traffic)
             worker.start()
             try:
-                time.sleep(0.5)
+                # traffic before, during and after the gap counted in requests, not seconds: on a loaded machine
+                # half a second held fewer than the 10 requests asserted below
+                wait_for(lambda: len(results) >= 8, 30)
                 assert graph.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM it handled
                 time.sleep(1.5)
                 graph.start()
-                time.sleep(0.5)
+                after = len(results)
+                wait_for(lambda: len(results) >= after + 5, 30)
             finally:
                 stop.set()
                 worker.join(60)
