@@ -19,7 +19,8 @@ import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as node from './node.mjs'
-import { apply, render, pinned } from './log-collector.mjs'
+import { apply, render } from './log-collector.mjs'
+import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'metrics-server'
 
@@ -56,22 +57,11 @@ USER 65534:65534
 ENTRYPOINT ["/metrics-server"]
 `
 
-const imageStamp = async (target) =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${target}`.nothrow().quiet()).stdout.trim()
-
-async function inMirror(image) {
-  const [, repo, tag] = image.match(/^[^/]+\/(.+):([^:]+)$/)
-  const r = await fetch(`http://${MIRROR}/v2/${repo}/manifests/${tag}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
-  }).catch(() => undefined)
-  return r?.status === 200
-}
-
 /** Builds, checks (`--version`) and pushes the image unless the mirror holds this build of it; true when it pushed. */
 async function ensureImage(binDir) {
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   const stamp = crypto.createHash('sha256').update(dockerfile(base, '')).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
-  if ((await imageStamp(IMAGE)) === stamp && (await inMirror(IMAGE))) return false
+  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return false
   const r = await $({ input: dockerfile(base, stamp) })`docker build -q -t ${IMAGE} -f - ${binDir}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError('building the metrics-server image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
   const v = await $`docker run --rm ${IMAGE} --version`.nothrow().quiet()
@@ -94,7 +84,7 @@ async function servingSecret() {
 
 /** The lab variant's objects: the lab's image pinned by digest, the APIService checking the serving cert with the lab CA. */
 export async function labObjects() {
-  const image = await pinned(IMAGE)
+  const image = await pinnedRef(IMAGE)
   const objects = await render(LAB_BUNDLE)
   for (const o of objects) {
     for (const c of o.spec?.template?.spec?.containers ?? []) if (OFFICIAL_IMAGE.test(c.image)) c.image = image

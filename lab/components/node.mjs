@@ -18,6 +18,7 @@ import { MIRROR, RELEASE, RELEASE_USER } from './registries.mjs'
 import * as registries from './registries.mjs'
 import { KUBE_VERSION, CA_FILE, issueCert } from './kubernetes.mjs'
 import * as kubernetes from './kubernetes.mjs'
+import { imageStamp, inRegistry } from '../lib/images.mjs'
 
 export const name = 'node'
 
@@ -121,19 +122,9 @@ export async function build() {
 // ---------------------------------------------------------------------------------------------------------------
 // The pause image: the lab's own pause program, alone in an image, in the mirror (containerd's sandbox_image)
 
-const imageStamp = async (ref) =>
-  (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${ref}`.nothrow().quiet()).stdout.trim()
-async function inMirror(ref) {
-  const [, repo, tag] = ref.match(/^[^/]+\/(.+):([^:]+)$/)
-  const r = await fetch(`http://${MIRROR}/v2/${repo}/manifests/${tag}`, {
-    method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
-  }).catch(() => undefined)
-  return r?.status === 200
-}
-
 async function pauseImage(binDir) {
   const stampText = fs.readFileSync(path.join(binDir, '.stamp'), 'utf8').slice(0, 16)
-  if ((await imageStamp(PAUSE_IMAGE)) === stampText && (await inMirror(PAUSE_IMAGE))) return false
+  if ((await imageStamp(PAUSE_IMAGE)) === stampText && (await inRegistry(PAUSE_IMAGE))) return false
   const dockerfile = `FROM scratch
 COPY pause /pause
 LABEL org.gmi-lab.stamp="${stampText}" org.opencontainers.image.title="gmi-lab pause"
