@@ -26,7 +26,7 @@ prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history logs promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history logs promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa
 
 .DEFAULT_GOAL := help
 
@@ -149,6 +149,14 @@ bench-availability: deps
 ## bench-deploy: deploy, no-change deploy, one-service update, rollback and promote against kubectl apply + rollout status
 bench-deploy: deps
 	$(with-lab) npx tsx bench/deploy.ts
+
+## bench-pod-ready: pod start to Ready per workload on the real node, where the time goes (ARGS: --namespace N, --restart)
+bench-pod-ready: deps
+	$(with-lab) npx tsx bench/pod-ready.ts $(ARGS)
+
+## bench-hpa: the API's HPA under a bounded load: seconds from load start to 3 Ready replicas and from load stop to 1
+bench-hpa: deps
+	$(with-lab) npx tsx bench/hpa.ts $(ARGS)
 
 ## bench: the quick benchmarks: warm lab-up, deploy against kubectl, the published images (bench-pipeline is long)
 bench: bench-lab bench-deploy bench-services
