@@ -115,8 +115,10 @@ async function waitHostsOwned(timeoutMs = 300000): Promise<void> {
  */
 async function browse(url: string, caFile: string | undefined, minMetrics: number, expect: string[]) {
   const script = path.join(import.meta.dirname, 'ingress_browser.py')
-  const { stdout } = await run(labVar('LAB_SMOKE_PYTHON'), [script, url, ADDRESS, caFile ?? '-', String(minMetrics), ...expect], { timeout: 150000 })
-  return JSON.parse(stdout) as { text: string; missing: string[]; metrics: Record<string, string> }
+  const { stdout } = await run(labVar('LAB_SMOKE_PYTHON'), [script, url, ADDRESS, caFile ?? '-', String(minMetrics), ...expect], { timeout: 200000 })
+  const page = JSON.parse(stdout) as { text: string; missing: string[]; metrics: Record<string, string>; attempts: number }
+  if (page.attempts > 1) console.warn(`${url}: the page showed nothing in time; loaded at attempt ${page.attempts}`)
+  return page
 }
 
 beforeAll(async () => {
