@@ -7,11 +7,16 @@ query for the API's request counter returns data, the recording rules evaluate, 
 the services' JSON log lines carry a request id sent by the client and the OpenTelemetry Collector ships that
 line, its fields parsed, to VictoriaLogs, where a LogsQL query finds it by that id (the store keeps 30 days:
 -retentionPeriod=30d), and stopping the analytics service makes
-ServiceDown fire and Alertmanager deliver it to the webhook (the test's rules are the repository's with ServiceDown's
-`for:` shortened, and its Alertmanager config routes everything to the webhook). scripts/health-check is run against
-the degraded stack and must fail naming analytics. The stores' exporters: Prometheus reads pg_up == 1 and
-redis_up == 1 through its query API, then Redis is stopped and RedisDown (its `for:` shortened too) fires and reaches
-the webhook. Prints one line per check and `N passed, N failed`.
+ServiceDown fire and page. Alertmanager runs with the repository's own monitoring/alertmanager/alertmanager.yml; only
+its secret files are the test's: a random PagerDuty routing key, the chat webhook's URL (the test's webhook), and a
+throw-away CA that the test's PagerDuty receiver (Events API v2, as events.pagerduty.com over HTTPS:
+monitoring-webhook.yml) is certified by. The page is checked as PagerDuty would take it (routing key of the secret
+file, dedup key, severity critical, summary, runbook) and in the chat; fault → page is printed. The test's rules are the
+repository's with ServiceDown's `for:` shortened. scripts/health-check is run against the degraded stack and must fail
+naming analytics. The stores' exporters: Prometheus reads pg_up == 1 and redis_up == 1 through its query API, then
+Redis is stopped and RedisDown (its `for:` shortened too) fires and pages. Both services are started again and each
+page is resolved with its trigger's dedup key (Alertmanager sends it at the group's next interval: up to 5 minutes).
+Prints one line per check and `N passed, N failed`.
 
 Images come from the environment: API_IMAGE, ANALYTICS_IMAGE, DASHBOARD_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE,
 PROMETHEUS_IMAGE, ALERTMANAGER_IMAGE, POSTGRES_EXPORTER_IMAGE, REDIS_EXPORTER_IMAGE, OTELCOL_IMAGE, VICTORIALOGS_IMAGE,
@@ -59,8 +64,8 @@ def shorten_for(rules: Path, file: str, alert: str, was: str) -> None:
 
 
 def test_configs(tmp: Path, scrape: str) -> dict[str, str]:
-    """The repository's Prometheus config and rules with short intervals and short ServiceDown and RedisDown `for:`,
-    and an Alertmanager config that sends everything to the webhook. Returns the compose variables naming them."""
+    """The repository's Prometheus config and rules with short intervals and short ServiceDown and RedisDown `for:`;
+    Alertmanager's secret files (test_secrets). Returns the compose variables naming them."""
     rules = tmp / "rules"
     shutil.copytree(ROOT / "monitoring" / "prometheus" / "rules", rules)
     shorten_for(rules, "services.yml", "ServiceDown", "2m")
@@ -68,13 +73,30 @@ def test_configs(tmp: Path, scrape: str) -> dict[str, str]:
     config = (ROOT / "monitoring" / "prometheus" / "prometheus.compose.yml").read_text()
     config = config.replace("scrape_timeout: 10s", "scrape_timeout: 1s").replace("scrape_interval: 15s", f"scrape_interval: {scrape}").replace("evaluation_interval: 15s", f"evaluation_interval: {scrape}")
     (tmp / "prometheus.yml").write_text(config)
-    (tmp / "alertmanager.yml").write_text(
-        "route:\n  receiver: webhook\n  group_by: [alertname, job]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n"
-        "receivers:\n  - name: webhook\n    webhook_configs:\n      - url: http://webhook:8080/\n        send_resolved: true\n")
+    test_secrets(tmp)
     for p in [tmp, rules, *tmp.rglob("*")]:
-        p.chmod(0o755 if p.is_dir() else 0o644)
+        p.chmod(0o755 if p.is_dir() else 0o644)  # read by the containers' users (test-only keys)
     return {"PROMETHEUS_CONFIG": str(tmp / "prometheus.yml"), "PROMETHEUS_RULES": str(rules),
-            "ALERTMANAGER_CONFIG": str(tmp / "alertmanager.yml"), "ALERTMANAGER_SECRETS_DIR": str(tmp / "secrets")}
+            "ALERTMANAGER_SECRETS_DIR": str(tmp / "secrets"), "PAGERDUTY_TLS_DIR": str(tmp / "tls")}
+
+
+def test_secrets(tmp: Path) -> None:
+    """Alertmanager's secret files, the only thing of its that differs from production: a random PagerDuty routing
+    key, the chat webhook's URL, and a throw-away CA (test-ca.crt, trusted through SSL_CERT_FILE) whose certificate
+    for events.pagerduty.com the test's PagerDuty receiver serves (tls/)."""
+    sec, tls = tmp / "secrets", tmp / "tls"
+    tls.mkdir()
+    (sec / "pagerduty-routing-key").write_text(secrets.token_hex(16))
+    (sec / "chat-webhook-url").write_text("http://webhook:8080/chat")
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=gmi monitoring smoke test CA",
+            "-keyout", str(tls / "ca.key"), "-out", str(sec / "test-ca.crt"))
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=events.pagerduty.com", "-keyout", str(tls / "server.key"),
+            "-out", str(tls / "server.csr"))
+    (tls / "ext.cnf").write_text("subjectAltName=DNS:events.pagerduty.com\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", str(tls / "server.csr"), "-CA", str(sec / "test-ca.crt"), "-CAkey", str(tls / "ca.key"),
+            "-CAcreateserial", "-days", "1", "-extfile", str(tls / "ext.cnf"), "-out", str(tls / "server.crt"))
 
 
 def status(url: str) -> int:
@@ -100,27 +122,66 @@ def logsql(store: str, q: str, limit: int = 50) -> list[dict]:
         return []
 
 
-def delivered_alert(stack: Stack, name: str, job: str) -> tuple[bool, object]:
-    """(True, the alert) once the webhook has printed a firing notification of alert `name` for `job`."""
-    out = stack.run("logs", "--no-color", "webhook", check=False).stdout
+def received(stack: Stack, service: str) -> list[dict]:
+    """The JSON documents a test receiver (`pagerduty` or `webhook`) printed, in order."""
+    out = stack.run("logs", "--no-color", service, check=False).stdout
+    docs = []
     for raw in out.splitlines():
         try:
-            msg = json.loads(raw.partition("| ")[2])
+            docs.append(json.loads(raw.partition("| ")[2]))
         except ValueError:
             continue
-        for alert in msg.get("alerts", []):
-            if alert["labels"].get("alertname") == name and alert["labels"].get("job") == job and alert["status"] == "firing":
-                return True, alert
-    return False, out[-400:]
+    return docs
 
 
-def check_alert_travels(c: Checks, stack: Stack, prom: str, name: str, job: str, what: str, runbook: str, since: float) -> None:
-    """Checks alert `name` for `job` fires in Prometheus, then reaches the webhook as critical with its runbook."""
+def page(stack: Stack, runbook: str, action: str) -> dict | None:
+    """The first PagerDuty event with `action` (trigger, resolve) for the alert whose runbook is `runbook`."""
+    for e in received(stack, "pagerduty"):
+        body = e.get("body") or {}
+        if body.get("event_action") == action and (body.get("payload") or {}).get("custom_details", {}).get("runbook") == runbook:
+            return e
+    return None
+
+
+def check_alert_travels(c: Checks, stack: Stack, prom: str, name: str, job: str, what: str, runbook: str, since: float,
+                        stopped_at: float, routing_key: str) -> dict | None:
+    """Checks alert `name` for `job` fires in Prometheus, then pages through the repository's Alertmanager config: a
+    PagerDuty trigger with the secret file's routing key, a dedup key, severity critical, the summary naming `job`,
+    the runbook; and the chat's webhook gets it too. Returns the page's event (for its resolve)."""
     fired = wait_for(lambda: (bool(v := query(prom, f'ALERTS{{alertname="{name}", job="{job}", alertstate="firing"}}')), v), 90, 1)
     c.check(f"{what}: {name} fires for it (for: {SHORT_FOR}; {time.monotonic() - since:.1f}s after stop)", bool(fired and fired[0]), str(fired))
-    ok, alert = wait_for(lambda: delivered_alert(stack, name, job), 60, 1)
-    c.check(f"Alertmanager delivered {name} ({job}, critical, runbook) to the webhook ({time.monotonic() - since:.1f}s after stop)",
-            ok and alert["labels"].get("severity") == "critical" and alert["annotations"].get("runbook_url") == runbook, str(alert)[:400])
+    got = wait_for(lambda: (bool(e := page(stack, runbook, "trigger")), e), 90, 1)
+    e = got[1] if got else None
+    body = (e or {}).get("body") or {}
+    payload = body.get("payload") or {}
+    ok = (bool(e) and e.get("valid") is True and e.get("path") == "/v2/enqueue" and "json" in (e.get("content_type") or "")
+          and body.get("routing_key") == routing_key and len(body.get("dedup_key") or "") >= 16
+          and payload.get("severity") == "critical" and job in (payload.get("summary") or "").lower()
+          and payload.get("custom_details", {}).get("firing") == "1")
+    took = f"{e['received'] - stopped_at:.1f}s from the fault to the page" if e else "no page"
+    c.check(f"{name} paged through the repository's alertmanager.yml: PagerDuty Events v2 trigger with the secret's routing key, "
+            f"a dedup key, severity critical, summary, runbook ({took})", ok, json.dumps(e)[:600])
+    if e:
+        print(f"fault → page: {name} ({job}) {e['received'] - stopped_at:.1f}s (for: {SHORT_FOR} in this test, "
+              f"the rule's own is longer; Alertmanager's group_wait 30s)", flush=True)
+    chat = wait_for(lambda: (any(f"[FIRING] {name} (critical)" in a.get("title", "") and runbook in a.get("text", "")
+                                 for d in received(stack, "webhook") for a in d.get("attachments", [])), None), 30, 1)
+    c.check(f"{name} also reached the chat's webhook ([FIRING] {name} (critical), with its runbook)", bool(chat and chat[0]))
+    return e
+
+
+def check_resolved(c: Checks, stack: Stack, name: str, runbook: str, trigger: dict | None, routing_key: str) -> None:
+    """Checks the page of `name` is resolved: a resolve event with its trigger's dedup key and the routing key."""
+    if not trigger:
+        c.check(f"{name}: page resolved", False, "no trigger to resolve")
+        return
+    t0 = time.monotonic()
+    got = wait_for(lambda: (bool(e := page(stack, runbook, "resolve")), e), 400, 2)
+    e = got[1] if got else None
+    body = (e or {}).get("body") or {}
+    c.check(f"{name}: page resolved with its trigger's dedup key ({time.monotonic() - t0:.0f}s waiting; group_interval 5m)",
+            bool(e) and e.get("valid") is True and body.get("dedup_key") == trigger["body"]["dedup_key"] and body.get("routing_key") == routing_key,
+            json.dumps(e)[:400])
 
 
 def main() -> int:
@@ -142,6 +203,7 @@ def main() -> int:
     env = {"POSTGRES_PASSWORD": secrets.token_hex(16), "REDIS_PASSWORD": secrets.token_hex(16),
            "GMI_BOOTSTRAP_API_KEY": "gmi_monsmoke_" + secrets.token_hex(16), **{k: str(v) for k, v in ports.items()},
            **test_configs(tmp, "2s")}
+    routing_key = (tmp / "secrets" / "pagerduty-routing-key").read_text()
     stack = MonitoringStack(a.project, env)
     api, prom, am, store = (f"http://127.0.0.1:{ports[k]}" for k in ("API_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "VICTORIALOGS_PORT"))
     c = Checks()
@@ -151,8 +213,12 @@ def main() -> int:
         print(f"  {k}={os.environ.get(k, '(compose default)')}")
     try:
         t0 = time.monotonic()
-        stack.run("up", "-d")
+        # the application first, healthy, then the monitoring: a Prometheus scraping services still starting would
+        # fire ServiceDown (its `for:` is 5 s here) and leave an Alertmanager group behind, whose next flush
+        # (group_interval 5m), not group_wait, would then time the fault's page
+        stack.run("up", "-d", *SERVICES)
         took, states = stack.wait_healthy(SERVICES)
+        stack.run("up", "-d")
         if not c.check(f"stack up and healthy ({took:.1f}s waiting)", all(v == "running/healthy" for v in states.values()), str(states)):
             raise Abort("the stack is not healthy")
         ok = wait_for(lambda: (status(f"{prom}/-/ready") == 200 and status(f"{am}/-/ready") == 200 and status(f"{store}/health") == 200, None), 60)
@@ -212,9 +278,10 @@ def main() -> int:
                 isinstance(flags, str) and '-retentionPeriod="30d"' in flags and '-storageDataPath="/victoria-logs-data"' in flags, str(flags)[:400])
 
         # -- an alert end to end -------------------------------------------------------------------------------------
-        t2 = time.monotonic()
+        t2, wall2 = time.monotonic(), time.time()
         stack.run("stop", "analytics")
-        check_alert_travels(c, stack, prom, "ServiceDown", "analytics", "analytics stopped", "docs/runbooks/alerts/service-down.md", t2)
+        down_page = check_alert_travels(c, stack, prom, "ServiceDown", "analytics", "analytics stopped", "docs/runbooks/alerts/service-down.md",
+                                        t2, wall2, routing_key)
 
         hc = subprocess.run(["node", str(ROOT / "scripts" / "health-check"), "--api", api,
                              "--analytics", f"http://127.0.0.1:{ports['ANALYTICS_PORT']}",
@@ -227,11 +294,17 @@ def main() -> int:
         print(hc.stdout, end="", flush=True)
 
         # -- a store down: its exporter says so -----------------------------------------------------------------------
-        t4 = time.monotonic()
+        stack.run("start", "analytics")
+        t4, wall4 = time.monotonic(), time.time()
         stack.run("stop", "redis")
         down = wait_for(lambda: (bool(v := query(prom, 'redis_up{job="redis"} == 0')), v), 60, 1)
         c.check(f"redis stopped: the exporter reports redis_up == 0 ({time.monotonic() - t4:.1f}s after stop)", bool(down and down[0]), str(down))
-        check_alert_travels(c, stack, prom, "RedisDown", "redis", "redis stopped", "docs/runbooks/alerts/redis-down.md", t4)
+        redis_page = check_alert_travels(c, stack, prom, "RedisDown", "redis", "redis stopped", "docs/runbooks/alerts/redis-down.md",
+                                         t4, wall4, routing_key)
+        stack.run("start", "redis")
+        # -- both back: each page resolved ------------------------------------------------------------------------------
+        check_resolved(c, stack, "ServiceDown", "docs/runbooks/alerts/service-down.md", down_page, routing_key)
+        check_resolved(c, stack, "RedisDown", "docs/runbooks/alerts/redis-down.md", redis_page, routing_key)
     except (Abort, KeyboardInterrupt, Exception) as e:  # noqa: BLE001
         if isinstance(e, Abort):
             print(f"aborted: {e}", flush=True)
