@@ -6,9 +6,11 @@
 //   (c) loses pods: the graph pod, one API pod and one dashboard pod deleted one after the other,
 //   (d) receives a promotion (dev's digests promoted to the target environment, measured there).
 // Per scenario and target it prints requests sent, failed, success %, the longest gap without a successful answer,
-// and the slowest answer. Target: >= 99.9 % everywhere, 0 failed in (a) and (b).
+// and the slowest answer. Target: >= 99.9 % everywhere, 0 failed in (a) and (b). With --via ingress the requests go
+// as a user's browser sends them: HTTPS to the environment's hosts through the lab's ingress on 127.0.0.1, the lab
+// CA trusted, connections kept alive.
 //
-//   make bench-availability [ARGS="--env dev --to staging --rate 10 --only a,b,c,d"]
+//   make bench-availability [ARGS="--env dev --to staging --rate 10 --only a,b,c,d --via service|ingress"]
 //   (npx tsx bench/availability.ts with the lab env loaded)
 //
 // The deploys are the pipeline's own commands in library mode, as `make deploy`/`rollback`/`promote` run them
@@ -18,12 +20,14 @@
 import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import https from 'node:https'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { labVar } from '../lab/env.js'
 import type { V1Pod, V1Service } from '@kubernetes/client-node'
 import { Kube } from '../ci/src/adapters/kubernetes.js'
+import { environment } from '../ci/src/config/environments.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const arg = (name: string, dflt: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt }
@@ -32,6 +36,8 @@ const TO = arg('to', 'staging')
 const RATE = Number(arg('rate', '10')) // requests per second, per target
 const ONLY = new Set(arg('only', 'a,b,c,d').split(','))
 const COMPONENTS = arg('components', 'lab-real-node')
+const VIA = arg('via', 'service')
+if (VIA !== 'service' && VIA !== 'ingress') throw new Error(`--via takes service or ingress, not "${VIA}"`)
 const TIMEOUT_MS = 60_000 // above the API's GRAPH_RETRY_SECONDS (30 in k8s/base/config.env): a request the API holds while the graph restarts is slow, not failed
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const secs = (ms: number) => (ms / 1000).toFixed(1)
@@ -49,8 +55,8 @@ function traffic(url: string, t0: number) {
   const tick = setInterval(() => {
     if (stopped) return
     const sent = performance.now() - t0
-    const p = fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) })
-      .then(async (r) => { await r.arrayBuffer(); outcomes.push({ sent, done: performance.now() - t0, ok: r.ok, why: r.ok ? undefined : `HTTP ${r.status}` }) })
+    const p = get(url)
+      .then((status) => { const ok = status >= 200 && status < 300; outcomes.push({ sent, done: performance.now() - t0, ok, why: ok ? undefined : `HTTP ${status}` }) })
       .catch((e: Error & { cause?: { code?: string } }) => { outcomes.push({ sent, done: performance.now() - t0, ok: false, why: e.cause?.code ?? e.name }) })
       .finally(() => inflight.delete(p))
     inflight.add(p)
@@ -77,6 +83,28 @@ function summary(outcomes: Outcome[], end: number) {
     sent: outcomes.length, failed: failed.length, success: outcomes.length ? (100 * (outcomes.length - failed.length)) / outcomes.length : 0,
     gapMs: gap, slowestMs: Math.max(0, ...outcomes.map((o) => o.done - o.sent)), why,
   }
+}
+
+/** Through the ingress: the lab CA trusted, every host sent to 127.0.0.1 (as `curl --resolve` does), kept alive. */
+const ingressAgent = VIA === 'ingress'
+  ? new https.Agent({ keepAlive: true, ca: fs.readFileSync(labVar('LAB_INGRESS_CA')), lookup: (_h, _o, cb) => cb(null, '127.0.0.1', 4) })
+  : undefined
+
+/** GETs a URL (its whole body read); resolves to the HTTP status. */
+function get(url: string): Promise<number> {
+  if (!url.startsWith('https:')) return fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(async (r) => { await r.arrayBuffer(); return r.status })
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { agent: ingressAgent, timeout: TIMEOUT_MS }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)) })
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { cause: { code: 'TimeoutError' } })))
+    req.on('error', (e: Error & { code?: string }) => reject(Object.assign(e, { cause: { code: e.code ?? e.name } })))
+  })
+}
+
+/** Where a target is reached: its Ingress host over HTTPS (--via ingress; the API at api.<host>), or its Service. */
+async function targetUrl(namespace: string, name: 'api' | 'dashboard', pathAndQuery: string): Promise<string> {
+  if (VIA === 'service') return serviceUrl(namespace, name, pathAndQuery)
+  const host = environment(namespace.replace(/^graphmemory-/, '')).host
+  return `https://${name === 'api' ? `api.${host}` : host}${pathAndQuery}`
 }
 
 /** The ClusterIP:port of a Service. */
@@ -124,8 +152,8 @@ function copyTree(): string {
 
 /** Steady traffic to the API and the dashboard of `namespace` around `action`; the two summaries. */
 async function measure(label: string, namespace: string, action: () => Promise<void>) {
-  const api = await serviceUrl(namespace, 'api', '/memories?limit=5')
-  const dash = await serviceUrl(namespace, 'dashboard', '/')
+  const api = await targetUrl(namespace, 'api', '/memories?limit=5')
+  const dash = await targetUrl(namespace, 'dashboard', '/')
   const t0 = performance.now()
   const streams = { api: traffic(api, t0), dashboard: traffic(dash, t0) }
   console.log(`  ${label}: ${RATE} req/s each to ${api} and ${dash}`)
@@ -163,7 +191,7 @@ const results: Result[] = []
 const source = copyTree()
 const nsOf = (env: string) => `graphmemory-${env}`
 try {
-  console.log(`availability bench: env ${ENV} (promotion to ${TO}), components ${COMPONENTS}, source copy ${source}`)
+  console.log(`availability bench: env ${ENV} (promotion to ${TO}), components ${COMPONENTS}, requests via ${VIA}, source copy ${source}`)
   const base = commit()
   console.log(`  baseline: deploy the working tree to ${ENV}${ONLY.has('d') ? ` and ${TO}` : ''} (not measured)`)
   await prepare(ENV)

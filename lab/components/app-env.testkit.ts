@@ -19,6 +19,20 @@ import { renderRelease, requiredSecrets } from '../../ci/src/steps/release.js'
 
 const COMMIT = 'ea1e0de0ea1e0de0ea1e0de0ea1e0de0ea1e0de0'
 
+/**
+ * A copy's Ingress hosts made its own (`<namespace>.<host>`): two Ingresses naming one host split its traffic in the
+ * lab's ingress (online, ingress-nginx's admission refuses the second), so a test's copy of dev would take half of
+ * dev's requests while it runs.
+ */
+export function ownHosts<T extends { kind?: string; spec?: unknown }>(o: T, namespace: string): T {
+  if (o.kind !== 'Ingress') return o
+  const spec = o.spec as { rules?: { host?: string }[]; tls?: { hosts?: string[] }[] }
+  const own = (h: string) => `${namespace}.${h}`
+  return { ...o, spec: { ...spec,
+    rules: spec.rules?.map((r) => (r.host ? { ...r, host: own(r.host) } : r)),
+    tls: spec.tls?.map((t) => ({ ...t, hosts: t.hosts?.map(own) })) } }
+}
+
 export interface AppEnv {
   env: Environment
   admin: Kube
@@ -63,7 +77,7 @@ export async function deployApp(label: string): Promise<AppEnv> {
   try {
     await admin.apply(roleBinding(namespace) as KubeObject)
     await ensurePullSecret(namespace)
-    const objects = parseManifests(manifest.replaceAll(dev.namespace, namespace)) as KubeObject[]
+    const objects = parseManifests(manifest.replaceAll(dev.namespace, namespace)).map((o) => ownHosts(o, namespace)) as KubeObject[]
     const secrets = secretsFor(required!)
     await deployRelease(deployer, {
       env, required: { ...required!, namespace }, manifest: objects.map((o) => `---\n${stringify(o)}`).join(''), images,

@@ -19,6 +19,7 @@ import { labVar } from '../../../lab/env.js'
 import { labPinned, labPipeline, labSigning, repoSource } from '../../../lab/pipeline.js'
 import { roleBinding } from '../../../lab/components/deployer.mjs'
 import { ensurePullSecret } from '../../../lab/components/node.mjs'
+import { ownHosts } from '../../../lab/components/app-env.testkit.js'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
 import { environment, type Environment } from '../config/environments.js'
 import { parseManifests } from '../plan/manifests.js'
@@ -97,7 +98,7 @@ async function sandbox(label = 'real', pullSecret = true, base: Environment = de
 /** A rendered manifest moved into the sandbox, with the API image replaced when `api` is given. */
 const manifestFor = (env: Environment, api?: string, text = template, from = 'graphmemory-dev'): string => {
   const moved = text.replaceAll(from, env.namespace)
-  return parseManifests(api ? moved.replaceAll(images['graphmemory/api'], api) : moved).map((o) => `---\n${stringify(o)}`).join('')
+  return parseManifests(api ? moved.replaceAll(images['graphmemory/api'], api) : moved).map((o) => `---\n${stringify(ownHosts(o, env.namespace))}`).join('')
 }
 
 /** Values for every required Secret's keys (URLs where a key names one: Alertmanager reads them as such). */

@@ -89,7 +89,7 @@ describe('render (kustomize in the lab engine)', () => {
     expect(find(objs, 'HorizontalPodAutoscaler', 'graph')).toBeUndefined()
     for (const s of ['api', 'analytics', 'dashboard']) {
       expect((find(objs, 'Deployment', s)?.spec as { replicas: number }).replicas).toBe(env.replicas)
-      expect(find(objs, 'HorizontalPodAutoscaler', s)?.spec).toMatchObject({ minReplicas: 1, maxReplicas: 10 })
+      expect(find(objs, 'HorizontalPodAutoscaler', s)?.spec).toMatchObject({ minReplicas: 1, maxReplicas: name === 'dev' ? 3 : 10 })
     }
     for (const kind of ['Deployment', 'StatefulSet']) {
       for (const o of objs.filter((x) => x.kind === kind)) {
@@ -107,6 +107,30 @@ describe('render (kustomize in the lab engine)', () => {
         expect(memoryBytes(c.resources.limits.memory), `${objectId(object)} ${c.name}`).toBeLessThanOrEqual(2 * 2 ** 30)
       }
     }
+  })
+
+  it.each(ENVIRONMENT_NAMES)('%s: the quota holds every workload with its HPA at maximum plus a rollout\'s surge pod each', (name) => {
+    const objs = objectsOf(name)
+    type Res = { cpu?: string; memory?: string }
+    type Pods = { replicas?: number; strategy?: { type?: string; rollingUpdate?: { maxSurge?: number } }; template: { spec: { containers: { resources?: { limits?: Res; requests?: Res } }[] } } }
+    const cpu = (v = '0') => (v.endsWith('m') ? Number(v.slice(0, -1)) / 1000 : Number(v))
+    const mem = (v = '0') => Number(v.replace(/(Mi|Gi)$/, '')) * (v.endsWith('Gi') ? 1024 : v.endsWith('Mi') ? 1 : 1 / 2 ** 20)
+    const need = { 'limits.cpu': 0, 'limits.memory': 0, 'requests.cpu': 0, 'requests.memory': 0, pods: 0 }
+    for (const w of objs.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')) {
+      const spec = w.spec as Pods
+      const hpa = objs.find((o) => o.kind === 'HorizontalPodAutoscaler' && (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === w.metadata.name)
+      const pods = ((hpa?.spec as { maxReplicas?: number } | undefined)?.maxReplicas ?? spec.replicas ?? 1) + (w.kind === 'Deployment' && spec.strategy?.type !== 'Recreate' ? spec.strategy?.rollingUpdate?.maxSurge ?? 1 : 0)
+      for (const c of spec.template.spec.containers) {
+        need['limits.cpu'] += pods * cpu(c.resources?.limits?.cpu)
+        need['limits.memory'] += pods * mem(c.resources?.limits?.memory)
+        need['requests.cpu'] += pods * cpu(c.resources?.requests?.cpu)
+        need['requests.memory'] += pods * mem(c.resources?.requests?.memory)
+      }
+      need.pods += pods
+    }
+    const hard = (find(objs, 'ResourceQuota', 'graphmemory-quota')!.spec as { hard: Record<string, string> }).hard
+    const have = { 'limits.cpu': cpu(hard['limits.cpu']), 'limits.memory': mem(hard['limits.memory']), 'requests.cpu': cpu(hard['requests.cpu']), 'requests.memory': mem(hard['requests.memory']), pods: Number(hard.pods) }
+    for (const k of Object.keys(need) as (keyof typeof need)[]) expect(need[k], `${name} ${k}: needs ${need[k]}, quota ${have[k]}`).toBeLessThanOrEqual(have[k])
   })
 
   it.each(ENVIRONMENT_NAMES)('the secrets %s reads are exactly its committed required-secrets.yaml', (name) => {
