@@ -1,14 +1,13 @@
 // Zero-downtime, measured: steady requests to the API (GET /memories, which reads the graph through the graph
-// service) and to the dashboard (GET /, Streamlit's page) of a deployed lab environment, through their Services'
-// ClusterIPs (the host reaches them: kube-proxy on the lab's real node), while the environment
+// service) and to the dashboard (GET /, Streamlit's page) of a deployed lab environment, as a user's browser sends
+// them: HTTPS to the environment's hosts through the lab's ingress on 127.0.0.1, the lab CA trusted, connections kept
+// alive (--via service: to the Services' ClusterIPs instead), while the environment
 //   (a) deploys a one-line change of the API's code (new API image: the API replicas roll, the graph pod is recreated),
 //   (b) rolls back to the previous release,
 //   (c) loses pods: the graph pod, one API pod and one dashboard pod deleted one after the other,
 //   (d) receives a promotion (dev's digests promoted to the target environment, measured there).
 // Per scenario and target it prints requests sent, failed, success %, the longest gap without a successful answer,
-// and the slowest answer. Target: >= 99.9 % everywhere, 0 failed in (a) and (b). With --via ingress the requests go
-// as a user's browser sends them: HTTPS to the environment's hosts through the lab's ingress on 127.0.0.1, the lab
-// CA trusted, connections kept alive.
+// and the slowest answer. Target: >= 99.9 % everywhere, 0 failed in (a) and (b).
 //
 //   make bench-availability [ARGS="--env dev --to staging --rate 10 --only a,b,c,d --via service|ingress"]
 //   (npx tsx bench/availability.ts with the lab env loaded)
@@ -36,7 +35,7 @@ const TO = arg('to', 'staging')
 const RATE = Number(arg('rate', '10')) // requests per second, per target
 const ONLY = new Set(arg('only', 'a,b,c,d').split(','))
 const COMPONENTS = arg('components', 'lab-real-node')
-const VIA = arg('via', 'service')
+const VIA = arg('via', 'ingress')
 if (VIA !== 'service' && VIA !== 'ingress') throw new Error(`--via takes service or ingress, not "${VIA}"`)
 const TIMEOUT_MS = 60_000 // above the API's GRAPH_RETRY_SECONDS (30 in k8s/base/config.env): a request the API holds while the graph restarts is slow, not failed
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
