@@ -2,7 +2,7 @@
 // Containers have their own network namespace: 127.0.0.1 there is the container itself. A loopback registry is
 // therefore bound into the container as a host service (the engine tunnels to the host's port) under an alias, and
 // references to it are rewritten to that alias. Other registries are left alone.
-import { dag, type Container } from '@dagger.io/dagger'
+import { dag, type Container, type Service } from '@dagger.io/dagger'
 
 const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|localhost|\[::1\])(?::(\d{1,5}))?$/
 
@@ -31,8 +31,19 @@ export function reachRegistry(container: Container, registry: string): ReachedRe
   const port = Number(m[1] ?? 80)
   const hostname = registry.startsWith('[') ? '::1' : registry.split(':')[0]
   const tunnel = dag.host().service([{ frontend: port, backend: port }], { host: hostname })
+  keepRunning(tunnel)
   const alias = aliasOf(registry)
   return { container: container.withServiceBinding(alias, tunnel), host: `${alias}:${port}`, viaHost: true }
+}
+
+/**
+ * Starts the tunnel and keeps it for the session. Bound only by the containers that use it, it stops whenever the last
+ * of them ends; the engine (v0.19.10, core/services.go StartWithIO) then dereferences a nil service when another
+ * container binds it at that moment, and the whole engine panics: seen when verify ran its cosign checks in parallel.
+ * An explicit start holds one binding until the session ends, so the tunnel is never stopping while in use.
+ */
+function keepRunning(tunnel: Service): void {
+  tunnel.start().catch(() => undefined) // a failure shows where the tunnel is used, with the tool's own message
 }
 
 /** Rewrites the registry part of an image reference (`from/...` → `to/...`); other references are returned as they are. */
