@@ -39,9 +39,11 @@ const registry = () => labVar('LAB_RELEASE_REGISTRY')
 /** What dev runs now: each workload's spec generation, and the release records (a deploy that applied anything changes them). */
 async function devState(): Promise<string> {
   const namespace = 'graphmemory-dev'
-  const kinds = await Promise.all(['Deployment', 'StatefulSet'].map((k) => admin().list<KubeObject>('apps/v1', k, { namespace })))
+  const kinds = await Promise.all(['Deployment', 'StatefulSet'].map((k) => admin().list<KubeObject & { spec: { template: unknown } }>('apps/v1', k, { namespace })))
   const releases = await admin().list<KubeObject>('v1', 'ConfigMap', { namespace, labelSelector: 'graphmemory.dev/release-of' })
-  return JSON.stringify([kinds.flat().map((o) => [o.metadata.name, o.metadata.generation]), releases.map((r) => r.metadata.name).sort()])
+  // what a deploy changes: the pod templates and the recorded releases (not the generation: the HPAs bump it as they
+  // scale, which they do while this file runs)
+  return JSON.stringify([kinds.flat().map((o) => [o.metadata.name, o.spec.template]), releases.map((r) => r.metadata.name).sort()])
 }
 
 /** Whether the release registry has a tag of a repository. */
