@@ -78,7 +78,7 @@ async function startEngine() {
   fs.mkdirSync(path.dirname(CONFIG), { recursive: true })
   fs.writeFileSync(CONFIG, engineToml())
   fs.writeFileSync(GC_CONFIG, engineJson())
-  await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
+  await down()
   const args = [
     '-d', '--name', CONTAINER, '--restart', 'unless-stopped', '--network', 'host',
     '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
@@ -142,7 +142,9 @@ export async function up() {
   return { note: `engine ${VERSION} ${await startOrReset()}${built ? ' (binaries built)' : ''}` }
 }
 
+/** Stops the engine gracefully (it flushes its state on SIGTERM; a kill mid-write once left it unable to start). */
 export async function down() {
+  await $`docker stop --time 60 ${CONTAINER}`.nothrow().quiet()
   await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
 }
 
