@@ -7,8 +7,6 @@
 // account's ca.crt: no --kubelet-insecure-tls. docs/lab.md, "metrics-server".
 import fs from 'node:fs'
 import path from 'node:path'
-import crypto from 'node:crypto'
-import { $ } from 'zx'
 import * as k8s from '@kubernetes/client-node'
 import { REPO, STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
@@ -20,7 +18,7 @@ import { IMAGES, ref } from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as node from './node.mjs'
 import { apply, render } from './log-collector.mjs'
-import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
+import { ensureBinaryImage, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'metrics-server'
 
@@ -57,18 +55,10 @@ USER 65534:65534
 ENTRYPOINT ["/metrics-server"]
 `
 
-/** Builds, checks (`--version`) and pushes the image unless the mirror holds this build of it; true when it pushed. */
+/** Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed. */
 async function ensureImage(binDir) {
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const stamp = crypto.createHash('sha256').update(dockerfile(base, '')).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
-  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return false
-  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -t ${IMAGE} -f - ${binDir}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError('building the metrics-server image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
-  const v = await $`docker run --rm ${IMAGE} --version`.nothrow().quiet()
-  if (!`${v.stdout}${v.stderr}`.includes(VERSION)) throw new LabError('the metrics-server image does not run', `${v.stdout}${v.stderr}`.trim(), 'check lab/go/metrics-server, then run `make lab-up`')
-  const p = await $`docker push ${IMAGE}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
+  return ensureBinaryImage({ image: IMAGE, binDir, dockerfile: (stamp) => dockerfile(base, stamp), versionArgs: ['--version'], version: VERSION })
 }
 
 /** The serving certificate (lab CA) as a kubernetes.io/tls Secret; its name is what the lab variant mounts. */

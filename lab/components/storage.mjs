@@ -9,9 +9,7 @@
 // Also: `prepareNamespace()` moves an environment first deployed to the kwok nodes onto the real node's volumes.
 import fs from 'node:fs'
 import path from 'node:path'
-import crypto from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { $ } from 'zx'
 import * as k8s from '@kubernetes/client-node'
 import { STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
@@ -21,7 +19,7 @@ import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as node from './node.mjs'
-import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
+import { ensureBinaryImage, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'storage'
 
@@ -65,15 +63,7 @@ ENTRYPOINT ["/usr/local/bin/local-path-provisioner"]
 /** Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed. */
 async function ensureImage(binDir) {
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const stamp = crypto.createHash('sha256').update(dockerfile(base, '')).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
-  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return false
-  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -t ${IMAGE} -f - ${binDir}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError('building the local-path-provisioner image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
-  const v = await $`docker run --rm ${IMAGE} --version`.nothrow().quiet()
-  if (!v.stdout.includes(VERSION)) throw new LabError('the local-path-provisioner image does not run', `${v.stdout}${v.stderr}`.trim(), 'check lab/go/local-path-provisioner, then run `make lab-up`')
-  const p = await $`docker push ${IMAGE}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
+  return ensureBinaryImage({ image: IMAGE, binDir, dockerfile: (stamp) => dockerfile(base, stamp), versionArgs: ['--version'], version: VERSION })
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,15 +4,11 @@
 // the server as entrypoint, flags as arguments) but as nobody, with /victoria-logs-data owned by it so that a fresh
 // named volume is writable. The cluster's store (k8s/cluster/log-collector) and the compose stack's run it; this
 // component only builds and pushes (log-collector.mjs deploys it).
-import fs from 'node:fs'
-import path from 'node:path'
-import crypto from 'node:crypto'
-import { $ } from 'zx'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
-import { imageStamp, inRegistry } from '../lib/images.mjs'
+import { ensureBinaryImage, inRegistry } from '../lib/images.mjs'
 
 export const name = 'victorialogs'
 
@@ -44,15 +40,7 @@ ENTRYPOINT ["/usr/local/bin/${BIN}"]
 /** Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed. */
 async function ensureImage(binDir) {
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const stamp = crypto.createHash('sha256').update(dockerfile(base, '')).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
-  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return false
-  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -t ${IMAGE} -f - ${binDir}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError('building the victoria-logs image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
-  const v = await $`docker run --rm ${IMAGE} -version`.nothrow().quiet()
-  if (!`${v.stdout}${v.stderr}`.includes(VERSION)) throw new LabError('the victoria-logs image does not run', `${v.stdout}${v.stderr}`.trim(), 'check lab/go/victorialogs, then run `make lab-up`')
-  const p = await $`docker push ${IMAGE}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
+  return ensureBinaryImage({ image: IMAGE, binDir, dockerfile: (stamp) => dockerfile(base, stamp), versionArgs: ['-version'], version: VERSION })
 }
 
 export async function up() {

@@ -1,5 +1,8 @@
 // Images in the lab's registries and in its Docker: what a registry serves for a tag (whatever the manifest's type)
 // and which build a local image was made from. One place, so that no component reads an OCI image as missing.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
 import { $ } from 'zx'
 import { LabError } from './step.mjs'
 
@@ -43,3 +46,21 @@ export async function pinnedRef(ref) {
 /** The org.gmi-lab.stamp label of a local Docker image (what it was built from), or '' when it has none. */
 export const imageStamp = async (ref) =>
   (await $`docker image inspect -f ${'{{index .Config.Labels "org.gmi-lab.stamp"}}'} ${ref}`.nothrow().quiet()).stdout.trim()
+
+/**
+ * Builds an image from a folder of Go binaries (its build's `.stamp` inside), checks that it runs (`versionArgs` must
+ * print `version`) and pushes it, unless the registry already holds this very build; true when it pushed.
+ * `dockerfile(stamp)` gives the Dockerfile text with the stamp label set.
+ */
+export async function ensureBinaryImage({ image, binDir, dockerfile, versionArgs, version }) {
+  const name = image.replace(/^[^/]+\//, '').replace(/:.*$/, '')
+  const stamp = crypto.createHash('sha256').update(dockerfile('')).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
+  if ((await imageStamp(image)) === stamp && (await inRegistry(image))) return false
+  const r = await $({ input: dockerfile(stamp) })`docker build -q -t ${image} -f - ${binDir}`.nothrow().quiet()
+  if (r.exitCode !== 0) throw new LabError(`building the ${name} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
+  const v = await $`docker run --rm ${image} ${versionArgs}`.nothrow().quiet()
+  if (!`${v.stdout}${v.stderr}`.includes(version)) throw new LabError(`the ${name} image does not run`, `${v.stdout}${v.stderr}`.trim(), `check its Go build under lab/go, then run \`make lab-up\``)
+  const p = await $`docker push ${image}`.nothrow().quiet()
+  if (p.exitCode !== 0) throw new LabError(`pushing ${image} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
+  return true
+}
