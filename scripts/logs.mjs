@@ -19,7 +19,7 @@ const durationMs = (d) => Number(d.slice(0, -1)) * UNIT_MS[d.at(-1)]
  * `since` (e.g. '15m', '1h', '7d') bounds the time range, `limit` the number of entries (the newest), `namespace`
  * adds the filter k8s.namespace.name:=<namespace>. Throws an Error naming the store's answer when it refuses.
  */
-export async function query(url, q, { since = '1h', limit = 100, namespace, timeoutMs = 15000 } = {}) {
+export async function query(url, q, { since = '1h', limit = 100, namespace = '', timeoutMs = 15000 } = {}) {
   const form = new URLSearchParams({ query: q, limit: String(limit) })
   if (since) form.set('start', new Date(Date.now() - durationMs(since)).toISOString())
   if (namespace) form.append('extra_filters', JSON.stringify({ 'k8s.namespace.name': namespace }))
