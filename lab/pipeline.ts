@@ -29,6 +29,17 @@ export const labPinned = (): Record<string, string> => pinnedTags(labImages())
  */
 export const labDeployComponents = (): string => process.env.LAB_DEPLOY_COMPONENTS ?? ''
 
+/** The lab release registry's user and password (the password as a Secret), as publish and sign take them. */
+export const labRegistryAuth = () => ({
+  user: labVar('LAB_RELEASE_USER'),
+  password: dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim()),
+})
+
+/** Publishes the three services' images `pipeline` builds to the lab's release registry: logical name → ref@digest. */
+export async function publishLabImages(pipeline: GraphmemoryIde, { user, password } = labRegistryAuth()): Promise<Record<string, string>> {
+  return Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.image, await pipeline.publish(s.name, user, password)] as const)))
+}
+
 /** The lab's signing key pair (lab/components/signing.mjs): the key and its password as Secrets, the public key as a File. */
 export function labSigning(): { key: ReturnType<typeof dag.secret>; password: ReturnType<typeof dag.secret>; publicKey: File } {
   return {

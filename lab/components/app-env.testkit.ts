@@ -3,14 +3,12 @@
 // ci/src/steps/deploy-real-node.test.ts, so the engine's cache and the registry make a second run cheap), deployed by
 // the deployer identity into a throw-away namespace `gmi-t-<label>-<run>` (deleted by `remove()`).
 import crypto from 'node:crypto'
-import fs from 'node:fs'
-import { connection, dag } from '@dagger.io/dagger'
+import { connection } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
 import { labVar } from '../env.js'
-import { labPinned, labPipeline, repoSource } from '../pipeline.js'
+import { labPinned, labPipeline, publishLabImages, repoSource } from '../pipeline.js'
 import { roleBinding } from './deployer.mjs'
 import { ensurePullSecret } from './node.mjs'
-import { SERVICES } from '../../ci/src/config/services.js'
 import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
 import { environment, type Environment } from '../../ci/src/config/environments.js'
 import { parseManifests } from '../../ci/src/plan/manifests.js'
@@ -62,9 +60,7 @@ export async function deployApp(label: string): Promise<AppEnv> {
   await connection(async () => {
     const source = repoSource()
     const pipeline = labPipeline(source, COMMIT)
-    const user = labVar('LAB_RELEASE_USER')
-    const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
-    const services = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.image, await pipeline.publish(s.name, user, password)] as const)))
+    const services = await publishLabImages(pipeline)
     const release = await renderRelease(source, dev, services, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])
     manifest = release.manifest
     images = release.images

@@ -8,15 +8,13 @@
 // API key in Postgres) and a key in Redis survive deleting every pod and a rolling update of every workload. Last,
 // dev, staging and prod together: all their pods placed and Ready on the one node at once. Needs `make lab-up`.
 import crypto from 'node:crypto'
-import fs from 'node:fs'
-import { SERVICES } from '../config/services.js'
-import { connection, dag } from '@dagger.io/dagger'
+import { connection } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
 import net from 'node:net'
 import * as k8s from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { labPinned, labPipeline, labSigning, repoSource } from '../../../lab/pipeline.js'
+import { labPinned, labPipeline, labRegistryAuth, labSigning, publishLabImages, repoSource } from '../../../lab/pipeline.js'
 import { roleBinding } from '../../../lab/components/deployer.mjs'
 import { ensurePullSecret } from '../../../lab/components/node.mjs'
 import { ownHosts } from '../../../lab/components/app-env.testkit.js'
@@ -55,9 +53,8 @@ beforeAll(async () => {
   await connection(async () => {
     const source = repoSource()
     const pipeline = labPipeline(source, COMMIT)
-    const user = labVar('LAB_RELEASE_USER')
-    const password = dag.setSecret('lab-release-password', fs.readFileSync(labVar('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim())
-    const services = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s.image, await pipeline.publish(s.name, user, password)] as const)))
+    const { user, password } = labRegistryAuth()
+    const services = await publishLabImages(pipeline, { user, password })
     // signed with the lab's key: prod's namespace admits only signed images of ours (policy-controller, k8s/overlays/prod)
     const signing = labSigning()
     for (const ref of Object.values(services)) await pipeline.sign(ref, signing.key, signing.password, user, password)
