@@ -40,11 +40,15 @@ const engineToml = () => `debug = false\n\n[registry."docker.io"]\n  mirrors = [
  * The cache's garbage collection. The engine's default keeps 20 % of the disk free (minFreeSpace), and on a host with
  * less free than that it prunes down to 10 GB at every collection: on this machine (252 GB disk, 5-80 GB free) that
  * evicted the pip and venv layers between two builds, so a one-line change reinstalled every dependency. Instead:
- * keep at least 20 GiB of cache, prune above 40 GiB, and only when less than 2 GiB of the disk is left otherwise.
+ * keep at least 16 GiB of cache and prune above 24 GiB. minFreeSpace cannot guard this machine's disk: BuildKit reads
+ * the filesystem's free blocks, not those available to us (the disk is mounted with a strict reservation: 164 GB free,
+ * 3 GB available, seen 2026-12-05), so the cap is what keeps the disk from filling (at 40 GiB it had reached 34 GB and
+ * the real node's kubelet reported DiskPressure and evicted pods).
  */
-const GC = { gc: { reservedSpace: '20GiB', maxUsedSpace: '40GiB', minFreeSpace: '2GiB' } }
+const GC = { gc: { reservedSpace: '16GiB', maxUsedSpace: '24GiB', minFreeSpace: '2GiB' } }
 const engineJson = () => `${JSON.stringify(GC, null, 2)}\n`
 
+/** @param {string} binDir @param {string} buildStamp */
 async function buildImage(binDir, buildStamp) {
   if ((await imageStamp(IMAGE)) === buildStamp) return false
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
@@ -92,7 +96,7 @@ async function startEngine() {
   return waitUntilAnswering(120000)
 }
 
-/** Waits for the engine to answer; false when it does not within the time given. */
+/** Waits for the engine to answer; false when it does not within the time given. @param {number} timeoutMs */
 async function waitUntilAnswering(timeoutMs) {
   const until = Date.now() + timeoutMs
   while (Date.now() < until) {
@@ -124,6 +128,7 @@ async function failedToStart() {
     'fix the cause shown, then run `make lab-up`')
 }
 
+/** @param {string} file @param {string} text */
 const sameFile = (file, text) => fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text
 
 /** Builds (or reuses) the CLI, the engine and its helper binaries from lab/go/dagger. */
@@ -148,6 +153,7 @@ export async function down() {
   await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
 }
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const running = (await containerImage()) === `true ${IMAGE}` && (await containerSteady()) && (await engineAnswers())
   const cli = env()._EXPERIMENTAL_DAGGER_CLI_BIN
