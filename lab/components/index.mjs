@@ -14,6 +14,7 @@ import * as kubernetes from './kubernetes.mjs'
 import * as deployer from './deployer.mjs'
 import * as node from './node.mjs'
 import * as storage from './storage.mjs'
+import * as objectStore from './object-store.mjs'
 import * as victorialogs from './victorialogs.mjs'
 import * as logCollector from './log-collector.mjs'
 import * as kubeStateMetrics from './kube-state-metrics.mjs'
@@ -23,7 +24,7 @@ import * as metricsServer from './metrics-server.mjs'
 import * as networkPolicy from './network-policy.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, victorialogs, logCollector, kubeStateMetrics, admission, ingress, metricsServer, networkPolicy, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, objectStore, victorialogs, logCollector, kubeStateMetrics, admission, ingress, metricsServer, networkPolicy, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {
