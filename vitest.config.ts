@@ -18,6 +18,7 @@ export const LAB_TESTS = [
   'ci/src/steps/lint.test.ts',
   'ci/src/steps/monitoring-component.test.ts',
   'ci/src/steps/render.test.ts',
+  'ci/src/steps/render-backup.test.ts',
   'ci/src/steps/sbom.test.ts',
   'ci/src/steps/scan.test.ts',
   'ci/src/steps/sign.test.ts',

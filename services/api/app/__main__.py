@@ -2,6 +2,7 @@
 
     python -m app          the API (GRAPH_URL: through the graph service; else the Kuzu database in KUZU_DB_PATH)
     python -m app graph    the graph service: the one process that opens the Kuzu database (app/graph_server.py)
+    python -m app backup   backups to S3-compatible storage (app/backup.py: run, list, fetch, restore-graph)
 
 On SIGTERM uvicorn stops accepting connections, answers the requests in flight (for up to GRACEFUL_SHUTDOWN_SECONDS),
 then runs the app's shutdown (the graph service closes the database) and exits.
@@ -13,7 +14,7 @@ import sys
 from pydantic import ValidationError
 
 GRACEFUL_SHUTDOWN_SECONDS = 20  # below Kubernetes' terminationGracePeriodSeconds (30) minus the preStop sleep
-USAGE = "usage: python -m app [graph]"
+USAGE = "usage: python -m app [graph | backup <command>]"
 
 
 def serve(app, host: str, port: int, log_level: str) -> None:
@@ -79,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args == ["graph"]:
         return main_graph()
+    if args[:1] == ["backup"]:
+        from .backup import main as main_backup  # app/backup.py: the backup Jobs' commands
+
+        return main_backup(args[1:])
     if args:
         print(f"gmi-api: unknown arguments {' '.join(args)}: {USAGE}", file=sys.stderr)
         return 2

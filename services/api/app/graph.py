@@ -8,6 +8,8 @@ the API's tests also run it in-process.
 from __future__ import annotations
 
 import logging
+import shutil
+import tarfile
 import threading
 import time
 import uuid
@@ -40,6 +42,18 @@ def _locked(err: Exception) -> bool:
     return "lock" in str(err).lower()
 
 
+def safe_extract(archive: Path, dest: Path) -> None:
+    """Extracts a tar.gz of regular files and folders only, every one inside dest (Python 3.11.2, Debian bookworm's,
+    has no tarfile extraction filters); anything else raises ValueError."""
+    with tarfile.open(archive, "r:gz") as t:
+        members = t.getmembers()
+        for m in members:
+            target = (dest / m.name).resolve()
+            if not (m.isfile() or m.isdir()) or not target.is_relative_to(dest.resolve()):
+                raise ValueError(f"unexpected entry {m.name!r} in the archive")
+        t.extractall(dest, members=members)
+
+
 def _row(r: list[Any]) -> dict[str, Any]:
     created = r[4]
     if isinstance(created, datetime) and created.tzinfo is None:
@@ -51,6 +65,8 @@ class Graph:
     def __init__(self, path: Path, buffer_pool_mb: int = 256, lock_wait_seconds: float = 0):
         """Opens (or creates) the database. While another process holds its lock (the previous graph pod letting go
         of the volume during a rollout), retries for up to lock_wait_seconds instead of failing at once."""
+        self._path = Path(path)
+        self._buffer_pool_mb = buffer_pool_mb
         deadline = time.monotonic() + lock_wait_seconds
         while True:
             try:
@@ -155,3 +171,72 @@ class Graph:
             "nodes": [{"id": r[0], "project": r[1], "tags": list(r[2] or [])} for r in nodes],
             "edges": [{"source": r[0], "target": r[1], "kind": r[2]} for r in edges],
         }
+
+    # -- backup and restore (app/backup.py) -----------------------------------------------------------------------------
+    # Consistency: every query and write of this process holds self._lock, and this process is the database's only
+    # writer (the API replicas call it), so EXPORT DATABASE run under the lock sees one point in time, with no write
+    # in between or during it. Writes wait for the export (seconds for a small graph) instead of failing.
+    def snapshot(self) -> tuple[Path, str]:
+        """Exports the database (Kuzu's EXPORT DATABASE, parquet) under the write lock into a tar.gz beside the
+        database (on its volume: /tmp is small); returns the archive and the time it was taken. The caller deletes it."""
+        work = self._path.parent / ".snapshot"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        with self._lock, timed("kuzu", "snapshot"):
+            taken = datetime.now(timezone.utc).isoformat()
+            self._conn.execute(f"EXPORT DATABASE '{work / 'export'}' (format='parquet')")
+        archive = self._path.parent / ".snapshot.tar.gz"
+        with tarfile.open(archive, "w:gz") as t:
+            t.add(work / "export", arcname=".")
+        shutil.rmtree(work, ignore_errors=True)
+        return archive, taken
+
+    def restore(self, archive: Path) -> dict[str, int]:
+        """Replaces the database with the export in archive (a snapshot's tar.gz). The export is first imported into
+        a staging database beside the live one (a failure there changes nothing); then, under the lock, the live
+        files are moved aside (to .before-restore/, the previous such copy dropped), the staging ones moved in and the
+        database reopened; if that reopen fails, the live files are put back."""
+        work = self._path.parent / ".restore"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            safe_extract(archive, work / "export")
+            staged = work / self._path.name
+            db = kuzu.Database(str(staged), buffer_pool_size=64 * 1024 * 1024)
+            try:
+                conn = kuzu.Connection(db)
+                conn.execute(f"IMPORT DATABASE '{work / 'export'}'")
+                conn.close()
+            finally:
+                db.close()
+        except Exception as e:  # noqa: BLE001 - tarfile and kuzu raise their own types
+            shutil.rmtree(work, ignore_errors=True)
+            raise GraphError("the backup's graph does not import: " + " ".join(str(e).split())[:300]) from None
+        aside = self._path.parent / ".before-restore"
+        with self._lock:
+            self._conn.close()
+            self._db.close()
+            shutil.rmtree(aside, ignore_errors=True)
+            aside.mkdir()
+            live = [p for p in self._path.parent.glob(self._path.name + "*") if p.is_file()]
+            for p in live:
+                p.rename(aside / p.name)
+            for p in work.glob(self._path.name + "*"):
+                p.rename(self._path.parent / p.name)
+            try:
+                self._db = kuzu.Database(str(self._path), buffer_pool_size=self._buffer_pool_mb * 1024 * 1024)
+            except Exception:
+                for p in self._path.parent.glob(self._path.name + "*"):
+                    p.unlink()
+                for p in live:
+                    (aside / p.name).rename(p)
+                self._db = kuzu.Database(str(self._path), buffer_pool_size=self._buffer_pool_mb * 1024 * 1024)
+                self._conn = kuzu.Connection(self._db)
+                raise GraphError("the restored graph did not open; the previous one is back") from None
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            self._conn = kuzu.Connection(self._db)
+            n = self._conn.execute("MATCH (m:Memory) RETURN count(m)").get_all()[0][0]
+            e = self._conn.execute("MATCH ()-[l:LINKS]->() RETURN count(l)").get_all()[0][0]
+        log.info("graph restored: %s memories, %s links (the previous files are in %s)", n, e, aside)
+        return {"memories": int(n), "links": int(e)}

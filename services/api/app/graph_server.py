@@ -11,15 +11,17 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Body, FastAPI, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from graphmemory_common import logs
 from graphmemory_common.metrics import HttpMetricsMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.background import BackgroundTask
 
 from . import metrics
-from .graph import Graph
+from .graph import Graph, GraphError
 from .settings import GraphSettings
 
 log = logging.getLogger("gmi.graph")
@@ -59,6 +61,26 @@ def create_graph_app(settings: GraphSettings, graph: Graph | None = None) -> Fas
     @app.get("/metrics")
     async def prometheus():
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    # backups (app/backup.py): only the backup Jobs reach these (k8s/components/backup's NetworkPolicy)
+    @app.get("/backup/snapshot")
+    async def snapshot(request: Request):
+        archive, taken = await anyio.to_thread.run_sync(request.app.state.graph.snapshot)
+        return FileResponse(archive, media_type="application/gzip", headers={"x-snapshot-taken": taken},
+                            background=BackgroundTask(archive.unlink, missing_ok=True))
+
+    @app.post("/backup/restore")
+    async def restore(request: Request):
+        archive = request.app.state.graph._path.parent / ".restore.tar.gz"
+        with archive.open("wb") as f:
+            async for chunk in request.stream():
+                f.write(chunk)
+        try:
+            return await anyio.to_thread.run_sync(request.app.state.graph.restore, archive)
+        except GraphError as e:
+            raise HTTPException(422, str(e)) from None
+        finally:
+            archive.unlink(missing_ok=True)
 
     @app.post("/ops/{op}")
     async def operation(op: str, request: Request, args: dict[str, Any] = Body(default_factory=dict)):
