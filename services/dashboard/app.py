@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+import tracing
 from sources import Sources
 
 st.set_page_config(page_title="GraphMemory-IDE", page_icon=":material/hub:", layout="wide")
@@ -16,9 +17,10 @@ st.caption(f"API: {src.api_url} · Analytics: {src.analytics_url}")
 if st.button("Refresh"):
     st.rerun()
 
-status, status_err = src.status()
-recent, recent_err = src.recent(20)
-summary, analytics_err = src.analytics(10)
+with tracing.page():  # one trace per page run when OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing.py)
+    status, status_err = src.status()
+    recent, recent_err = src.recent(20)
+    summary, analytics_err = src.analytics(10)
 
 st.header("Memory graph")
 if status_err:

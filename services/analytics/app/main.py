@@ -19,7 +19,7 @@ import httpx
 import redis.asyncio as aioredis
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from graphmemory_common import logs
+from graphmemory_common import logs, tracing
 from graphmemory_common.metrics import HttpMetricsMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -48,6 +48,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="GraphMemory-IDE analytics", version=VERSION, lifespan=lifespan)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
     app.add_middleware(logs.RequestLogMiddleware)  # added last, so outermost: the request id is set for all inside
+    # spans when OTEL_EXPORTER_OTLP_ENDPOINT is set: requests, the API calls, Redis
+    tracing.setup(app, "analytics", instrument=("httpx", "redis"))
 
     async def api_get(request: Request, path: str) -> Any:
         try:

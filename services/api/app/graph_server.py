@@ -15,7 +15,7 @@ import anyio.to_thread
 from fastapi import Body, FastAPI, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse
-from graphmemory_common import logs
+from graphmemory_common import logs, tracing
 from graphmemory_common.metrics import HttpMetricsMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.background import BackgroundTask
@@ -44,6 +44,7 @@ def create_graph_app(settings: GraphSettings, graph: Graph | None = None) -> Fas
     app = FastAPI(title="GraphMemory-IDE graph service", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
     app.add_middleware(logs.RequestLogMiddleware)
+    tracing.setup(app, "graph")  # spans when OTEL_EXPORTER_OTLP_ENDPOINT is set (the API's calls continue here)
 
     @app.get("/health")
     async def health():

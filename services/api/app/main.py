@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from graphmemory_common import logs
+from graphmemory_common import logs, tracing
 from graphmemory_common.metrics import HttpMetricsMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
@@ -110,6 +110,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="GraphMemory-IDE API", version=VERSION, lifespan=lifespan)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
     app.add_middleware(logs.RequestLogMiddleware)  # added last, so outermost: the request id is set for all inside
+    # spans when OTEL_EXPORTER_OTLP_ENDPOINT is set: requests, the graph service calls, Postgres and Redis
+    app.state.tracing = tracing.setup(app, "api", instrument=("httpx", "asyncpg", "redis"))
 
     @app.exception_handler(GraphUnavailable)
     async def graph_unavailable(request: Request, exc: GraphUnavailable):

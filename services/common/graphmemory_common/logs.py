@@ -1,9 +1,11 @@
 """JSON log lines and request ids.
 
 Every log line is one JSON object: time (UTC, ms), level, logger, message, and for lines written while a request is
-served its request_id; the access line of each request adds route (the route template, not the raw path), method,
-status and duration_ms. A client's `X-Request-ID` (1-64 of [A-Za-z0-9._-]) is kept, any other gets a new id; the
-response carries it back. The log collector parses these lines into attributes (monitoring/logging/).
+served its request_id and, when tracing is on (tracing.py), the trace_id and span_id of the span it was written in
+(and trace_sampled: whether that trace is kept, so whether Jaeger will find it); the access line of each request adds
+route (the route template, not the raw path), method, status and duration_ms. A client's `X-Request-ID` (1-64 of
+[A-Za-z0-9._-]) is kept, any other gets a new id; the response carries it back. The log collector parses these lines
+into attributes (monitoring/logging/).
 Shared by the API and analytics; nothing here names a service.
 `RequestLogMiddleware` is pure ASGI, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware cost 350-540 us
 per request, a pure ASGI layer nothing measurable (docs/monitoring.md, "Cost of /metrics and logging").
@@ -19,6 +21,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from opentelemetry import trace
 from starlette.datastructures import Headers, MutableHeaders
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -30,7 +33,7 @@ QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message, request_id, the access fields, error."""
+    """One JSON object per record: time, level, logger, message, request_id, trace ids, the access fields, error."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
@@ -42,6 +45,11 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id:
             line["request_id"] = request_id
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line["trace_id"] = format(span.trace_id, "032x")
+            line["span_id"] = format(span.span_id, "016x")
+            line["trace_sampled"] = span.trace_flags.sampled
         for field in _REQUEST_FIELDS:
             if hasattr(record, field):
                 line[field] = getattr(record, field)

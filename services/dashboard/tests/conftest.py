@@ -19,6 +19,7 @@ class Upstream:
 
     def __init__(self, routes: dict[str, object]):
         self.routes = routes
+        self.headers: list[dict[str, str]] = []  # each request's headers, in order (the tracing test reads them)
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -26,6 +27,7 @@ class Upstream:
                 pass
 
             def do_GET(self):
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                 path = self.path.split("?")[0]
                 if path not in outer.routes:
                     self.send_response(404)
