@@ -6,7 +6,10 @@ NODE_MODULES := node_modules/.package-lock.json
 with-lab = set -a && . $(LAB_ENV) && set +a &&
 # The pipeline in library mode (ci/run.ts, bundled by ci/pipeline.mjs): the module's functions with `dagger call`'s
 # names, against the lab
-pipeline = $(with-lab) node ci/pipeline.mjs $(if $(filter-out undefined,$(origin COMPONENTS)),--components=$(COMPONENTS))
+pipeline = $(with-lab) $(traced) node ci/pipeline.mjs $(if $(filter-out undefined,$(origin COMPONENTS)),--components=$(COMPONENTS))
+# The run's trace (Dagger's spans and the deploy's phases) goes to OTEL_EXPORTER_OTLP_ENDPOINT when set, else to the
+# lab's collector (Jaeger, LAB_OTLP_ENDPOINT); docs/pipeline.md, "Tracing a run"
+traced = OTEL_EXPORTER_OTLP_ENDPOINT="$${OTEL_EXPORTER_OTLP_ENDPOINT:-$${LAB_OTLP_ENDPOINT:-}}"
 # Credentials of the lab's release registry, as secret references (the value never appears on a command line)
 release-auth = --username $$LAB_RELEASE_USER --password file:$$LAB_RELEASE_PASSWORD_FILE
 # The lab's signing key (lab/components/signing.mjs), as secret references: what `ci` and a deploy from source sign with

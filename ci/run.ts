@@ -7,6 +7,7 @@ import path from 'node:path'
 import { connection, dag, Container, Directory, File } from '@dagger.io/dagger'
 import { GraphmemoryIde } from './src/index.js'
 import { messageOf } from './src/errors.js'
+import { inSpan, traceId } from './src/adapters/tracing.js'
 import { labHint } from './cli/lab-hint.js'
 import { parseCall, helpText, kebab, type Call } from './cli/args.js'
 import { surface, type ArgSpec, type Surface } from './cli/surface.js'
@@ -65,6 +66,7 @@ async function show(result: unknown, call: Call): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT === '') delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT // set but empty: untraced
   const spec = await surface()
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(`${helpText(spec)}\n`)
@@ -79,9 +81,15 @@ async function main(argv: string[]): Promise<number> {
   const raw = { ...constructorDefaults(REPO), ...call.constructorArgs }
   const t0 = performance.now()
   let failure: unknown // kept apart: connection() would flatten it into a longer message
+  // with OTEL_EXPORTER_OTLP_ENDPOINT set, connection() starts the SDK's tracer provider: the run is one trace, the
+  // engine's spans (every build, test, scan) and the deploy's phases below this one root span
   await connection(async () => {
     try {
-      await invoke(call, spec, raw)
+      await inSpan(`pipeline ${kebab(call.fn.name)}`, { 'pipeline.function': kebab(call.fn.name), 'pipeline.env': call.args.env ?? '' }, async () => {
+        const id = traceId()
+        if (id) process.stderr.write(`trace: ${id}\n`)
+        await invoke(call, spec, raw)
+      })
     } catch (err) {
       failure = err
     }

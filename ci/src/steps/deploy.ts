@@ -2,7 +2,8 @@
 // run), then the release's operations (plan/operations.ts: apply, wait for every rollout, prune, record) run by the one
 // executor (execute.ts). When an operation fails, the way back is another list of operations built from the outcomes
 // so far (record the failure, apply the previous good release again, wait, prune what the failed run added), run by the
-// same executor; the command fails naming the object, its condition and its recent events.
+// same executor; the command fails naming the object, its condition and its recent events. Plan, release and recovery
+// are spans of the run's trace (adapters/tracing.ts), each operation one span below them.
 import type { KubeClient, KubeObject } from '../adapters/kubernetes.js'
 import type { Environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
@@ -15,6 +16,7 @@ import { readManifest, readReleases } from './history.js'
 import { holderIdentity, withLock } from './lock.js'
 import { FIELD_MANAGER, checkManifest, namespaceExists, planChanges } from './plan.js'
 import { execute, type ExecuteOptions } from './execute.js'
+import { inSpan } from '../adapters/tracing.js'
 import type { WaitOptions } from './rollout.js'
 
 /** A release to deploy: the rendered manifest and where it came from. */
@@ -83,7 +85,8 @@ export async function deployRelease(kube: KubeClient, req: ReleaseRequest): Prom
   return withLock(kube, req.env.namespace, holderIdentity(`${req.origin} ${req.env.name}`), async () => {
     const releases = await readReleases(kube, req.env.namespace)
     const running = current(releases)
-    const planned = await planChanges(kube, req.env, objects, running?.inventory ?? [], secrets).catch(async (err: unknown) => {
+    const planned = await inSpan('deploy.plan', { 'deploy.environment': req.env.name }, () =>
+      planChanges(kube, req.env, objects, running?.inventory ?? [], secrets)).catch(async (err: unknown) => {
       if (!nsExisted) await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: req.env.namespace })
       throw err
     })
@@ -98,10 +101,12 @@ export async function deployRelease(kube: KubeClient, req: ReleaseRequest): Prom
       revision: nextRevision(releases), environment: req.env.name, status: 'deployed', images: req.images, manifestHash: hash,
       commit: req.commit, time: new Date().toISOString(), origin: req.origin, inventory: objects.map(refOf),
     }
-    const outcomes = await execute(kube, releaseOperations({ ...planned, objects }, release, req.manifest, req.timeoutSeconds, running), run)
+    const outcomes = await inSpan('deploy.release', { 'deploy.revision': release.revision }, () =>
+      execute(kube, releaseOperations({ ...planned, objects }, release, req.manifest, req.timeoutSeconds, running), run))
     const failure = failureOf(outcomes)
     if (!failure) return { env: req.env.name, revision: release.revision, changed: true, plan: planned.plan }
-    const back = failureOf(await execute(kube, await recovery(kube, req, release, outcomes, running), run))
+    const back = failureOf(await inSpan('deploy.recovery', { 'deploy.revision': running?.revision ?? 0 }, async () =>
+      execute(kube, await recovery(kube, req, release, outcomes, running), run)))
     const how = !running ? 'nothing to roll back to: this was the first release of the environment'
       : back ? `the rollback to release ${running.revision} did not become ready either:\n  ${back}` : `rolled back to release ${running.revision}`
     throw new PipelineError(`release ${release.revision} of ${req.env.name} failed${running ? ' and was rolled back' : ''}`, `${failure}\n  ${how}`,

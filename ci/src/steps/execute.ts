@@ -1,9 +1,10 @@
 // Step helper: the one executor of deploy operations (plan/operations.ts). It runs a list in order and stops at the
 // first failure; every operation ends done, failed (with why) or skipped. Deploys, rollbacks and the way back after a
-// failed release are all lists run here.
+// failed release are all lists run here. Each operation is one span (deploy.apply, deploy.wait, …) of the run's trace.
 import type { KubeClient, KubeObject } from '../adapters/kubernetes.js'
 import { mayPrune } from '../plan/changes.js'
 import { describeOperation, type Operation, type Outcome } from '../plan/operations.js'
+import { inSpan, markFailed } from '../adapters/tracing.js'
 import { markRelease, recordRelease } from './history.js'
 import { FIELD_MANAGER } from './plan.js'
 import { formatFailures, waitForRollout, type WaitOptions } from './rollout.js'
@@ -54,7 +55,11 @@ export async function execute(kube: KubeClient, operations: Operation[], opts: E
       outcomes.push({ operation, state: 'skipped' })
       continue
     }
-    const error = await run(kube, operation, opts).catch((err: unknown) => (err instanceof Error ? err.message : String(err)))
+    const error = await inSpan(`deploy.${operation.kind}`, { 'deploy.operation': describeOperation(operation) }, async () => {
+      const why = await run(kube, operation, opts).catch((err: unknown) => (err instanceof Error ? err.message : String(err)))
+      if (why !== undefined) markFailed(why)
+      return why
+    })
     if (error !== undefined) {
       failed = true
       opts.log?.(`failed: ${describeOperation(operation)}`)
