@@ -149,6 +149,9 @@ const OUTSIDE: Endpoint[] = [
   ['kube-dns', 'kube-system', { 'k8s-app': 'kube-dns' }],
   ['kube-system pod', 'kube-system', { 'k8s-app': 'kube-proxy' }],
   ['kube-state-metrics', 'graphmemory-kube-state-metrics', { 'app.kubernetes.io/name': 'kube-state-metrics' }],
+  ['otel-collector', 'graphmemory-logging', { 'app.kubernetes.io/name': 'otel-collector' }],
+  // a pod of the logging namespace that is not the collector (the log store): the spans' flow must not reach it
+  ['log-store', 'graphmemory-logging', { 'app.kubernetes.io/name': 'log-store' }],
   // another namespace's pod with the application's labels: a podSelector alone must not reach it
   ['api elsewhere', 'graphmemory-other', { 'app.kubernetes.io/name': 'api', 'app.kubernetes.io/part-of': 'graphmemory-ide' }],
 ].map(([name, namespace, labels]) => ({ name: name as string, namespace: namespace as string, labels: labels as Record<string, string>,
@@ -171,6 +174,9 @@ const INTENDED: [string, string, number][] = [
   ['prometheus', 'kube-state-metrics', 8080], ['prometheus', '*outside', 443], ['prometheus', '*outside', 6443],
   ['postgres-exporter', 'postgres', 5432], ['redis-exporter', 'redis', 6379],
   ['grafana', 'prometheus', 9090], ['alertmanager', '*outside', 443],
+  // the services' spans to the cluster's collector (OTEL_EXPORTER_OTLP_ENDPOINT)
+  ['api', 'otel-collector', 4318], ['graph', 'otel-collector', 4318], ['analytics', 'otel-collector', 4318],
+  ['dashboard', 'otel-collector', 4318],
   // open, though no container listens there: the scrape rule (monitoring-scrape, and prometheus' egress) lists the
   // three services' ports for all three; one rule per service would close these six
   ['prometheus', 'api', 8002], ['prometheus', 'api', 8501], ['prometheus', 'analytics', 8000],
