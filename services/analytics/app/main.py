@@ -49,7 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.HTTP)
     app.add_middleware(logs.RequestLogMiddleware)  # added last, so outermost: the request id is set for all inside
     # spans when OTEL_EXPORTER_OTLP_ENDPOINT is set: requests, the API calls, Redis
-    tracing.setup(app, "analytics", instrument=("httpx", "redis"))
+    app.state.tracing = tracing.setup(app, "analytics", instrument=("httpx", "redis"))
 
     async def api_get(request: Request, path: str) -> Any:
         try:

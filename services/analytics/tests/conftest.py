@@ -27,6 +27,7 @@ class StandInApi:
     def __init__(self):
         self.graph = {"nodes": [], "edges": []}
         self.graph_calls = 0
+        self.traceparents: list[str | None] = []  # each request's W3C trace context header (the tracing test)
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -34,6 +35,7 @@ class StandInApi:
                 pass
 
             def do_GET(self):
+                outer.traceparents.append(self.headers.get("traceparent"))
                 g = outer.graph
                 if self.path == "/health":
                     body = {"status": "ok"}
