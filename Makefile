@@ -29,7 +29,7 @@ prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history logs promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history backup backups restore logs promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa
 
 .DEFAULT_GOAL := help
 
@@ -114,6 +114,18 @@ verify: deps
 ## history: the releases of ENV, newest first
 history: deps
 	$(pipeline) history --env $(ENV) $(cluster-auth)
+
+## backup: back ENV up now (its backup CronJob's Job: Postgres and the graph to the object store, verified); ENV must be deployed with the backup component (COMPONENTS=lab-real-node,backup,lab-backup in the lab)
+backup: deps
+	$(pipeline) backup --env $(ENV) $(cluster-auth)
+
+## backups: the backups of ENV, newest first (name, time, size, status)
+backups: deps
+	$(pipeline) backups --env $(ENV) $(cluster-auth)
+
+## restore: restore ENV from FROM (default latest; a name from `make backups`), under its lock, verified first; NAMESPACE=<fresh, deployed namespace> for a drill
+restore: deps
+	$(pipeline) restore --env $(ENV) $(cluster-auth) --from $(or $(FROM),latest) $(if $(NAMESPACE),--namespace $(NAMESPACE))
 
 ## logs: search the logs kept 30 days (VictoriaLogs, LogsQL): Q='request_id:"abc"' in ENV's namespace (SINCE=1h LIMIT=100; URL=http://127.0.0.1:<port> for another store, e.g. a compose stack's)
 logs: deps

@@ -40,6 +40,13 @@ describe('module surface (the SDK introspector, offline)', () => {
     ])
   })
 
+  it('backs up, lists backups and restores an environment, with the kubeconfig as a Secret', () => {
+    expect(args('backup')).toEqual({ env: 'EnvironmentName', kubeconfig: 'Secret', timeout: 'Integer?', cluster: 'Service?' })
+    expect(args('backups')).toEqual({ env: 'EnvironmentName', kubeconfig: 'Secret', json: 'Boolean?', cluster: 'Service?' })
+    expect(args('restore')).toEqual({ env: 'EnvironmentName', kubeconfig: 'Secret', from: 'String?', namespace: 'String?', timeout: 'Integer?', cluster: 'Service?' })
+    for (const f of ['backup', 'backups', 'restore']) expect(fn(f).returns, f).toBe('String')
+  })
+
   it('lists one function per step with typed arguments', () => {
     expect(args('build')).toEqual({ service: 'ServiceName' })
     expect(fn('build').returns).toBe('Container')

@@ -25,6 +25,8 @@ import type { DeployContext } from './steps/commands.js'
  * `ci` and the other build-side functions start without it.
  */
 const releaseSteps = () => import('./steps/commands.js')
+/** Backups and restore (k8s/components/backup), loaded like the release side. */
+const backupSteps = () => import('./steps/backup.js')
 
 /**
  * The delivery pipeline of GraphMemory-IDE: build, test, scan, SBOM, sign and publish the API, the dashboard and the
@@ -424,6 +426,51 @@ export class GraphmemoryIde {
   @func()
   async history(env: EnvironmentName, kubeconfig: Secret, cluster?: Service): Promise<string> {
     return (await releaseSteps()).environmentHistory(env, kubeconfig, cluster)
+  }
+
+  /**
+   * Backs an environment up now (a Job from its backup CronJob: Postgres and the graph, verified, old ones expired).
+   * Example: dagger call backup --env prod --kubeconfig file:$HOME/.kube/config
+   * @param env dev, staging or prod (required, no default)
+   * @param kubeconfig kubeconfig of the cluster
+   * @param timeout seconds the backup may take
+   * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   */
+  @func()
+  async backup(env: EnvironmentName, kubeconfig: Secret, timeout = 900, cluster?: Service): Promise<string> {
+    const steps = await backupSteps()
+    return steps.backupNow(await steps.backupCluster(kubeconfig, cluster), env, timeout)
+  }
+
+  /**
+   * The backups of an environment, newest first: name, time, size, status (complete or incomplete).
+   * Example: dagger call backups --env prod --kubeconfig file:$HOME/.kube/config
+   * @param env dev, staging or prod (required, no default)
+   * @param kubeconfig kubeconfig of the cluster
+   * @param json the list as JSON
+   * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   */
+  @func()
+  async backups(env: EnvironmentName, kubeconfig: Secret, json = false, cluster?: Service): Promise<string> {
+    const steps = await backupSteps()
+    return steps.listBackups(await steps.backupCluster(kubeconfig, cluster), env, json)
+  }
+
+  /**
+   * Restores an environment from a backup, under its deploy lock: the backup verified first (a missing or corrupt one
+   * is refused with nothing changed), then Postgres (one transaction) and the graph (swapped in).
+   * Example: dagger call restore --env prod --from latest --kubeconfig file:$HOME/.kube/config
+   * @param env dev, staging or prod: whose backups (required, no default)
+   * @param kubeconfig kubeconfig of the cluster
+   * @param from latest, or a backup's name (see backups), e.g. 20261205T093000Z
+   * @param namespace restore into this (deployed) namespace instead of the environment's own: a drill
+   * @param timeout seconds each of the verify and restore Jobs may take
+   * @param cluster the API server when the kubeconfig's address is on your loopback (module mode): tcp://localhost:6443
+   */
+  @func()
+  async restore(env: EnvironmentName, kubeconfig: Secret, from = 'latest', namespace = '', timeout = 900, cluster?: Service): Promise<string> {
+    const steps = await backupSteps()
+    return steps.restoreEnvironment(await steps.backupCluster(kubeconfig, cluster), env, from, namespace, timeout)
   }
 
   /**

@@ -9,8 +9,9 @@ import { labVar } from '../env.js'
 import { labPinned, labPipeline, publishLabImages, repoSource } from '../pipeline.js'
 import { roleBinding } from './deployer.mjs'
 import { ensurePullSecret } from './node.mjs'
+import { BACKUP_SECRET, ensureBackupSecret } from './object-store.mjs'
 import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
-import { environment, type Environment } from '../../ci/src/config/environments.js'
+import { EnvironmentName, environment, type Environment } from '../../ci/src/config/environments.js'
 import { parseManifests } from '../../ci/src/plan/manifests.js'
 import { deployRelease } from '../../ci/src/steps/deploy.js'
 import { renderRelease, requiredSecrets } from '../../ci/src/steps/release.js'
@@ -46,14 +47,19 @@ function secretsFor(req: Awaited<ReturnType<typeof requiredSecrets>>): Record<st
   const out = Object.fromEntries(Object.entries(req.secrets).map(([name, s]) => [name, Object.fromEntries(s.keys.map((k) => [k,
     /url/.test(k) ? `http://127.0.0.1:9/${crypto.randomBytes(6).toString('hex')}` : crypto.randomBytes(12).toString('hex')]))]))
   delete out['lab-release-pull'] // the lab writes it (ensurePullSecret), never the deploy
+  delete out[BACKUP_SECRET] // the lab writes it too (object-store.mjs ensureBackupSecret): the lab store's key pair
   return out
 }
 
-/** Publishes (cached), renders and deploys dev with lab-real-node into a fresh namespace; resolves once it rolled out. */
-export async function deployApp(label: string): Promise<AppEnv> {
+/**
+ * Publishes (cached), renders and deploys dev (or the overlay named: staging and prod bring the monitoring component,
+ * Prometheus included) with lab-real-node (or the components given, e.g. with the backup
+ * ones: lab-real-node, backup, lab-backup) into a fresh namespace; resolves once it rolled out.
+ */
+export async function deployApp(label: string, components: string[] = ['lab-real-node'], overlay: EnvironmentName = EnvironmentName.Dev): Promise<AppEnv> {
   const admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
   const deployer = Kube.fromFile(labVar('KUBECONFIG_DEPLOYER'))
-  const dev = environment('dev')
+  const base = environment(overlay)
   let manifest = ''
   let images: Record<string, string> = {}
   let required: Awaited<ReturnType<typeof requiredSecrets>> | undefined
@@ -61,19 +67,20 @@ export async function deployApp(label: string): Promise<AppEnv> {
     const source = repoSource()
     const pipeline = labPipeline(source, COMMIT)
     const services = await publishLabImages(pipeline)
-    const release = await renderRelease(source, dev, services, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), ['lab-real-node'])
+    const release = await renderRelease(source, base, services, labPinned(), labVar('LAB_IMAGE_KUSTOMIZE'), components)
     manifest = release.manifest
     images = release.images
-    required = await requiredSecrets(source, dev, ['lab-real-node'])
+    required = await requiredSecrets(source, base, components)
   })
   const namespace = `gmi-t-${label}-${crypto.randomBytes(3).toString('hex')}`
-  const env: Environment = { ...dev, namespace }
+  const env: Environment = { ...base, namespace }
   const remove = () => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace }).then(() => undefined)
   await admin.ensureNamespace(namespace)
   try {
     await admin.apply(roleBinding(namespace) as KubeObject)
     await ensurePullSecret(namespace)
-    const objects = parseManifests(manifest.replaceAll(dev.namespace, namespace)).map((o) => ownHosts(o, namespace)) as KubeObject[]
+    if (components.includes('lab-backup')) await ensureBackupSecret(namespace)
+    const objects = parseManifests(manifest.replaceAll(base.namespace, namespace)).map((o) => ownHosts(o, namespace)) as KubeObject[]
     const secrets = secretsFor(required!)
     await deployRelease(deployer, {
       env, required: { ...required!, namespace }, manifest: objects.map((o) => `---\n${stringify(o)}`).join(''), images,

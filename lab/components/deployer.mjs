@@ -36,6 +36,9 @@ const RULES = [
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ALL },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: ALL },
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ALL },
+  // the backup component (k8s/components/backup): its CronJob, and the Jobs the backup, backups and restore functions
+  // run from its template (their pods' results are read from the pods' status)
+  { apiGroups: ['batch'], resources: ['cronjobs', 'jobs'], verbs: ALL },
   // the monitoring component (k8s/components/monitoring): Prometheus's discovery Role and its binding. RBAC lets an
   // identity grant only what it holds, so the deployer also reads endpoints (the Role grants pods, services, endpoints)
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: ALL },
