@@ -56,7 +56,7 @@ function secretsFor(req: Awaited<ReturnType<typeof requiredSecrets>>): Record<st
  * Prometheus included) with lab-real-node (or the components given, e.g. with the backup
  * ones: lab-real-node, backup, lab-backup) into a fresh namespace; resolves once it rolled out.
  */
-export async function deployApp(label: string, components: string[] = ['lab-real-node'], overlay: EnvironmentName = EnvironmentName.Dev): Promise<AppEnv> {
+export async function deployApp(label: string, components: string[] = ['lab-real-node'], overlay: EnvironmentName = EnvironmentName.dev): Promise<AppEnv> {
   const admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
   const deployer = Kube.fromFile(labVar('KUBECONFIG_DEPLOYER'))
   const base = environment(overlay)
