@@ -77,6 +77,7 @@ describe('the deploy traced', () => {
     expect(failed).toEqual(['deploy.wait', 'pipeline deploy'])
     expect(spans.find((s) => s.name === 'deploy.wait')?.status.message).toMatch(/worker: ProgressDeadlineExceeded/)
     expect(tree(spans)).toContain('pipeline deploy > deploy.recovery')
+    expect(tree(spans)).toContain('deploy.recovery > deploy.plan') // the good release planned against the cluster as it is now
     expect(tree(spans)).toContain('deploy.recovery > deploy.wait')
     expect(spans.find((s) => s.name === 'pipeline deploy')?.events.map((e) => e.name)).toEqual(['exception'])
   })

@@ -85,8 +85,7 @@ export async function deployRelease(kube: KubeClient, req: ReleaseRequest): Prom
   return withLock(kube, req.env.namespace, holderIdentity(`${req.origin} ${req.env.name}`), async () => {
     const releases = await readReleases(kube, req.env.namespace)
     const running = current(releases)
-    const planned = await inSpan('deploy.plan', { 'deploy.environment': req.env.name }, () =>
-      planChanges(kube, req.env, objects, running?.inventory ?? [], secrets)).catch(async (err: unknown) => {
+    const planned = await planChanges(kube, req.env, objects, running?.inventory ?? [], secrets).catch(async (err: unknown) => {
       if (!nsExisted) await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: req.env.namespace })
       throw err
     })

@@ -1,6 +1,7 @@
 // Step: what a release would change in an environment. The rendered manifest is checked on the client first
 // (labels, digests, namespace, required secrets), then every object is applied as a server-side dry run: the API
 // server validates and admits it in full, and what it would store is compared with the live object.
+import { inSpan } from '../adapters/tracing.js'
 import { KubeError, type KubeClient, type KubeObject } from '../adapters/kubernetes.js'
 import type { Environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
@@ -48,9 +49,14 @@ export interface Planned {
 /**
  * Dry-runs `objects` (plus `extra`, e.g. Secrets) against the cluster and lists what changes; `inventory` is what the
  * current release applied, so that what it has and this one lacks is pruned (only if it still carries the
- * application's labels). Every object the server refuses is named in one error.
+ * application's labels). Every object the server refuses is named in one error. One span, deploy.plan, of the run's trace.
  */
-export async function planChanges(kube: KubeClient, env: Environment, objects: K8sObject[], inventory: ObjectKey[], extra: K8sObject[] = []): Promise<Planned> {
+export function planChanges(kube: KubeClient, env: Environment, objects: K8sObject[], inventory: ObjectKey[], extra: K8sObject[] = []): Promise<Planned> {
+  return inSpan('deploy.plan', { 'deploy.environment': env.name, 'deploy.objects': objects.length }, () => dryRun(kube, env, objects, inventory, extra))
+}
+
+/** planChanges' work: the dry runs and the comparison. */
+async function dryRun(kube: KubeClient, env: Environment, objects: K8sObject[], inventory: ObjectKey[], extra: K8sObject[]): Promise<Planned> {
   const nsExists = await namespaceExists(kube, env)
   const scaled = hpaTargets(objects)
   const ordered = applyOrder([...objects, ...extra])
