@@ -29,7 +29,7 @@ prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history backup backups restore logs promote verify lint smoke-monitoring dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history backup backups restore logs promote verify lint smoke-monitoring smoke-tracing dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa bench-dashboards
 
 .DEFAULT_GOAL := help
 
@@ -86,6 +86,10 @@ deploy: lab-up
 ## lint: the monitoring files checked by promtool, amtool, the collector and against the services' real /metrics
 lint: deps
 	$(pipeline) lint
+
+## smoke-tracing: the compose stack with tracing on: one dashboard page load is one trace in Jaeger across the four services, Redis and (a keyed write) Postgres
+smoke-tracing:
+	$(with-published) $$LAB_SMOKE_PYTHON services/smoke/tracing_smoke.py
 
 ## smoke-monitoring: the compose stack with Prometheus, Alertmanager and the collector: an alert seen end to end
 smoke-monitoring:
@@ -168,6 +172,10 @@ bench-deploy: deps
 ## bench-pod-ready: pod start to Ready per workload on the real node, where the time goes (ARGS: --namespace N, --restart)
 bench-pod-ready: deps
 	$(with-lab) npx tsx bench/pod-ready.ts $(ARGS)
+
+## bench-dashboards: every panel query of each dashboard at once against a live Prometheus (ARGS: --namespace N, --rounds R)
+bench-dashboards: deps
+	$(with-lab) npx tsx bench/dashboards.ts $(ARGS)
 
 ## bench-hpa: the API's HPA under a bounded load: seconds from load start to 3 Ready replicas and from load stop to 1
 bench-hpa: deps

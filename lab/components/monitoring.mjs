@@ -3,8 +3,9 @@
 // Debian base and pushed to the mirror under lab names (LAB_IMAGE_PROMETHEUS, LAB_IMAGE_ALERTMANAGER). They are laid
 // out like the official images (user nobody, the server as entrypoint, promtool/amtool on the PATH), so the pipeline
 // and the compose file take either by configuration only. Debian builds Prometheus without Kubernetes service
-// discovery, so its promtool cannot read the Kubernetes config: the image also carries promtool of the same version
-// built from Go modules (lab/go/promtool) with every discovery, first on the PATH. The log collector
+// discovery, so its server refuses and its promtool cannot read the Kubernetes config: the image runs the server and
+// promtool of the same version built from Go modules (lab/go/promtool) with every discovery, first on the PATH, so
+// the cluster's Prometheus runs on the real node with the repository's config. The log collector
 // (LAB_IMAGE_OTELCOL) is an OpenTelemetry Collector built from Go modules (lab/go/otelcol), and kube-state-metrics
 // (LAB_IMAGE_KUBE_STATE_METRICS) too (lab/go/kube-state-metrics). The Postgres and Redis
 // exporters (LAB_IMAGE_POSTGRES_EXPORTER, LAB_IMAGE_REDIS_EXPORTER) are Debian's prometheus-postgres-exporter and
@@ -17,8 +18,8 @@ import { $ } from 'zx'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
-import { IMAGES, ref } from './base-images.mjs'
-import { imageStamp, inRegistry } from '../lib/images.mjs'
+import { DEBIAN_IMAGE } from './base-images.mjs'
+import { buildAndPush, buildStamp, imageState } from '../lib/images.mjs'
 
 export const name = 'monitoring'
 
@@ -30,11 +31,18 @@ export const REDIS_EXPORTER_VERSION = '1.45.0'
 /** The official images' user (nobody): the servers run as it and own their data folders. */
 const UID = 65534
 
+/**
+ * A tool image from a Debian package: its repository and tag, the package and version, the command that shows the
+ * version (and what it says), its data folder, Go binaries of promtool's build to add, entrypoint, cmd and links.
+ * @typedef {{ repo: string, tag: string, version: string, pkg: string, check: string[], says?: string, data?: string,
+ *   binaries?: string[], entrypoint: string, cmd?: string, links: string[][] }} ToolImage
+ */
+/** @type {ToolImage[]} */
 const TOOLS = [
   {
     repo: 'gmi-lab/prometheus', tag: `${PROMETHEUS_VERSION}-bookworm`, version: PROMETHEUS_VERSION, pkg: 'prometheus',
-    check: ['promtool', '--version'], data: '/prometheus', binaries: 'promtool',
-    entrypoint: '["/usr/bin/prometheus"]',
+    check: ['prometheus', '--version'], data: '/prometheus', binaries: ['promtool', 'prometheus'],
+    entrypoint: '["/usr/local/bin/prometheus"]',
     cmd: '["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]',
     links: [],
   },
@@ -61,52 +69,67 @@ const TOOLS = [
   },
 ]
 
+/** An image's reference in the mirror. @param {{ repo: string, tag: string }} t */
 const image = (t) => `${MIRROR}/${t.repo}:${t.tag}`
 
-/** promtool from Go modules, at Debian's version (Go module v0.42.0 is Prometheus 2.42.0). */
-const PROMTOOL_TARGETS = [{
-  pkg: 'github.com/prometheus/prometheus/cmd/promtool', out: 'promtool',
-  ldflags: `-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION} -X github.com/prometheus/common/version.Branch=HEAD`,
-}]
+/**
+ * promtool and the Prometheus server from Go modules, at Debian's version (Go module v0.42.0 is Prometheus 2.42.0),
+ * with every service discovery: Debian's server lacks Kubernetes discovery and refuses the repository's prometheus.yml,
+ * so the image runs this one (the compose stack and the cluster alike). One build graph: the server adds little to
+ * promtool's. No web UI assets (upstream embeds them only with the builtinassets tag, after an npm build): the query
+ * API, rules, alerts and targets pages' APIs are all there.
+ */
+const VERSION_FLAGS = `-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION} -X github.com/prometheus/common/version.Branch=HEAD`
+const PROMTOOL_TARGETS = [
+  { pkg: 'github.com/prometheus/prometheus/cmd/promtool', out: 'promtool', ldflags: VERSION_FLAGS },
+  { pkg: 'github.com/prometheus/prometheus/cmd/prometheus', out: 'prometheus', ldflags: VERSION_FLAGS },
+]
 
 /** Builds (or reuses) promtool at the lowest CPU priority; its folder is the prometheus image's build context. */
 export async function build() {
   return goBuild({ module: 'promtool', version: `v${PROMETHEUS_VERSION.replace(/^2\./, '0.')}`, targets: PROMTOOL_TARGETS, nice: true })
 }
 
-/** The image's Dockerfile. Debian's postinst scripts find no running init in a build and start nothing. */
+/**
+ * The image's Dockerfile. Debian's postinst scripts find no running init in a build and start nothing.
+ * @param {ToolImage} t
+ * @param {string} base
+ * @param {string} stamp
+ */
 const dockerfile = (t, base, stamp) => `FROM ${base}
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${t.pkg}=${t.version}* \\
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc /usr/share/man${t.data ? ` \\\n && mkdir -p ${t.data} && chown ${UID}:${UID} ${t.data}` : ''}${t.links.map(([from, to]) => ` \\\n && ln -s ${from} ${to}`).join('')}
-${t.binaries ? `COPY ${t.binaries} /usr/local/bin/${t.binaries}\n` : ''}LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="${t.repo.split('/')[1]}" org.opencontainers.image.version="${t.version}"
+${t.binaries ? `COPY ${t.binaries.join(' ')} /usr/local/bin/\n` : ''}LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="${t.repo.split('/')[1]}" org.opencontainers.image.version="${t.version}"
 USER ${UID}:${UID}
 ${t.data ? `WORKDIR ${t.data}\n` : ''}ENTRYPOINT ${t.entrypoint}
 ${t.cmd ? `CMD ${t.cmd}\n` : ''}`
 
-/** What an image is made of: its Dockerfile on the base image's reference, and the build of its Go binaries. */
-const stampOf = (t, binDir) => crypto.createHash('sha256').update(dockerfile(t, ref(IMAGES[0]), ''))
+/**
+ * What an image is made of: its Dockerfile on the base image's reference, and the build of its Go binaries.
+ * @param {ToolImage} t
+ * @param {string} [binDir]
+ */
+const stampOf = (t, binDir) => crypto.createHash('sha256').update(dockerfile(t, DEBIAN_IMAGE, ''))
   .update(binDir ? fs.readFileSync(path.join(binDir, '.stamp')) : '').digest('hex').slice(0, 16)
 
-/** Builds, checks and pushes one tool image unless the mirror already holds this build of it. */
+/**
+ * Builds, checks and pushes one tool image unless the mirror already holds this build of it.
+ * @param {ToolImage} t
+ * @param {string} [binDir]
+ */
 async function toolImage(t, binDir) {
-  const stamp = stampOf(t, binDir)
   const target = image(t)
-  if ((await imageStamp(target)) === stamp && (await inRegistry(image(t)))) return false
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $({ input: dockerfile(t, base, stamp) })`docker build -q -t ${target} ${binDir ? ['-f', '-', binDir] : ['-']}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError(`building the ${t.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'),
-      'fix the error above (is the Debian mirror reachable from containers?), then run `make lab-up`')
-  }
-  const v = await $`docker run --rm --entrypoint ${t.check[0]} ${target} ${t.check.slice(1)}`.nothrow().quiet()
-  if (!`${v.stdout}${v.stderr}`.includes(t.says ?? `version ${t.version}`)) {
-    throw new LabError(`${t.repo} holds the wrong ${t.check[0]}`, `expected version ${t.version}, got: ${`${v.stdout}${v.stderr}`.trim().split('\n')[0]}`,
-      `Debian's ${t.pkg} moved: set the new version in lab/components/monitoring.mjs, then run \`make lab-up\``)
-  }
-  const p = await $`docker push ${target}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
+  return buildAndPush({
+    image: target, context: binDir, stamp: stampOf(t, binDir), name: t.repo, dockerfile: (stamp) => dockerfile(t, DEBIAN_IMAGE, stamp),
+    check: async () => {
+      const v = await $`docker run --rm --entrypoint ${t.check[0]} ${target} ${t.check.slice(1)}`.nothrow().quiet()
+      if (!`${v.stdout}${v.stderr}`.includes(t.says ?? `version ${t.version}`)) {
+        throw new LabError(`${t.repo} holds the wrong ${t.check[0]}`, `expected version ${t.version}, got: ${`${v.stdout}${v.stderr}`.trim().split('\n')[0]}`,
+          `Debian's ${t.pkg} moved: set the new version in lab/components/monitoring.mjs, then run \`make lab-up\``)
+      }
+    },
+  })
 }
 
 /**
@@ -119,6 +142,12 @@ async function toolImage(t, binDir) {
 export const OTELCOL_VERSION = 'v0.165.0'
 export const KUBE_STATE_METRICS_VERSION = 'v2.13.0'
 const PROM_COMMON = 'github.com/prometheus/common/version'
+/**
+ * An image of one Go binary: its module's build, where the binary goes, the user, args and cmd, the version check.
+ * @typedef {{ repo: string, tag: string, module: string, version: string, targets: import('../lib/gobuild.mjs').GoTarget[],
+ *   path: string, user: string, cmd?: string, args?: string[], check: string[] }} GoImage
+ */
+/** @type {GoImage[]} */
 const GO_IMAGES = [
   {
     repo: 'gmi-lab/otelcol', tag: OTELCOL_VERSION, module: 'otelcol', version: OTELCOL_VERSION,
@@ -132,6 +161,7 @@ const GO_IMAGES = [
   },
 ]
 const [OTELCOL, KUBE_STATE_METRICS] = GO_IMAGES
+/** @param {GoImage} g @param {string} base @param {string} stamp */
 const goDockerfile = (g, base, stamp) => `FROM ${base}
 COPY ${g.targets[0].out} ${g.path}
 LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="${g.repo.split('/')[1]}" org.opencontainers.image.version="${g.version}"
@@ -139,21 +169,21 @@ USER ${g.user}
 ENTRYPOINT ${JSON.stringify([g.path, ...(g.args ?? [])]).replaceAll(',', ', ')}
 ${g.cmd ? `CMD ${g.cmd}\n` : ''}`
 
-/** Builds (or reuses) the binary at the lowest CPU priority and pushes its image unless the mirror holds this build. */
+/**
+ * Builds (or reuses) the binary at the lowest CPU priority and pushes its image unless the mirror holds this build.
+ * @param {GoImage} g
+ */
 async function goImage(g) {
   const bin = await goBuild({ module: g.module, version: g.version, targets: g.targets, nice: true })
-  const stamp = fs.readFileSync(path.join(bin.dir, '.stamp'), 'utf8').slice(0, 16)
   const target = image(g)
   const name = g.repo.split('/')[1]
-  if ((await imageStamp(target)) === stamp && (await inRegistry(image(g)))) return false
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $({ input: goDockerfile(g, base, stamp) })`docker build -q -t ${target} -f - ${bin.dir}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError(`building the ${name} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
-  const v = await $`docker run --rm --entrypoint ${g.path} ${target} ${g.check}`.nothrow().quiet()
-  if (!`${v.stdout}${v.stderr}`.includes(g.version.replace(/^v/, ''))) throw new LabError(`the ${name} image does not run`, `${v.stdout}${v.stderr}`.trim(), `check lab/go/${g.module}, then run \`make lab-up\``)
-  const p = await $`docker push ${target}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
+  return buildAndPush({
+    image: target, context: bin.dir, stamp: buildStamp(bin.dir), name, dockerfile: (stamp) => goDockerfile(g, DEBIAN_IMAGE, stamp),
+    check: async () => {
+      const v = await $`docker run --rm --entrypoint ${g.path} ${target} ${g.check}`.nothrow().quiet()
+      if (!`${v.stdout}${v.stderr}`.includes(g.version.replace(/^v/, ''))) throw new LabError(`the ${name} image does not run`, `${v.stdout}${v.stderr}`.trim(), `check lab/go/${g.module}, then run \`make lab-up\``)
+    },
+  })
 }
 
 /**
@@ -163,6 +193,7 @@ async function goImage(g) {
  */
 export const GRAFANA_VERSION = '12.3.0'
 const GRAFANA_STANDIN = { repo: 'gmi-lab/grafana-standin', tag: GRAFANA_VERSION }
+/** @param {string} base @param {string} stamp */
 const standinDockerfile = (base, stamp) => `FROM ${base}
 LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="grafana-standin" org.opencontainers.image.version="${GRAFANA_VERSION}" \\
       org.opencontainers.image.description="Not Grafana: a lab stand-in, pinned by deploys to kwok nodes only"
@@ -171,16 +202,9 @@ ENTRYPOINT ["sh", "-c", "echo 'graphmemory lab: a stand-in for Grafana ${GRAFANA
 `
 
 /** Builds and pushes the Grafana stand-in unless the mirror holds this build. */
-async function grafanaStandin() {
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const stamp = crypto.createHash('sha256').update(standinDockerfile(base, '')).digest('hex').slice(0, 16)
-  const target = image(GRAFANA_STANDIN)
-  if ((await imageStamp(target)) === stamp && (await inRegistry(image(GRAFANA_STANDIN)))) return false
-  const r = await $({ input: standinDockerfile(base, stamp) })`docker build -q -t ${target} -`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError('building the Grafana stand-in failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
-  const p = await $`docker push ${target}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
+function grafanaStandin() {
+  const stamp = crypto.createHash('sha256').update(standinDockerfile(DEBIAN_IMAGE, '')).digest('hex').slice(0, 16)
+  return buildAndPush({ image: image(GRAFANA_STANDIN), stamp, name: 'Grafana stand-in', dockerfile: (s) => standinDockerfile(DEBIAN_IMAGE, s) })
 }
 
 export async function up() {
@@ -194,11 +218,11 @@ export async function up() {
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
-  const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
   return Promise.all([...TOOLS, ...GO_IMAGES, { ...GRAFANA_STANDIN, version: GRAFANA_VERSION }].map(async (t) => ({
     name: t.repo.split('/')[1],
-    state: !mirrorUp ? 'down' : (await inRegistry(image(t))) ? 'ok' : 'missing',
+    state: await imageState(image(t)),
     version: t.version,
     address: image(t),
   })))

@@ -186,12 +186,14 @@ describe('deploy on the real node (pods really run)', () => {
     ]
     expect(claims.length).toBeGreaterThanOrEqual(3)
     for (const [name, cls] of claims) expect({ name, cls }).toEqual({ name, cls: STORAGE_CLASS })
-    // no Grafana and no Prometheus in the lab's environments (their lab images cannot run here: k8s/components/
-    // lab-real-node/left-out.yaml), nothing left that served only them; Alertmanager and the exporters stay
+    // no Grafana in the lab's environments (its lab image is a stand-in that cannot run: k8s/components/
+    // lab-real-node/left-out.yaml), nothing left that served only it; Prometheus, Alertmanager and the exporters stay,
+    // Prometheus with its discovery RBAC and its claim
     for (const name of ['staging', 'prod']) {
-      const left = parseManifests(rendered[name].manifest).map((o) => `${o.kind}/${o.metadata.name}`).filter((n) => /grafana|prometheus/.test(n))
-      expect(left, name).toEqual([])
-      expect(workloadPods(rendered[name].manifest), name).toEqual(expect.arrayContaining(['alertmanager', 'postgres-exporter', 'redis-exporter']))
+      const ids = parseManifests(rendered[name].manifest).map((o) => `${o.kind}/${o.metadata.name}`)
+      expect(ids.filter((n) => /grafana/.test(n)), name).toEqual([])
+      expect(ids, name).toEqual(expect.arrayContaining(['Role/prometheus-discovery', 'RoleBinding/prometheus-discovery', 'PersistentVolumeClaim/prometheus-data']))
+      expect(workloadPods(rendered[name].manifest), name).toEqual(expect.arrayContaining(['prometheus', 'alertmanager', 'postgres-exporter', 'redis-exporter']))
     }
     expect(String(missingComponent)).toMatch(/no component no-such-part in k8s\/components.*the components there are: .*lab-real-node/s)
     expect(required.secrets['lab-release-pull']).toEqual({ type: 'kubernetes.io/dockerconfigjson', keys: ['.dockerconfigjson'] })

@@ -1,6 +1,9 @@
 //go:build tools
 
-// Package tools pins the command this wrapper module builds; it is never compiled into anything.
+// Package tools pins the commands this wrapper module builds; it is never compiled into anything.
 package tools
 
-import _ "github.com/prometheus/prometheus/cmd/promtool"
+import (
+	_ "github.com/prometheus/prometheus/cmd/prometheus"
+	_ "github.com/prometheus/prometheus/cmd/promtool"
+)

@@ -1,0 +1,75 @@
+// Dashboards with data (docs/monitoring.md, "Dashboards with data"): a copy of staging (its overlay brings the
+// monitoring component: Prometheus with the repository's prometheus.yml and rules, on the real node) deployed into a
+// throw-away namespace and put under steady traffic (the API's reads, writes, searches; analytics' summaries; the
+// dashboard's pages); then every panel query of production-overview and performance-metrics, asked of that Prometheus
+// as Grafana would ask it, returns at least one finite value. Grafana itself is not run (AGPL), its queries are.
+// The time of all queries of one dashboard together is bench/dashboards.ts's figure. Needs `make lab-up`.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { KubeObject } from '../../ci/src/adapters/kubernetes.js'
+import { EnvironmentName } from '../../ci/src/config/environments.js'
+import { askDashboard, panelQueries, withoutData, type Answer } from '../lib/dashboards.js'
+import { deployApp, type AppEnv } from './app-env.testkit.js'
+
+let app: AppEnv
+let stop = false
+let traffic: Promise<number> | undefined
+
+/** A Service's address from this machine (its cluster IP, through kube-proxy's rules on the host). */
+async function serviceUrl(name: string): Promise<string> {
+  const svc = await app.admin.get<KubeObject & { spec: { clusterIP: string; ports: { port: number }[] } }>({ apiVersion: 'v1', kind: 'Service', name, namespace: app.env.namespace })
+  if (!svc) throw new Error(`no Service ${name} in ${app.env.namespace}`)
+  return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}`
+}
+
+/** Steady requests of every kind the panels count, until stopped; resolves with how many were sent. */
+async function drive(): Promise<number> {
+  const [api, analytics, dashboard] = await Promise.all(['api', 'analytics', 'dashboard'].map(serviceUrl))
+  const key = app.secrets['graphmemory-api']['bootstrap-api-key']
+  const json = { 'content-type': 'application/json', 'x-api-key': key }
+  const send = (url: string, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '')
+  let sent = 0
+  let last = ''
+  for (let i = 0; !stop; i++) {
+    const made = JSON.parse(await send(`${api}/memories`, { method: 'POST', headers: json, body: JSON.stringify({ text: `panel data ${i}`, tags: ['dash', `t${i % 3}`] }) }) || '{}') as { id?: string }
+    if (made.id && last) await send(`${api}/memories/${last}/links`, { method: 'POST', headers: json, body: JSON.stringify({ target_id: made.id }) })
+    last = made.id ?? last
+    await Promise.all([send(`${api}/search?q=panel`), send(`${analytics}/analytics/summary?refresh=true`)]) // misses: computed and cached
+    await Promise.all([
+      send(`${api}/status`), send(`${api}/search?q=panel`), send(`${api}/memories/does-not-exist`), // a hit, and a 404
+      send(`${analytics}/analytics/summary`), send(`${analytics}/analytics/summary`), // hits
+      send(`${dashboard}/`), send(`${dashboard}/_stcore/health`),
+    ])
+    sent += 11
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  return sent
+}
+
+beforeAll(async () => {
+  app = await deployApp('dash', ['lab-real-node'], EnvironmentName.staging)
+  traffic = drive()
+}, 900_000)
+
+afterAll(async () => {
+  stop = true
+  await traffic?.catch(() => 0)
+  await app?.remove()
+})
+
+describe('the dashboards have data', () => {
+  it('every panel query of both dashboards returns a finite value from the live Prometheus under traffic', async () => {
+    const prometheus = await serviceUrl('prometheus')
+    const dashboards = [...new Set(panelQueries().map((q) => q.dashboard))]
+    expect(dashboards.sort()).toEqual(['performance-metrics', 'production-overview'])
+    // the rate windows need a few scrapes (15 s apart) and the recording rules an evaluation after them
+    const until = Date.now() + 420_000
+    let answers: Answer[] = []
+    do {
+      answers = (await Promise.all(dashboards.map((d) => askDashboard(prometheus, d)))).flatMap((r) => r.answers)
+      if (!withoutData(answers)) break
+      await new Promise((r) => setTimeout(r, 15_000))
+    } while (Date.now() < until)
+    expect(withoutData(answers)).toBe('')
+    expect(answers.length).toBe(panelQueries().length)
+  }, 600_000)
+})

@@ -1,0 +1,55 @@
+// The pipeline traced end to end (docs/pipeline.md, "Tracing a run"): `plan --env dev` run as `make plan` runs it
+// (library mode, OTEL_EXPORTER_OTLP_ENDPOINT pointed at the lab's collector) prints its trace id, and the lab's Jaeger
+// holds that trace: the run's root span, the deploy's plan below it, and the Dagger engine's own spans (the render's
+// container runs) inside the same trace, every span's parent found in it. Needs `make lab-up`.
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { labVar } from '../env.js'
+
+const run = promisify(execFile)
+const REPO = path.resolve(import.meta.dirname, '..', '..')
+
+interface JaegerSpan { spanID: string; operationName: string; processID: string; references?: { refType: string; spanID: string }[]; tags?: { key: string; value: unknown }[] }
+interface JaegerTrace { traceID: string; spans: JaegerSpan[]; processes: Record<string, { serviceName: string }> }
+
+/** The trace as Jaeger's query API returns it, once it holds at least `min` spans (export is batched), or what it has at the deadline. */
+async function trace(id: string, min: number, deadlineMs = 60_000): Promise<JaegerTrace | undefined> {
+  const until = Date.now() + deadlineMs
+  let last: JaegerTrace | undefined
+  while (Date.now() < until) {
+    const res = await fetch(`${labVar('LAB_JAEGER_URL')}/api/traces/${id}`).catch(() => undefined)
+    if (res?.ok) last = ((await res.json()) as { data: JaegerTrace[] }).data[0]
+    if ((last?.spans.length ?? 0) >= min) return last
+    await new Promise((r) => setTimeout(r, 2000))
+  }
+  return last
+}
+
+describe('a pipeline run is one trace in the lab\'s Jaeger', () => {
+  it('plan --env dev: the root span, deploy.plan and the engine\'s spans, one trace', async () => {
+    const { stderr } = await run('node', ['ci/pipeline.mjs', 'plan', '--env', 'dev', '--kubeconfig', `file:${labVar('KUBECONFIG_DEPLOYER')}`], {
+      cwd: REPO, env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: labVar('LAB_OTLP_ENDPOINT') }, maxBuffer: 64 * 1024 * 1024,
+    })
+    const id = /^trace: ([0-9a-f]{32})$/m.exec(stderr)?.[1]
+    expect(id, stderr.slice(-2000)).toBeDefined()
+    const t = await trace(id!, 10)
+    expect(t, `trace ${id} not in Jaeger`).toBeDefined()
+    const service = (s: JaegerSpan) => t!.processes[s.processID].serviceName
+    const names = t!.spans.map((s) => s.operationName)
+    expect(names).toContain('pipeline plan')
+    expect(names).toContain('deploy.plan')
+    const root = t!.spans.find((s) => s.operationName === 'pipeline plan')!
+    const plan = t!.spans.find((s) => s.operationName === 'deploy.plan')!
+    expect(plan.references?.[0]?.spanID).toBe(root.spanID)
+    // the engine's spans (the render's kustomize in a container, the source upload) came through the same trace
+    const engine = t!.spans.filter((s) => service(s) !== service(root))
+    expect(engine.length, `services: ${[...new Set(t!.spans.map(service))].join(', ')}`).toBeGreaterThan(0)
+    expect(engine.some((s) => /withExec|exec|kustomize/i.test(s.operationName)), names.join(', ')).toBe(true)
+    // one tree: every span but the root has its parent in this trace
+    const ids = new Set(t!.spans.map((s) => s.spanID))
+    const orphans = t!.spans.filter((s) => s !== root && !(s.references ?? []).some((r) => ids.has(r.spanID)))
+    expect(orphans.map((s) => `${service(s)}: ${s.operationName}`)).toEqual([])
+  }, 600_000)
+})
