@@ -16,6 +16,7 @@ import * as node from './node.mjs'
 import * as storage from './storage.mjs'
 import * as objectStore from './object-store.mjs'
 import * as victorialogs from './victorialogs.mjs'
+import * as jaeger from './jaeger.mjs'
 import * as logCollector from './log-collector.mjs'
 import * as kubeStateMetrics from './kube-state-metrics.mjs'
 import * as admission from './admission.mjs'
@@ -24,7 +25,7 @@ import * as metricsServer from './metrics-server.mjs'
 import * as networkPolicy from './network-policy.mjs'
 import * as testTools from './test-tools.mjs'
 
-export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, objectStore, victorialogs, logCollector, kubeStateMetrics, admission, ingress, metricsServer, networkPolicy, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, objectStore, victorialogs, jaeger, logCollector, kubeStateMetrics, admission, ingress, metricsServer, networkPolicy, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {
