@@ -146,13 +146,15 @@ describe('kube-state-metrics in the cluster', () => {
     }
   })
 
-  it('may list and watch pods and autoscalers, nothing else', async () => {
+  it('may list and watch pods, autoscalers and CronJobs (the backups\' last success), nothing else', async () => {
     const can = async (verb: string, resource: string, group = '') => (await admin.authz.createSubjectAccessReview({ body: {
       spec: { user: `system:serviceaccount:${ksm.NAMESPACE}:kube-state-metrics`, groups: ['system:serviceaccounts', 'system:authenticated'],
         resourceAttributes: { verb, resource, group } },
     } })).status?.allowed === true
     expect(await can('list', 'pods')).toBe(true)
     expect(await can('watch', 'horizontalpodautoscalers', 'autoscaling')).toBe(true)
+    expect(await can('watch', 'cronjobs', 'batch')).toBe(true)
+    expect(await can('list', 'jobs', 'batch')).toBe(false)
     expect(await can('get', 'pods')).toBe(false)
     expect(await can('list', 'secrets')).toBe(false)
     expect(await can('list', 'deployments', 'apps')).toBe(false)

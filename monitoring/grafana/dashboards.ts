@@ -66,6 +66,9 @@ export function productionOverview(): Dashboard {
       query('job:slo_errors:ratio_rate1d{job="api"}', '1d'),
     ], 'Budget: 0.1 % of requests over 30 days (99.9 % SLO).'))
     .withPanel(errorBudgets())
+    .withRow(new RowBuilder('Backups'))
+    .withPanel(stat('Last successful backup', 's', query('time() - kube_cronjob_status_last_successful_time{cronjob="backup"}', '{{namespace}}'),
+      'Age of the last successful run of the hourly backup CronJob (k8s/components/backup), per namespace. BackupTooOld fires above 2 hours.'))
     .build())
 }
 
