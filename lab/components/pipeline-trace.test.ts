@@ -1,11 +1,14 @@
 // The pipeline traced end to end (docs/pipeline.md, "Tracing a run"): `plan --env dev` run as `make plan` runs it
 // (library mode, OTEL_EXPORTER_OTLP_ENDPOINT pointed at the lab's collector) prints its trace id, and the lab's Jaeger
 // holds that trace: the run's root span, the deploy's plan below it, and the Dagger engine's own spans (the render's
-// container runs) inside the same trace, every span's parent found in it. Needs `make lab-up`.
+// container runs) inside the same trace, every span's parent found in it, and none of the kubeconfig's credentials
+// (passed as a Dagger Secret) in any span. Needs `make lab-up`.
 import { execFile } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { labVar } from '../env.js'
 
 const run = promisify(execFile)
@@ -14,14 +17,17 @@ const REPO = path.resolve(import.meta.dirname, '..', '..')
 interface JaegerSpan { spanID: string; operationName: string; processID: string; references?: { refType: string; spanID: string }[]; tags?: { key: string; value: unknown }[] }
 interface JaegerTrace { traceID: string; spans: JaegerSpan[]; processes: Record<string, { serviceName: string }> }
 
-/** The trace as Jaeger's query API returns it, once it holds at least `min` spans (export is batched), or what it has at the deadline. */
-async function trace(id: string, min: number, deadlineMs = 60_000): Promise<JaegerTrace | undefined> {
+/**
+ * The trace as Jaeger's query API returns it once it holds every span named in `names` (the SDK and the CLI export
+ * in batches, each on its own schedule), or what it has at the deadline.
+ */
+async function trace(id: string, names: string[], deadlineMs = 60_000): Promise<JaegerTrace | undefined> {
   const until = Date.now() + deadlineMs
   let last: JaegerTrace | undefined
   while (Date.now() < until) {
     const res = await fetch(`${labVar('LAB_JAEGER_URL')}/api/traces/${id}`).catch(() => undefined)
     if (res?.ok) last = ((await res.json()) as { data: JaegerTrace[] }).data[0]
-    if ((last?.spans.length ?? 0) >= min) return last
+    if (last && names.every((n) => last!.spans.some((sp) => sp.operationName === n))) return last
     await new Promise((r) => setTimeout(r, 2000))
   }
   return last
@@ -34,7 +40,7 @@ describe('a pipeline run is one trace in the lab\'s Jaeger', () => {
     })
     const id = /^trace: ([0-9a-f]{32})$/m.exec(stderr)?.[1]
     expect(id, stderr.slice(-2000)).toBeDefined()
-    const t = await trace(id!, 10)
+    const t = await trace(id!, ['pipeline plan', 'deploy.plan', 'Container.withExec'])
     expect(t, `trace ${id} not in Jaeger`).toBeDefined()
     const service = (s: JaegerSpan) => t!.processes[s.processID].serviceName
     const names = t!.spans.map((s) => s.operationName)
@@ -47,6 +53,12 @@ describe('a pipeline run is one trace in the lab\'s Jaeger', () => {
     const engine = t!.spans.filter((s) => service(s) !== service(root))
     expect(engine.length, `services: ${[...new Set(t!.spans.map(service))].join(', ')}`).toBeGreaterThan(0)
     expect(engine.some((s) => /withExec|exec|kustomize/i.test(s.operationName)), names.join(', ')).toBe(true)
+    // the kubeconfig went in as a Dagger Secret: none of its credentials is in any span
+    const creds = (parse(fs.readFileSync(labVar('KUBECONFIG_DEPLOYER'), 'utf8')) as { users: { user: Record<string, unknown> }[] }).users
+      .flatMap((u) => Object.values(u.user)).filter((v): v is string => typeof v === 'string' && v.length > 16)
+    expect(creds.length).toBeGreaterThan(0)
+    const text = JSON.stringify(t)
+    expect(creds.filter((c) => text.includes(c.slice(0, 32)))).toEqual([])
     // one tree: every span but the root has its parent in this trace
     const ids = new Set(t!.spans.map((s) => s.spanID))
     const orphans = t!.spans.filter((s) => s !== root && !(s.references ?? []).some((r) => ids.has(r.spanID)))
