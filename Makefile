@@ -29,7 +29,7 @@ prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history backup backups restore logs promote verify lint smoke-monitoring smoke-tracing dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa bench-dashboards
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history backup backups restore logs promote verify lint smoke-monitoring smoke-tracing dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa bench-dr bench-dashboards
 
 .DEFAULT_GOAL := help
 
@@ -164,6 +164,10 @@ bench-gate: deps
 ## bench-availability: zero downtime measured: requests to the API and dashboard while dev deploys, rolls back, loses pods, is promoted (ARGS=--rate 10 ...)
 bench-availability: deps
 	$(with-lab) npx tsx bench/availability.ts $(ARGS)
+
+## bench-dr: the disaster-recovery drill timed on the real node (copy of dev with backups, namespace and claims deleted, redeployed, restored from the latest backup): prints RPO and RTO
+bench-dr: deps
+	$(with-lab) npx tsx bench/dr.mjs
 
 ## bench-deploy: deploy, no-change deploy, one-service update, rollback and promote against kubectl apply + rollout status
 bench-deploy: deps

@@ -22,6 +22,10 @@ describe('the backup Jobs, made from the CronJob', () => {
     expect(names(job.spec.template.spec.initContainers)).toEqual(['pg-dump'])
     expect(job.spec.template.spec.containers[0].args).toEqual(['backup', 'run'])
     expect(job.spec.template.spec.securityContext).toEqual(cron.spec!.jobTemplate!.spec!.template!.spec!.securityContext)
+    // owned by the live CronJob, so that its lastSuccessfulTime (the alert's metric) counts it
+    const owned = jobFor({ ...cron, metadata: { ...cron.metadata, uid: 'u1' } }, 'ns1', { kind: 'run' }, 'x')
+    expect(owned.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', uid: 'u1', controller: true }])
+    expect(jobFor({ ...cron, metadata: { ...cron.metadata, uid: 'u1' } }, 'ns1', { kind: 'list' }, 'x').metadata.ownerReferences).toBeUndefined()
   })
 
   it('restore: fetch and verify, then pg_restore in one transaction, then the graph; another prefix for a drill', () => {

@@ -20,13 +20,13 @@ interface EnvVar { name: string; value?: string; valueFrom?: unknown }
 interface Container { name: string; image: string; args?: string[]; command?: string[]; env?: EnvVar[]; [k: string]: unknown }
 interface PodSpec { initContainers?: Container[]; containers: Container[]; [k: string]: unknown }
 export interface CronJobLike {
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> }
+  metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string> }
   spec?: { jobTemplate?: { metadata?: { labels?: Record<string, string> }; spec?: { template?: { metadata?: { labels?: Record<string, string> }; spec?: PodSpec }; [k: string]: unknown } } }
 }
 export interface JobObject {
   apiVersion: 'batch/v1'
   kind: 'Job'
-  metadata: { name: string; namespace: string; labels: Record<string, string> }
+  metadata: { name: string; namespace: string; labels: Record<string, string>; ownerReferences?: Record<string, unknown>[] }
   spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec }; [k: string]: unknown }
 }
 
@@ -70,16 +70,21 @@ export function jobFor(cron: CronJobLike, namespace: string, task: Task, id: str
     // by fetch), which the graph service swaps in: a refusal at any step leaves what follows it untouched
     const pgRestore: Container = {
       ...dump, name: 'pg-restore',
-      command: ['sh', '-c', 'PGPASSWORD="$(cat /run/secrets/postgres/password)" exec pg_restore --clean --if-exists --single-transaction --no-owner --exit-on-error -d "$PGDATABASE" /work/postgres.dump'],
+      command: ['sh', '-c', 'for i in $(seq 60); do pg_isready -q -t 2 && break; sleep 1; done\n' +
+        'PGPASSWORD="$(cat /run/secrets/postgres/password)" exec pg_restore --clean --if-exists --single-transaction --no-owner --exit-on-error -d "$PGDATABASE" /work/postgres.dump'],
     }
     initContainers = [api('fetch', ['backup', 'fetch', task.from]), pgRestore]
     containers = [api('backup', ['backup', 'restore-graph'])]
   }
   const labels = { ...template?.metadata?.labels, [TASK_LABEL]: task.kind }
   const { template: _t, ...jobSpec } = cron.spec!.jobTemplate!.spec!
+  // a backup run belongs to the CronJob (as `kubectl create job --from=cronjob/backup` makes it): its success moves
+  // the CronJob's lastSuccessfulTime, which the alert BackupTooOld reads, and the CronJob's history limit expires it
+  const owner = task.kind === 'run' && cron.metadata.uid
+    ? { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cron.metadata.name, uid: cron.metadata.uid, controller: true }] } : {}
   return {
     apiVersion: 'batch/v1', kind: 'Job',
-    metadata: { name: `backup-${task.kind}-${id}`, namespace, labels: { ...cron.spec?.jobTemplate?.metadata?.labels, [TASK_LABEL]: task.kind } },
+    metadata: { name: `backup-${task.kind}-${id}`, namespace, labels: { ...cron.spec?.jobTemplate?.metadata?.labels, [TASK_LABEL]: task.kind }, ...owner },
     spec: { ...jobSpec, backoffLimit: 0, template: { metadata: { labels }, spec: { ...spec, initContainers, containers } } },
   }
 }

@@ -35,7 +35,7 @@ export async function backupCronJob(kube: KubeClient, namespace: string): Promis
 
 /**
  * Runs a task's Job to its end and returns the result its last container printed; a failed container fails it with
- * that container's message (the Job is deleted either way: its pod's results have been read).
+ * that container's message (the Job is deleted then, but a backup run, which its CronJob keeps).
  */
 export async function runTask(kube: KubeClient, namespace: string, cron: CronJobLike, task: Task, timeoutMs = 900000): Promise<BackupResult> {
   const job = jobFor(cron, namespace, task, `${Date.now().toString(36)}-${crypto.randomBytes(2).toString('hex')}`)
@@ -47,7 +47,12 @@ export async function runTask(kube: KubeClient, namespace: string, cron: CronJob
       const [pod] = await kube.list<PodLike>('v1', 'Pod', { namespace, labelSelector: `job-name=${job.metadata.name}` })
       const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])]
       const failed = statuses.find((s) => s.state?.terminated && s.state.terminated.exitCode !== 0)
-      if (failed) throw taskError(task, namespace, failed.name, resultOf(failed.state?.terminated?.message), `exit ${failed.state?.terminated?.exitCode} (${failed.state?.terminated?.reason ?? 'failed'})`)
+      if (failed) {
+        const t = failed.state!.terminated!
+        // a command of app/backup.py ends with a JSON result; anything else (pg_dump, pg_restore) with its last log lines
+        const said = resultOf(t.message) ? '' : `: ${(t.message ?? '').trim().split('\n').slice(-5).join(' | ').slice(0, 600)}`
+        throw taskError(task, namespace, failed.name, resultOf(t.message), `exit ${t.exitCode} (${t.reason ?? 'failed'})${said}`)
+      }
       const stuck = statuses.find((s) => STUCK.test(s.state?.waiting?.reason ?? ''))
       if (stuck) throw taskError(task, namespace, stuck.name, undefined, `${stuck.state?.waiting?.reason}: ${stuck.state?.waiting?.message ?? ''}`.trim())
       const last = pod?.status?.containerStatuses?.find((s) => s.name === 'backup')
@@ -59,7 +64,8 @@ export async function runTask(kube: KubeClient, namespace: string, cron: CronJob
       await new Promise((r) => setTimeout(r, 1000))
     }
   } finally {
-    await kube.delete(ref, { propagationPolicy: 'Background' }).catch(() => undefined)
+    // a backup run stays for the CronJob's controller to count (its history limit removes it); the others go now
+    if (task.kind !== 'run') await kube.delete(ref, { propagationPolicy: 'Background' }).catch(() => undefined)
   }
 }
 

@@ -155,7 +155,7 @@ class Store:
         self.cfg = cfg
         self.s3 = boto3.client("s3", endpoint_url=cfg.endpoint, region_name=cfg.region,
                                aws_access_key_id=secret("access-key-id"), aws_secret_access_key=secret("secret-access-key"),
-                               config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"},
+                               config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 10, "mode": "standard"},
                                                  connect_timeout=10, read_timeout=120))
         # one request per file (no multipart): simple for any S3-compatible store, fine below 5 GiB
         from boto3.s3.transfer import TransferConfig
@@ -168,7 +168,13 @@ class Store:
         self.s3.upload_file(str(path), self.cfg.bucket, self.key(name, file), Config=self.transfer)
 
     def get(self, name: str, file: str, path: Path) -> None:
-        self.s3.download_file(self.cfg.bucket, self.key(name, file), str(path), Config=self.transfer)
+        from botocore.exceptions import FlexibleChecksumError
+        try:
+            self.s3.download_file(self.cfg.bucket, self.key(name, file), str(path), Config=self.transfer)
+        except FlexibleChecksumError:
+            # the store keeps the checksum boto3 sent at upload and checks the download against it: changed bytes
+            raise BackupError(f"backup {name} is corrupt: {file} does not match the checksum recorded at its upload; "
+                              "restore another backup (`make backups ENV=...` lists them)", 4) from None
 
     def exists(self, name: str, file: str) -> bool:
         from botocore.exceptions import ClientError
@@ -202,16 +208,33 @@ class Store:
 
 # -- steps ---------------------------------------------------------------------------------------------------------
 
+def _retrying(what: str, fn, seconds: float = 60):
+    """Calls fn, retrying a refused or failed connection for up to `seconds`: where NetworkPolicies are enforced by an
+    agent (kube-router), a new pod's first packets can be refused until the agent has seen it."""
+    import httpx
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return fn()
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            if time.monotonic() > deadline:
+                raise BackupError(f"cannot reach {what}: {e}") from None
+            time.sleep(1)
+
+
 def dump_graph(cfg: Config, dest: Path) -> str:
     """Streams the graph service's snapshot (a tar.gz of Kuzu's EXPORT DATABASE, taken under its write lock) to dest."""
     import httpx
-    with httpx.stream("GET", f"{cfg.graph_url}/backup/snapshot", timeout=httpx.Timeout(30, read=600)) as r:
-        if r.status_code != 200:
-            raise BackupError(f"the graph service refused the snapshot: HTTP {r.status_code} {r.read()[:300]!r}")
-        with dest.open("wb") as f:
-            for chunk in r.iter_bytes():
-                f.write(chunk)
-        return r.headers.get("x-snapshot-taken", "")
+
+    def get() -> str:
+        with httpx.stream("GET", f"{cfg.graph_url}/backup/snapshot", timeout=httpx.Timeout(30, read=600)) as r:
+            if r.status_code != 200:
+                raise BackupError(f"the graph service refused the snapshot: HTTP {r.status_code} {r.read()[:300]!r}")
+            with dest.open("wb") as f:
+                for chunk in r.iter_bytes():
+                    f.write(chunk)
+            return r.headers.get("x-snapshot-taken", "")
+    return _retrying(f"the graph service at {cfg.graph_url}", get)
 
 
 def test_restore_graph(archive: Path) -> int:
@@ -339,9 +362,11 @@ def listing(store: Store) -> dict[str, Any]:
 def restore_graph(cfg: Config) -> dict[str, Any]:
     import httpx
     archive = cfg.work_dir / "graph.tar.gz"
-    with archive.open("rb") as f:
-        r = httpx.post(f"{cfg.graph_url}/backup/restore", content=f, headers={"content-type": "application/gzip"},
-                       timeout=httpx.Timeout(30, read=600))
+    def post() -> httpx.Response:
+        with archive.open("rb") as f:
+            return httpx.post(f"{cfg.graph_url}/backup/restore", content=f, headers={"content-type": "application/gzip"},
+                              timeout=httpx.Timeout(30, read=600))
+    r = _retrying(f"the graph service at {cfg.graph_url}", post)
     if r.status_code != 200:
         raise BackupError(f"the graph service did not restore the graph: HTTP {r.status_code} {r.text[:300]}")
     return r.json()
