@@ -10,11 +10,13 @@ import path from 'node:path'
 import { $ } from 'zx'
 import { LabError, main } from './lib/step.mjs'
 
+/** @type {Record<string, string>} */
 const VARIABLE = { api: 'API_IMAGE', analytics: 'ANALYTICS_IMAGE', dashboard: 'DASHBOARD_IMAGE' }
 
 /** name:tag@sha256:… → name@sha256:… (the digest is what is pulled and run). */
-const byDigest = (ref) => ref.replace(/:[^/@]+(@sha256:[0-9a-f]{64})$/, '$1')
+const byDigest = (/** @type {string} */ ref) => ref.replace(/:[^/@]+(@sha256:[0-9a-f]{64})$/, '$1')
 
+/** The images file's digests by variable (API_IMAGE, ...). @param {string} file @returns {Record<string, string>} */
 function readImages(file) {
   if (!fs.existsSync(file)) throw new LabError(`no images file ${file}`, 'the pipeline has not published yet', 'run `make ci` first')
   const images = JSON.parse(fs.readFileSync(file, 'utf8'))
@@ -23,12 +25,17 @@ function readImages(file) {
   return Object.fromEntries(Object.entries(VARIABLE).map(([s, v]) => [v, byDigest(images[s])]))
 }
 
+/** Pulls the images with a throw-away login to the release registry. @param {string[]} refs */
 async function pull(refs) {
-  const registry = process.env.LAB_RELEASE_REGISTRY
+  const { LAB_RELEASE_REGISTRY: registry, LAB_RELEASE_PASSWORD_FILE: passwordFile, LAB_RELEASE_USER: user } = process.env
+  if (!registry || !passwordFile || !user) {
+    throw new LabError('the release registry is not named', 'LAB_RELEASE_REGISTRY, LAB_RELEASE_USER and LAB_RELEASE_PASSWORD_FILE come from the lab env file',
+      'run it through make (which loads the lab env), or load ~/.graphmemory-lab/state/lab.env first')
+  }
   const config = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-docker-'))
   const docker = $({ env: { ...process.env, DOCKER_CONFIG: config }, quiet: true, nothrow: true })
   try {
-    const login = await docker({ input: fs.readFileSync(process.env.LAB_RELEASE_PASSWORD_FILE) })`docker login ${registry} -u ${process.env.LAB_RELEASE_USER} --password-stdin`
+    const login = await docker({ input: fs.readFileSync(passwordFile) })`docker login ${registry} -u ${user} --password-stdin`
     if (login.exitCode !== 0) throw new LabError(`docker login to ${registry} failed`, login.stderr.trim(), 'run `make lab-up` (it writes the registry credentials)')
     for (const ref of refs) {
       const r = await docker`docker pull -q ${ref}`

@@ -10,14 +10,19 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
+/** @type {Record<string, number>} */
 const UNIT_MS = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }
-/** '15m' → milliseconds. */
-const durationMs = (d) => Number(d.slice(0, -1)) * UNIT_MS[d.at(-1)]
+/** '15m' → milliseconds. @param {string} d */
+const durationMs = (d) => Number(d.slice(0, -1)) * UNIT_MS[d.slice(-1)]
 
 /**
  * Runs `q` (LogsQL) on the store at `url` → the matching entries (objects of field → value), oldest first.
  * `since` (e.g. '15m', '1h', '7d') bounds the time range, `limit` the number of entries (the newest), `namespace`
  * adds the filter k8s.namespace.name:=<namespace>. Throws an Error naming the store's answer when it refuses.
+ * @param {string} url
+ * @param {string} q
+ * @param {{ since?: string, limit?: number, namespace?: string, timeoutMs?: number }} [options]
+ * @returns {Promise<LogEntry[]>}
  */
 export async function query(url, q, { since = '1h', limit = 100, namespace = '', timeoutMs = 15000 } = {}) {
   const form = new URLSearchParams({ query: q, limit: String(limit) })
@@ -29,7 +34,9 @@ export async function query(url, q, { since = '1h', limit = 100, namespace = '',
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).sort((a, b) => (a._time < b._time ? -1 : a._time > b._time ? 1 : 0))
 }
 
-/** One entry as a line: time, namespace/pod (or the container's file), level, the line itself. */
+/** One log entry: field → value (`_time`, `_msg` and the stream's fields). @typedef {Record<string, string>} LogEntry */
+
+/** One entry as a line: time, namespace/pod (or the container's file), level, the line itself. @param {LogEntry} e */
 export function format(e) {
   const where = e['k8s.pod.name'] ? `${e['k8s.namespace.name']}/${e['k8s.pod.name']}` : e['log.file.path']?.split('/').at(-2)?.slice(0, 12) ?? '-'
   const level = e.level ?? e.severity_text ?? ''
@@ -54,7 +61,7 @@ async function main() {
     if (!/^\d+[smhdw]$/.test(a.values.since)) throw new Error(`--since ${a.values.since}: a number and a unit (s, m, h, d, w), e.g. 15m`)
     if (!/^[1-9]\d*$/.test(a.values.limit)) throw new Error(`--limit ${a.values.limit}: a positive number`)
   } catch (err) {
-    process.stderr.write(`logs: ${err.message}\nusage: node scripts/logs.mjs [--url URL] [--namespace NS] [--since 1h] [--limit 100] [--json] '<LogsQL>'\n`)
+    process.stderr.write(`logs: ${err instanceof Error ? err.message : err}\nusage: node scripts/logs.mjs [--url URL] [--namespace NS] [--since 1h] [--limit 100] [--json] '<LogsQL>'\n`)
     process.exit(2)
   }
   try {
@@ -63,7 +70,8 @@ async function main() {
     for (const e of found) process.stdout.write(`${a.values.json ? JSON.stringify(e) : format(e)}\n`)
     if (!found.length) process.stderr.write(`logs: nothing matched in the last ${a.values.since}${a.values.namespace ? ` of ${a.values.namespace}` : ''} (${url})\n`)
   } catch (err) {
-    process.stderr.write(`logs: ${err.message}${err.cause ? ` (${err.cause.message ?? err.cause})` : ''}\n`)
+    const cause = err instanceof Error ? err.cause : undefined
+    process.stderr.write(`logs: ${err instanceof Error ? err.message : err}${cause ? ` (${cause instanceof Error ? cause.message : cause})` : ''}\n`)
     process.exit(1)
   }
 }

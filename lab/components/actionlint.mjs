@@ -1,14 +1,10 @@
 // actionlint built from Go modules (lab/go/actionlint), packed into a lab image on the lab's Debian base and pushed to
 // the mirror (LAB_IMAGE_ACTIONLINT): the workflow tests lint .github/workflows with it, as a container. Online users
 // run the official image (rhysd/actionlint) or any actionlint binary the same way.
-import fs from 'node:fs'
-import path from 'node:path'
-import { $ } from 'zx'
-import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
-import { IMAGES, ref } from './base-images.mjs'
-import { imageStamp, inRegistry } from '../lib/images.mjs'
+import { DEBIAN_IMAGE } from './base-images.mjs'
+import { buildAndPush, buildStamp, inRegistry } from '../lib/images.mjs'
 
 export const name = 'actionlint'
 
@@ -25,6 +21,7 @@ const TARGETS = [{
   ldflags: `-X github.com/rhysd/actionlint.version=${VERSION}`,
 }]
 
+/** The image's Dockerfile on `base`, labelled with the build's `stamp`. @param {string} base @param {string} stamp */
 const dockerfile = (base, stamp) => `FROM ${base}
 COPY actionlint /usr/local/bin/actionlint
 RUN groupadd --system --gid ${UID} actionlint \\
@@ -43,21 +40,13 @@ export async function build() {
 
 export async function up() {
   const { dir, built } = await build()
-  const stamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
-  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return { note: `${IMAGE} current` }
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -f - -t ${IMAGE} ${dir}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError('building the actionlint image failed', r.stderr.trim().split('\n').slice(-8).join('\n'),
-      'fix the error above, then run `make lab-up`')
-  }
-  const p = await $`docker push ${IMAGE}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return { note: `${IMAGE} pushed${built ? ' (binary built)' : ''}` }
+  const pushed = await buildAndPush({ image: IMAGE, context: dir, stamp: buildStamp(dir), name: 'actionlint', dockerfile: (stamp) => dockerfile(DEBIAN_IMAGE, stamp) })
+  return { note: pushed ? `${IMAGE} pushed${built ? ' (binary built)' : ''}` : `${IMAGE} current` }
 }
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   return [{ name: 'actionlint', state: (await inRegistry(IMAGE)) ? 'ok' : 'missing', version: VERSION, address: IMAGE }]
 }

@@ -5,21 +5,21 @@
 // name, and refuses anything else. Other namespaces never reach the webhook. docs/lab-kubernetes.md, "Admission".
 import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
 import * as k8s from '@kubernetes/client-node'
 import { CACHE, REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
-import { goBuild, goEnv } from '../lib/gobuild.mjs'
-import { portOpen } from '../lib/proc.mjs'
-import { kubeClient, deploymentRollout, messageOf, readObject, waitRolledOut } from '../lib/kube.mjs'
+import { goBuild, downloadModule, writableCopy } from '../lib/gobuild.mjs'
+import { ensureHostPortsFree, pollUntil } from '../lib/proc.mjs'
+import { messageOf, readObject, readRollout, setImages, waitRolledOut } from '../lib/kube.mjs'
 import { MIRROR, RELEASE } from './registries.mjs'
 import * as baseImages from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
+import { apply } from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
 import * as node from './node.mjs'
 import * as signing from './signing.mjs'
-import { apply, render } from './log-collector.mjs'
-import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
+import { render } from './kustomize.mjs'
+import { buildAndPush, buildStamp, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'admission'
 
@@ -57,8 +57,7 @@ const TARGETS = [{
   ldflags: `-X sigs.k8s.io/release-utils/version.gitVersion=${VERSION} -X sigs.k8s.io/release-utils/version.gitTreeState=clean`,
 }]
 
-let admin
-const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
+const client = kubernetes.adminClient
 
 /**
  * A writable copy of the module's source (its replace directives refuse `go install`; `go build` runs in the copy),
@@ -66,23 +65,7 @@ const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
  */
 export async function moduleCopy() {
   if (fs.existsSync(path.join(SOURCE, 'go.mod'))) return SOURCE
-  fs.mkdirSync(CACHE, { recursive: true })
-  const r = await $({ cwd: CACHE, env: { ...goEnv(), GOFLAGS: '' } })`go mod download -json ${`${MODULE}@${VERSION}`}`.nothrow().quiet()
-  const info = r.exitCode === 0 ? JSON.parse(r.stdout) : {}
-  if (r.exitCode !== 0 || info.Error) {
-    throw new LabError(`downloading ${MODULE}@${VERSION} failed`, (info.Error ?? r.stderr).trim(), 'check the Go module proxy (GOPROXY), then run `make lab-up`')
-  }
-  if (info.Sum !== MODULE_SUM) {
-    throw new LabError(`${MODULE}@${VERSION} does not match its pinned hash`, `got ${info.Sum}, expected ${MODULE_SUM}`,
-      'the module proxy served other content for this version: do not use it; check GOPROXY, then run `make lab-up`')
-  }
-  const tmp = `${SOURCE}.partial`
-  fs.rmSync(tmp, { recursive: true, force: true })
-  fs.mkdirSync(path.dirname(SOURCE), { recursive: true })
-  fs.cpSync(info.Dir, tmp, { recursive: true })
-  await $`chmod -R u+w ${tmp}`.quiet() // the module cache is read-only
-  fs.renameSync(tmp, SOURCE)
-  return SOURCE
+  return writableCopy(await downloadModule({ path: MODULE, version: VERSION, sum: MODULE_SUM }), SOURCE)
 }
 
 /** Builds (or reuses) the webhook binary, at the lowest CPU priority. */
@@ -90,6 +73,7 @@ export async function build() {
   return goBuild({ module: 'policy-controller', version: VERSION, targets: TARGETS, moduleDir: await moduleCopy(), nice: true })
 }
 
+/** The webhook image's Dockerfile on `base`, labelled with the build's `stamp`. @param {string} base @param {string} stamp */
 const dockerfile = (base, stamp) => `FROM ${base}
 COPY policy-controller-webhook /usr/local/bin/policy-controller-webhook
 LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="policy-controller" org.opencontainers.image.version="${VERSION}"
@@ -97,20 +81,12 @@ USER ${UID}:${UID}
 ENTRYPOINT ["/usr/local/bin/policy-controller-webhook"]
 `
 
-/** Builds and pushes the webhook's image unless the mirror holds this build of it; true when it pushed. */
-async function ensureImage(dir) {
-  const stamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
-  const target = image()
-  if ((await imageStamp(target)) === stamp && (await inRegistry(target))) return false
-  const base = baseImages.ref(baseImages.IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -f - -t ${target} ${dir}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError(`building the ${IMAGE.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
-  }
-  const p = await $`docker push ${target}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
-}
+/**
+ * Builds and pushes the webhook's image unless the mirror holds this build of it; true when it pushed.
+ * @param {string} dir the build's binary folder
+ */
+const ensureImage = (dir) =>
+  buildAndPush({ image: image(), context: dir, stamp: buildStamp(dir), dockerfile: (stamp) => dockerfile(baseImages.DEBIAN_IMAGE, stamp) })
 
 /** The lab variant with upstream's manifests beside it, in a scratch folder of the cache (nothing upstream in git). */
 function stage() {
@@ -120,7 +96,7 @@ function stage() {
   return STAGE
 }
 
-/** `repo:tag[@digest]` → the two globs naming that repository by tag or by digest. */
+/** `repo:tag[@digest]` → the two globs naming that repository by tag or by digest. @param {string} reference */
 export function repositoryGlobs(reference) {
   const repo = reference.split('@')[0].replace(/:[^:/]+$/, '')
   return [`${repo}:*`, `${repo}@*`]
@@ -128,18 +104,22 @@ export function repositoryGlobs(reference) {
 
 /** The third-party images the environments pin (ci/src/config/images.ts), as the lab names them. */
 export function pinnedThirdParty() {
+  /** @type {Record<string, string>} */
   const e = { ...baseImages.env(), ...monitoring.env() }
   return ['LAB_IMAGE_POSTGRES', 'LAB_IMAGE_REDIS', 'LAB_IMAGE_PROMETHEUS', 'LAB_IMAGE_ALERTMANAGER', 'LAB_IMAGE_GRAFANA',
     'LAB_IMAGE_POSTGRES_EXPORTER', 'LAB_IMAGE_REDIS_EXPORTER'].map((k) => e[k])
 }
 
-/** Sets what only the lab knows on the rendered objects: the webhook's image, and the policies' registries. */
+/**
+ * Sets what only the lab knows on the rendered objects: the webhook's image, and the policies' registries.
+ * @param {import('../lib/kube.mjs').BundleObject[]} objects
+ * @param {string} webhookImage
+ */
 function labValues(objects, webhookImage) {
-  for (const o of objects) {
-    for (const c of o.spec?.template?.spec?.containers ?? []) if (UPSTREAM_IMAGE.test(c.image)) c.image = webhookImage
+  for (const o of setImages(objects, UPSTREAM_IMAGE, webhookImage)) {
     if (o.kind !== 'ClusterImagePolicy') continue
-    if (o.metadata.name === POLICIES.services) o.spec.images = [{ glob: `${RELEASE}/graphmemory/*` }]
-    if (o.metadata.name === POLICIES.thirdParty) o.spec.images = pinnedThirdParty().flatMap(repositoryGlobs).map((glob) => ({ glob }))
+    if (o.metadata?.name === POLICIES.services) o.spec = { ...o.spec, images: [{ glob: `${RELEASE}/graphmemory/*` }] }
+    if (o.metadata?.name === POLICIES.thirdParty) o.spec = { ...o.spec, images: pinnedThirdParty().flatMap(repositoryGlobs).map((glob) => ({ glob })) }
   }
   return objects
 }
@@ -158,26 +138,15 @@ const keySecret = () => ({
 })
 
 /** Fails clearly when a host port the webhook needs is held by another process (it runs with host networking). */
-async function ensurePortsFree() {
-  for (const port of PORTS) {
-    if (!(await portOpen(port))) continue
-    const owner = (await $`ss -ltnpH sport = :${port}`.nothrow().quiet()).stdout.trim()
-    if (owner.includes('"policy-controll')) continue // the webhook itself (ss shows 15 characters of its name)
-    throw new LabError(`port ${port} is taken`, `policy-controller's webhook listens there on the real node's host network${owner ? `; held by: ${owner}` : ''}`,
-      'stop that process, then run `make lab-up`')
-  }
-}
+const ensurePortsFree = () => ensureHostPortsFree(PORTS, { program: 'policy-controll', who: 'policy-controller\'s webhook' })
 
 /** The webhook Deployment's rollout: { ready, why }. */
-async function rollout() {
-  const dep = await client().kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: DEPLOYMENT, namespace: NAMESPACE })
-  const { done, why } = deploymentRollout(dep)
-  return { ready: done, why }
-}
+const rollout = () => readRollout(client(), NAMESPACE, DEPLOYMENT)
 
 /** The policies' Ready conditions: { ready, why }. */
 async function policiesReady() {
   const states = await Promise.all(Object.values(POLICIES).map(async (n) => {
+    /** @type {(k8s.KubernetesObject & { status?: { conditions?: { type: string, status: string, message?: string }[] } }) | undefined} */
     const cip = await readObject(client(), { apiVersion: 'policy.sigstore.dev/v1beta1', kind: 'ClusterImagePolicy', metadata: { name: n } })
     const ready = cip?.status?.conditions?.find((c) => c.type === 'Ready')
     return { n, ok: ready?.status === 'True', why: cip ? (ready?.message || ready?.status || 'no status yet') : 'missing' }
@@ -185,40 +154,40 @@ async function policiesReady() {
   return { ready: states.every((s) => s.ok), why: states.map((s) => `${s.n} ${s.ok ? 'ready' : s.why}`).join(', ') }
 }
 
-/** Applies the policies once the webhook answers (it validates them), and waits until it has loaded them. */
+/**
+ * Applies the policies once the webhook answers (it validates them), and waits until it has loaded them.
+ * @param {import('../lib/kube.mjs').BundleObject[]} policies
+ */
 async function applyPolicies(policies, timeoutMs = 90000) {
   const until = Date.now() + timeoutMs
+  const fix = `see \`kubectl -n ${NAMESPACE} logs deploy/${DEPLOYMENT}\` with KUBECONFIG_LAB, then run \`make lab-up\``
   for (const p of policies) {
-    for (;;) {
-      try {
-        await apply(p)
-        break
-      } catch (err) {
-        // the webhook's certificate and the CRDs' conversion settle a moment after its pod is ready
-        if (Date.now() > until) throw err
-        await new Promise((r) => setTimeout(r, 2000))
-      }
-    }
+    // the webhook's certificate and the CRDs' conversion settle a moment after its pod is ready
+    await pollUntil(() => apply(p).then(() => true), {
+      timeoutMs: until - Date.now(), everyMs: 2000,
+      onTimeout: (err) => (err instanceof Error ? err : new LabError(`applying the policy ${p.metadata?.name} failed`, String(err), fix)),
+    })
   }
-  for (;;) {
-    const s = await policiesReady()
-    if (s.ready) return s
-    if (Date.now() > until) throw new LabError('the admission policies are not ready', s.why, `see \`kubectl -n ${NAMESPACE} logs deploy/${DEPLOYMENT}\` with KUBECONFIG_LAB, then run \`make lab-up\``)
-    await new Promise((r) => setTimeout(r, 1000))
-  }
+  return pollUntil(policiesReady, {
+    timeoutMs: until - Date.now(), everyMs: 1000, done: (s) => s.ready,
+    onTimeout: (s) => new LabError('the admission policies are not ready', s instanceof Error ? messageOf(s) : /** @type {{ why: string }} */ (s).why, fix),
+  })
 }
 
-/** Waits until the CRDs are served (the policies are applied right after). */
+/**
+ * Waits until the CRDs are served (the policies are applied right after).
+ * @param {string[]} names
+ */
 async function waitCrds(names, timeoutMs = 30000) {
   const api = client().kc.makeApiClient(k8s.ApiextensionsV1Api)
   const until = Date.now() + timeoutMs
   for (const n of names) {
-    for (;;) {
-      const crd = await api.readCustomResourceDefinition({ name: n })
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break
-      if (Date.now() > until) throw new LabError(`the CRD ${n} is not established`, JSON.stringify(crd.status?.conditions ?? []), 'run `make lab-up` again')
-      await new Promise((r) => setTimeout(r, 500))
-    }
+    await pollUntil(() => api.readCustomResourceDefinition({ name: n }), {
+      timeoutMs: until - Date.now(), everyMs: 500,
+      done: (crd) => Boolean(crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')),
+      onTimeout: (last) => new LabError(`the CRD ${n} is not established`,
+        last instanceof Error ? messageOf(last) : JSON.stringify(/** @type {k8s.V1CustomResourceDefinition} */ (last).status?.conditions ?? []), 'run `make lab-up` again'),
+    })
   }
 }
 
@@ -234,7 +203,7 @@ export async function up() {
   await node.ensurePullSecret(NAMESPACE) // the webhook's read login to the release registry
   await apply(keySecret())
   for (const o of rest.filter((x) => x.kind !== 'Namespace')) await apply(o)
-  await waitCrds(objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name))
+  await waitCrds(objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata?.name ?? ''))
   const { why } = await waitRolledOut(client(), NAMESPACE, 'the admission webhook', rollout, 180000)
   const p = await applyPolicies(policies)
   const built = [bin.built && 'built webhook', pushed && 'pushed image'].filter(Boolean)
@@ -244,6 +213,7 @@ export async function up() {
 /** Nothing to stop: the cluster's own `down()` wipes its objects. */
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const r = await rollout().catch((err) => ({ ready: false, why: messageOf(err) }))
   const p = r.ready ? await policiesReady().catch((err) => ({ ready: false, why: messageOf(err) })) : { ready: false, why: 'webhook not ready' }

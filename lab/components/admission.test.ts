@@ -12,7 +12,8 @@ import * as k8s from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as admission from './admission.mjs'
 import * as signing from './signing.mjs'
-import { pinned, render } from './log-collector.mjs'
+import { pinned } from './log-collector.mjs'
+import { render } from './kustomize.mjs'
 import { kubeClient } from '../lib/kube.mjs'
 
 const env = (name: string): string => {

@@ -17,6 +17,8 @@ const DEBIAN_MIRROR = process.env.LAB_DEBIAN_MIRROR ?? 'http://deb.debian.org/de
 /**
  * The lab's images. The first is a debootstrap root; the others are built on it with Debian `packages`
  * (lab/images/Dockerfile.packages) or with their own `dockerfile` folder (repo-relative), given BASE_IMAGE.
+ * @typedef {{ repo: string, tag: string, bootstrap?: string[], packages?: string[], dockerfile?: string }} LabImage
+ * @type {LabImage[]}
  */
 export const IMAGES = [
   { repo: 'gmi-lab/debian', tag: SUITE, bootstrap: ['ca-certificates'] },
@@ -27,29 +29,46 @@ export const IMAGES = [
 ]
 
 const HOST_BUNDLE = '/etc/ssl/certs/ca-certificates.crt'
+/** The PEM certificates of a bundle file (none when it is missing). @param {string} file @returns {string[]} */
 const pemBlocks = (file) => fs.existsSync(file)
   ? (fs.readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])
   : []
 
-export const ref = (img) => `${MIRROR}/${img.repo}:${img.tag}`
+/**
+ * An image's reference in the mirror; a LabError for none (a look-up in IMAGES that found nothing).
+ * @param {LabImage | undefined} img
+ */
+export const ref = (img) => {
+  if (!img) throw new LabError('no such lab base image', 'IMAGES in lab/components/base-images.mjs has no image of that repository and tag', 'name one of IMAGES')
+  return `${MIRROR}/${img.repo}:${img.tag}`
+}
+/** The lab's Debian base image (the debootstrap root every lab image is built on). */
+export const DEBIAN_IMAGE = `${MIRROR}/gmi-lab/debian:${SUITE}`
 const BASE = IMAGES[0]
 const hostBundleHash = () => crypto.createHash('sha256').update(pemBlocks(HOST_BUNDLE).join('')).digest('hex')
 
-/** Hash of what a derived image is built from: its Dockerfile folder (every file), or the shared packages Dockerfile. */
+/**
+ * Hash of what a derived image is built from: its Dockerfile folder (every file), or the shared packages Dockerfile.
+ * @param {LabImage} img
+ */
 function contextHash(img) {
   const h = crypto.createHash('sha256')
   if (img.bootstrap) return ''
-  const files = img.dockerfile
-    ? fs.readdirSync(path.join(REPO, img.dockerfile), { recursive: true }).sort().map((f) => path.join(REPO, img.dockerfile, f))
+  const folder = img.dockerfile && path.join(REPO, img.dockerfile)
+  const files = folder
+    ? fs.readdirSync(folder, { recursive: true, encoding: 'utf8' }).sort().map((f) => path.join(folder, f))
     : [path.join(REPO, 'lab/images/Dockerfile.packages')]
   for (const f of files.filter((f) => fs.statSync(f).isFile())) h.update(path.relative(REPO, f)).update(fs.readFileSync(f))
   return h.digest('hex')
 }
+/** @param {LabImage} img @returns {string} */
 const specHash = (img) => crypto.createHash('sha256')
   .update(JSON.stringify({ img, SUITE, DEBIAN_MIRROR, context: contextHash(img), base: img.bootstrap ? hostBundleHash() : specHash(BASE) }))
   .digest('hex').slice(0, 16)
+/** @param {LabImage} img */
 const stampFile = (img) => path.join(STATE, 'images', `${img.repo.replace('/', '_')}_${img.tag}.stamp`)
 
+/** @param {LabImage} img */
 async function isCurrent(img) {
   const stamp = stampFile(img)
   return fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === specHash(img) && (await inRegistry(ref(img)))
@@ -60,6 +79,7 @@ async function isCurrent(img) {
  * host's bundle but not in Debian's. Certificates the host has beyond the root's own bundle are added to the root
  * as local CAs (update-ca-certificates keeps them across later ca-certificates upgrades). Adds nothing elsewhere.
  */
+/** @param {string} dir */
 async function trustHostCAs(dir) {
   const own = new Set(pemBlocks(path.join(dir, HOST_BUNDLE)).map((b) => b.replace(/\s/g, '')))
   const extra = pemBlocks(HOST_BUNDLE).filter((b) => !own.has(b.replace(/\s/g, '')))
@@ -70,7 +90,10 @@ async function trustHostCAs(dir) {
   await $`chroot ${dir} update-ca-certificates`.quiet()
 }
 
-/** The base image: a debootstrap minimal root, trimmed of caches and docs, imported into Docker. */
+/**
+ * The base image: a debootstrap minimal root, trimmed of caches and docs, imported into Docker.
+ * @param {LabImage & { bootstrap: string[] }} img
+ */
 async function bootstrap(img) {
   const dir = path.join(CACHE, 'rootfs', `${img.repo.replace('/', '_')}_${img.tag}`)
   fs.rmSync(dir, { recursive: true, force: true })
@@ -88,7 +111,10 @@ async function bootstrap(img) {
   fs.rmSync(dir, { recursive: true, force: true })
 }
 
-/** A derived image: Docker build on the base image, with packages or with the image's own Dockerfile folder. */
+/**
+ * A derived image: Docker build on the base image, with packages or with the image's own Dockerfile folder.
+ * @param {LabImage} img
+ */
 async function derive(img) {
   const context = path.join(REPO, img.dockerfile ?? 'lab/images')
   const file = path.join(context, img.dockerfile ? 'Dockerfile' : 'Dockerfile.packages')
@@ -100,8 +126,9 @@ async function derive(img) {
   }
 }
 
+/** @param {LabImage} img */
 async function build(img) {
-  await (img.bootstrap ? bootstrap(img) : derive(img))
+  await (img.bootstrap ? bootstrap({ ...img, bootstrap: img.bootstrap }) : derive(img))
   await $`docker push ${ref(img)}`.quiet()
   fs.mkdirSync(path.dirname(stampFile(img)), { recursive: true })
   fs.writeFileSync(stampFile(img), specHash(img))
@@ -119,6 +146,7 @@ export async function up() {
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
   return Promise.all(IMAGES.map(async (img) => ({
@@ -130,7 +158,7 @@ export async function status() {
 }
 
 export function env() {
-  const byTag = (repo, tag) => ref(IMAGES.find((i) => i.repo === repo && i.tag === tag))
+  const byTag = (/** @type {string} */ repo, /** @type {string} */ tag) => ref(IMAGES.find((i) => i.repo === repo && i.tag === tag))
   return {
     LAB_IMAGE_DEBIAN: byTag('gmi-lab/debian', SUITE),
     LAB_IMAGE_PYTHON_BUILD: byTag('gmi-lab/python', `3.11-${SUITE}`),

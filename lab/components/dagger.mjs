@@ -7,8 +7,9 @@ import { REPO, STATE, binDir } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
+import { runOrExplain } from '../lib/proc.mjs'
 import { MIRROR } from './registries.mjs'
-import { IMAGES, ref } from './base-images.mjs'
+import { DEBIAN_IMAGE } from './base-images.mjs'
 import { imageStamp } from '../lib/images.mjs'
 
 export const name = 'dagger'
@@ -51,9 +52,8 @@ const engineJson = () => `${JSON.stringify(GC, null, 2)}\n`
 /** @param {string} binDir @param {string} buildStamp */
 async function buildImage(binDir, buildStamp) {
   if ((await imageStamp(IMAGE)) === buildStamp) return false
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $`docker build -q -f ${path.join(REPO, 'lab/engine/Dockerfile')} --build-arg BASE_IMAGE=${base} --build-arg VERSION=${VERSION} --build-arg STAMP=${buildStamp} -t ${IMAGE} ${binDir}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError('building the engine image failed', r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
+  await runOrExplain(['docker', 'build', '-q', '-f', path.join(REPO, 'lab/engine/Dockerfile'), '--build-arg', `BASE_IMAGE=${DEBIAN_IMAGE}`,
+    '--build-arg', `VERSION=${VERSION}`, '--build-arg', `STAMP=${buildStamp}`, '-t', IMAGE, binDir], { what: 'building the engine image failed', fix: 'fix the error above, then run `make lab-up`' })
   return true
 }
 

@@ -4,11 +4,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
-import * as k8s from '@kubernetes/client-node'
 import { parse, stringify } from 'yaml'
 import { REPO, SECRETS, STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { environmentTls } from '../lib/ingress-ca.mjs'
+import { messageOf } from '../lib/kube.mjs'
+import * as kubernetes from './kubernetes.mjs'
+import { apply, CA_FILE } from './kubernetes.mjs'
 
 export const name = 'deployer'
 
@@ -48,27 +50,13 @@ const RULES = [
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['bind'], resourceNames: ['prometheus-discovery'] },
 ]
 
-const exists = (f) => fs.existsSync(f)
-let admin
-const objects = () => {
-  if (!admin) {
-    const kc = new k8s.KubeConfig()
-    kc.loadFromFile(ADMIN_KUBECONFIG)
-    admin = { kc, api: k8s.KubernetesObjectApi.makeApiClient(kc), core: kc.makeApiClient(k8s.CoreV1Api) }
-  }
-  return admin
-}
+const exists = (/** @type {string} */ f) => fs.existsSync(f)
+const objects = kubernetes.adminClient
 
-/** Server-side apply as the lab admin. */
-async function apply(obj) {
-  try {
-    await objects().api.patch(obj, undefined, undefined, 'graphmemory-lab', true, k8s.PatchStrategy.ServerSideApply)
-  } catch (err) {
-    throw new LabError(`applying ${obj.kind} ${obj.metadata.name} failed`, String(err?.body ?? err?.message ?? err).slice(0, 300), 'check `make lab-status`, then run `make lab-up` again')
-  }
-}
-
-/** Binds the deployer's role in one namespace (the lab uses it for the deploy tests' own namespaces too). */
+/**
+ * Binds the deployer's role in one namespace (the lab uses it for the deploy tests' own namespaces too).
+ * @param {string} namespace
+ */
 export const roleBinding = (namespace) => ({
   apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding',
   metadata: { name: ROLE, namespace },
@@ -76,13 +64,17 @@ export const roleBinding = (namespace) => ({
   subjects: [{ kind: 'ServiceAccount', name: ACCOUNT, namespace: SYSTEM_NAMESPACE }],
 })
 
-/** The deployer's kubeconfig: the admin's cluster and CA, the ServiceAccount's token. */
+/**
+ * The deployer's kubeconfig: the admin's cluster and CA, the ServiceAccount's token.
+ * @param {string} token
+ */
 function writeKubeconfig(token) {
   const { kc } = objects()
   const cluster = kc.getCurrentCluster()
+  if (!cluster) throw new LabError('the lab admin kubeconfig names no cluster', `${ADMIN_KUBECONFIG} has no current cluster`, 'run `make lab-up` (kubernetes writes it)')
   const config = {
     apiVersion: 'v1', kind: 'Config',
-    clusters: [{ name: 'graphmemory-lab', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData ?? fs.readFileSync(cluster.caFile).toString('base64') } }],
+    clusters: [{ name: 'graphmemory-lab', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData ?? fs.readFileSync(cluster.caFile ?? CA_FILE).toString('base64') } }],
     users: [{ name: `${SYSTEM_NAMESPACE}/${ACCOUNT}`, user: { token } }],
     contexts: [{ name: 'graphmemory-lab-deployer', context: { cluster: 'graphmemory-lab', user: `${SYSTEM_NAMESPACE}/${ACCOUNT}` } }],
     'current-context': 'graphmemory-lab-deployer',
@@ -98,21 +90,26 @@ export const DEPLOY_SECRETS = path.join(SECRETS, 'deploy')
  * A lab value for one key of a required Secret: a URL key gets an address where nothing listens (the lab reaches no
  * PagerDuty or chat service), any other key a URL-safe random value.
  */
-const labValue = (key) => (/url$/i.test(key) ? `http://127.0.0.1:9/lab-${key}` : crypto.randomBytes(24).toString('hex'))
+const labValue = (/** @type {string} */ key) => (/url$/i.test(key) ? `http://127.0.0.1:9/lab-${key}` : crypto.randomBytes(24).toString('hex'))
 
 /**
  * The values of an environment's Secrets in the lab, following the committed list (k8s/overlays/<env>/
  * required-secrets.yaml): values already made are kept, a Secret or key the list gained is made, one it lost is
  * dropped (a deploy refuses values the environment does not use).
+ * @param {string} env
  */
 async function writeDeploySecrets(env) {
   const file = path.join(DEPLOY_SECRETS, `${env}.yaml`)
+  /** @type {Record<string, { type?: string, keys: string[] }>} */
   const required = parse(fs.readFileSync(path.join(REPO, 'k8s', 'overlays', env, 'required-secrets.yaml'), 'utf8')).secrets
+  /** @type {Record<string, Record<string, string>>} */
   const before = exists(file) ? parse(fs.readFileSync(file, 'utf8')) ?? {} : {}
   fs.mkdirSync(DEPLOY_SECRETS, { recursive: true, mode: 0o700 })
+  /** @type {Record<string, Record<string, string>>} */
   const values = {}
   for (const [name, { type, keys }] of Object.entries(required)) {
     // the Ingress certificate is always the lab ingress CA's for the overlay's hosts (kept in state, renewed there)
+    /** @type {Record<string, string>} */
     const tls = type === 'kubernetes.io/tls' ? await environmentTls(env) : {}
     const kept = before[name] ?? {}
     values[name] = Object.fromEntries(keys.map((k) => [k, tls[k] ?? kept[k] ?? labValue(k)]))
@@ -132,14 +129,17 @@ export async function up() {
   }
   const token = await objects().core.createNamespacedServiceAccountToken({
     name: ACCOUNT, namespace: SYSTEM_NAMESPACE, body: { spec: { expirationSeconds: TOKEN_SECONDS, audiences: [] } },
-  }).catch((err) => { throw new LabError('the deployer token was not issued', String(err?.body ?? err?.message ?? err).slice(0, 300), 'check the API server log (make lab-status)') })
-  writeKubeconfig(token.status.token)
+  }).catch((err) => { throw new LabError('the deployer token was not issued', messageOf(err).slice(0, 300), 'check the API server log (make lab-status)') })
+  const issued = token.status?.token
+  if (!issued) throw new LabError('the deployer token was not issued', 'the TokenRequest came back without a token', 'check the API server log (make lab-status)')
+  writeKubeconfig(issued)
   for (const ns of NAMESPACES) await writeDeploySecrets(ns.replace('graphmemory-', ''))
   return { note: `ServiceAccount ${SYSTEM_NAMESPACE}/${ACCOUNT} bound in ${NAMESPACES.join(', ')}` }
 }
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   return [{ name, state: exists(KUBECONFIG) ? 'ok' : 'missing', version: `${SYSTEM_NAMESPACE}/${ACCOUNT}`, address: KUBECONFIG }]
 }

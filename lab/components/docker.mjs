@@ -34,6 +34,7 @@ export async function down() {
   if (runningPid('dockerd')) await stopDaemon('dockerd', 30000)
 }
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const r = await $`docker version --format {{.Server.Version}}`.nothrow().quiet()
   if (r.exitCode === 0) return [{ name, state: 'ok', version: r.stdout.trim(), address: 'unix:///var/run/docker.sock' }]

@@ -25,6 +25,10 @@ import * as metricsServer from './metrics-server.mjs'
 import * as networkPolicy from './network-policy.mjs'
 import * as testTools from './test-tools.mjs'
 
+/**
+ * Every component, checked against the contract (component.d.ts) by `npx tsc -p lab`.
+ * @type {import('./component.js').Component[]}
+ */
 export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, objectStore, victorialogs, jaeger, logCollector, kubeStateMetrics, admission, ingress, metricsServer, networkPolicy, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */

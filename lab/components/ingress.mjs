@@ -24,15 +24,16 @@ import { CACHE, REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { portOpen } from '../lib/proc.mjs'
+import { ensureHostPortsFree, pollUntil, portOpen } from '../lib/proc.mjs'
 import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
-import { kubeClient, deploymentRollout, messageOf, readObject, waitRolledOut } from '../lib/kube.mjs'
+import { messageOf, readObject, readRollout, setImages, waitRolledOut } from '../lib/kube.mjs'
 import { CA_FILE, ENVIRONMENTS, environmentTls, ingressHosts } from '../lib/ingress-ca.mjs'
 import { MIRROR } from './registries.mjs'
 import * as baseImages from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
+import { apply } from './kubernetes.mjs'
 import { patchedSource, patchesHash, VERSION } from './traefik-source.mjs'
-import { apply, render } from './log-collector.mjs'
+import { render } from './kustomize.mjs'
 
 export const name = 'ingress'
 export { VERSION }
@@ -54,8 +55,7 @@ const IMAGE_CONTEXT = path.join(CACHE, 'traefik', 'image')
 /** Host packages: setcap for the image's binary; certutil to trust the lab CA in a browser profile (docs/lab.md, the tests). */
 const HOST_PACKAGES = ['libcap2-bin', 'libnss3-tools']
 
-let admin
-const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
+const client = kubernetes.adminClient
 
 /** Builds (or reuses) the patched traefik binary at the lowest CPU priority: { dir, built }. */
 export async function build() {
@@ -68,7 +68,10 @@ export async function build() {
   })
 }
 
-/** The image's build context: the binary, with cap_net_bind_service set, in a tar that keeps the capability. */
+/**
+ * The image's build context: the binary, with cap_net_bind_service set, in a tar that keeps the capability.
+ * @param {string} binDir
+ */
 async function imageContext(binDir) {
   fs.rmSync(IMAGE_CONTEXT, { recursive: true, force: true })
   fs.mkdirSync(IMAGE_CONTEXT, { recursive: true })
@@ -79,12 +82,15 @@ async function imageContext(binDir) {
   return IMAGE_CONTEXT
 }
 
-/** Builds and pushes the image unless the mirror holds this build of it; true when it pushed. */
+/**
+ * Builds and pushes the image unless the mirror holds this build of it; true when it pushed.
+ * @param {string} binDir
+ */
 async function ensureImage(binDir) {
   const stamp = crypto.createHash('sha256').update(fs.readFileSync(DOCKERFILE)).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
   const target = image()
   if ((await imageStamp(target)) === stamp && (await inRegistry(target))) return false
-  const base = baseImages.ref(baseImages.IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
+  const base = baseImages.DEBIAN_IMAGE
   const r = await $`docker build -q -f ${DOCKERFILE} --build-arg ${`BASE_IMAGE=${base}`} --build-arg ${`VERSION=${VERSION}`} --build-arg ${`STAMP=${stamp}`} -t ${target} ${await imageContext(binDir)}`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError(`building the ${IMAGE.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
   const v = await $`docker run --rm ${target} version`.nothrow().quiet()
@@ -97,30 +103,19 @@ async function ensureImage(binDir) {
 /** The bundle's objects with the lab's image, pinned by the mirror's digest (a rebuilt image, same tag, rolls the pod). */
 export async function labObjects() {
   const ref = await pinnedRef(image())
-  const objects = await render(LAB_BUNDLE)
-  for (const o of objects) for (const c of o.spec?.template?.spec?.containers ?? []) if (c.image === PLACEHOLDER) c.image = ref
-  return objects
+  return setImages(await render(LAB_BUNDLE), (i) => i === PLACEHOLDER, ref)
 }
 
 /** Fails clearly when a host port the controller needs is held by another process. */
-async function ensurePortsFree() {
-  for (const port of Object.values(PORTS)) {
-    if (!(await portOpen(port, ADDRESS))) continue
-    const owner = (await $`ss -ltnpH sport = :${port}`.nothrow().quiet()).stdout.trim()
-    if (owner.includes('"traefik"')) continue
-    throw new LabError(`port ${port} is taken`, `the ingress controller listens on ${ADDRESS}:${port} on the real node's host network${owner ? `; held by: ${owner}` : ''}`,
-      'stop that process, then run `make lab-up`')
-  }
-}
+const ensurePortsFree = () => ensureHostPortsFree(Object.values(PORTS), { program: 'traefik"', who: 'the ingress controller', host: ADDRESS })
 
 /** The controller Deployment's rollout: { ready, why }. */
-async function rollout() {
-  const dep = await client().kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: DEPLOYMENT, namespace: NAMESPACE })
-  const { done, why } = deploymentRollout(dep)
-  return { ready: done, why }
-}
+const rollout = () => readRollout(client(), NAMESPACE, DEPLOYMENT)
 
-/** The lab CA's certificate for an environment as its TLS Secret, in the environment's namespace. */
+/**
+ * The lab CA's certificate for an environment as its TLS Secret, in the environment's namespace.
+ * @param {string} env
+ */
 export async function tlsSecret(env) {
   const tls = await environmentTls(env)
   return {
@@ -139,6 +134,7 @@ async function refreshTlsSecrets() {
   const refreshed = []
   for (const env of ENVIRONMENTS) {
     const want = await tlsSecret(env)
+    /** @type {k8s.V1Secret | undefined} */
     const live = await readObject(client(), { apiVersion: 'v1', kind: 'Secret', metadata: want.metadata })
     if (!live || live.data?.['tls.crt'] === want.data['tls.crt']) continue
     await apply(want)
@@ -150,7 +146,7 @@ async function refreshTlsSecrets() {
 /** True when the controller completes a TLS handshake on 127.0.0.1:443 for a host it serves. */
 async function answers() {
   const tls = await import('node:tls')
-  return new Promise((resolve) => {
+  return new Promise((/** @type {(answered: boolean) => void} */ resolve) => {
     const s = tls.connect({ host: ADDRESS, port: PORTS.https, servername: ingressHosts('dev')[0], ca: fs.readFileSync(CA_FILE), rejectUnauthorized: false }, () => { s.destroy(); resolve(true) })
     s.on('error', () => resolve(false))
     s.setTimeout(3000, () => { s.destroy(); resolve(false) })
@@ -167,11 +163,10 @@ export async function up() {
   for (const o of objects.filter((x) => x.kind === 'Namespace')) await apply(o)
   for (const o of objects.filter((x) => x.kind !== 'Namespace')) await apply(o)
   const { why } = await waitRolledOut(client(), NAMESPACE, 'the ingress controller', rollout, 180000)
-  const until = Date.now() + 30000
-  while (!(await answers())) {
-    if (Date.now() > until) throw new LabError('the ingress controller does not answer', `no TLS handshake on ${ADDRESS}:${PORTS.https}`, `see \`kubectl -n ${NAMESPACE} logs deploy/${DEPLOYMENT}\` with KUBECONFIG_LAB, then run \`make lab-up\``)
-    await new Promise((r) => setTimeout(r, 500))
-  }
+  await pollUntil(answers, {
+    timeoutMs: 30000, everyMs: 500,
+    onTimeout: () => new LabError('the ingress controller does not answer', `no TLS handshake on ${ADDRESS}:${PORTS.https}`, `see \`kubectl -n ${NAMESPACE} logs deploy/${DEPLOYMENT}\` with KUBECONFIG_LAB, then run \`make lab-up\``),
+  })
   const refreshed = await refreshTlsSecrets()
   const notes = [bin.built && 'built traefik', pushed && 'pushed image', refreshed.length && `lab CA certificate for ${refreshed.join(', ')}`].filter(Boolean)
   return { note: `${NAMESPACE}: ${why}, https://${ADDRESS}:${PORTS.https}${notes.length ? ` (${notes.join(', ')})` : ''}` }
@@ -180,6 +175,7 @@ export async function up() {
 /** Nothing to stop: the cluster's own `down()` wipes its objects. */
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const r = await rollout().catch((err) => ({ ready: false, why: messageOf(err) }))
   const open = r.ready && (await portOpen(PORTS.https, ADDRESS))

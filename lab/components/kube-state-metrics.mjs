@@ -2,12 +2,12 @@
 // k8s/cluster/kube-state-metrics through its lab variant k8s/cluster/lab/kube-state-metrics (on the real node). The
 // lab sets its image to LAB_IMAGE_KUBE_STATE_METRICS pinned by digest, so a rebuilt image, same tag, rolls the pod.
 import path from 'node:path'
-import * as k8s from '@kubernetes/client-node'
 import { REPO } from '../lib/paths.mjs'
-import { kubeClient, deploymentRollout, messageOf, waitRolledOut } from '../lib/kube.mjs'
+import { messageOf, readRollout, setImages, waitRolledOut } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
+import { apply } from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
-import { apply, render } from './log-collector.mjs'
+import { render } from './kustomize.mjs'
 import { pinnedRef } from '../lib/images.mjs'
 
 export { render }
@@ -25,25 +25,16 @@ export const ADDRESS = `${DEPLOYMENT}.${NAMESPACE}.svc:8080`
 /** The image the bundle names; the lab runs its own build of the same release instead. */
 const OFFICIAL_IMAGE = /^registry\.k8s\.io\/kube-state-metrics\/kube-state-metrics:/
 
-let admin
-const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
+const client = kubernetes.adminClient
 
 /** The lab variant's objects with the lab's image, pinned by the mirror's digest. */
 export async function labObjects() {
   const image = await pinnedRef(monitoring.env().LAB_IMAGE_KUBE_STATE_METRICS)
-  const objects = await render(LAB_BUNDLE)
-  for (const o of objects) {
-    for (const c of o.spec?.template?.spec?.containers ?? []) if (OFFICIAL_IMAGE.test(c.image)) c.image = image
-  }
-  return objects
+  return setImages(await render(LAB_BUNDLE), OFFICIAL_IMAGE, image)
 }
 
 /** The Deployment's rollout: { ready, why }. */
-async function rollout() {
-  const dep = await client().kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: DEPLOYMENT, namespace: NAMESPACE })
-  const { done, why } = deploymentRollout(dep)
-  return { ready: done, why }
-}
+const rollout = () => readRollout(client(), NAMESPACE, DEPLOYMENT)
 
 /** Waits until it is rolled out; fails with its state and the pods' waiting reasons. */
 export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPACE, 'kube-state-metrics', rollout, timeoutMs)
@@ -57,6 +48,7 @@ export async function up() {
 /** Nothing to stop: the cluster's own `down()` wipes its objects. */
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const r = await rollout().catch((err) => ({ ready: false, why: messageOf(err) }))
   return [{ name, state: r.ready ? 'ok' : 'missing', version: monitoring.KUBE_STATE_METRICS_VERSION, address: `${ADDRESS}: ${r.why}` }]

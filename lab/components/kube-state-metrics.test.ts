@@ -193,7 +193,7 @@ describe('kube-state-metrics in the cluster', () => {
     expect(pod.spec?.nodeName).toBe(node.NODE_NAME)
     expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True')
     const lab = (await ksm.labObjects()).find((o: any) => o.kind === 'Deployment')
-    expect(pod.spec?.containers[0].image).toBe(lab.spec.template.spec.containers[0].image)
+    expect(pod.spec?.containers[0].image).toBe(lab?.spec?.template?.spec?.containers[0].image)
     expect(pod.spec?.containers[0].image).toMatch(/^127\.0\.0\.1:5000\/gmi-lab\/kube-state-metrics:v2\.13\.0@sha256:/)
 
     const service = await admin.core.readNamespacedService({ name: ksm.DEPLOYMENT, namespace: ksm.NAMESPACE })

@@ -7,11 +7,11 @@ import http from 'node:http'
 import https from 'node:https'
 import { $ } from 'zx'
 import { REPO, STATE, goCache, binDir } from '../lib/paths.mjs'
-import { LabError } from '../lib/step.mjs'
+import { LabError, seconds } from '../lib/step.mjs'
 import { goBuild, goEnv } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, logFile } from '../lib/proc.mjs'
-import { kubeClient, applyObject, apiReady as readyz, readObject, messageOf, nodeIsReady } from '../lib/kube.mjs'
+import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, portFromEnv, runOrExplain } from '../lib/proc.mjs'
+import { kubeClient, applyOrExplain, apiReady as readyz, readObject, nodeIsReady } from '../lib/kube.mjs'
 
 export const name = 'kubernetes'
 
@@ -19,7 +19,7 @@ export const KUBE_VERSION = 'v1.36.3' // k8s.io/kubernetes in lab/go/kubernetes/
 export const ETCD_VERSION = 'v3.6.8' // go.etcd.io/etcd/server/v3 in lab/go/kubernetes/go.mod
 export const KWOK_VERSION = 'v0.8.0' // sigs.k8s.io/kwok in lab/go/kwok/go.mod
 
-const port = (envVar, fallback) => Number(process.env[envVar] ?? fallback)
+const port = portFromEnv
 const API_PORT = port('LAB_KUBE_API_PORT', 6443)
 const ETCD_PORT = port('LAB_KUBE_ETCD_PORT', 23790)
 const ETCD_PEER_PORT = port('LAB_KUBE_ETCD_PEER_PORT', 23800)
@@ -40,6 +40,7 @@ export const NODES = ['lab-node-1', 'lab-node-2']
 const NODE_SIZE = { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' }
 
 const [major, minor] = KUBE_VERSION.slice(1).split('.')
+/** @param {string} pkg */
 const stamp = (pkg) => [
   `-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`,
   `-X ${pkg}.gitTreeState=clean`,
@@ -66,8 +67,8 @@ export async function build() {
 // ---------------------------------------------------------------------------------------------------------------
 // Certificates, keys, tokens and kubeconfigs (made once, kept across down/up; only etcd data is wiped by down)
 
-const pki = (f) => path.join(PKI, f)
-const exists = (f) => fs.existsSync(f)
+const pki = (/** @type {string} */ f) => path.join(PKI, f)
+const exists = (/** @type {string} */ f) => fs.existsSync(f)
 
 /** Identities of the control plane: the static token file maps each token to a user (and groups). */
 const IDENTITIES = [
@@ -78,12 +79,9 @@ const IDENTITIES = [
   { id: 'kwok', user: 'lab-kwok', groups: ['system:masters'] },
 ]
 
+/** Runs openssl to make `what`; a failure says so. @param {string[]} args @param {string} what */
 async function openssl(args, what) {
-  const r = await $`openssl ${args}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError(`openssl could not make ${what}`, r.stderr.trim().split('\n').slice(-4).join('\n'),
-      `remove ${PKI} and run \`make lab-up\` again`)
-  }
+  await runOrExplain(['openssl', ...args], { what: `openssl could not make ${what}`, tail: 4, fix: `remove ${PKI} and run \`make lab-up\` again` })
 }
 
 /**
@@ -91,6 +89,9 @@ async function openssl(args, what) {
  * when the CA or what was asked for changes (`${prefix}.spec` records both). `usage`: clientAuth or serverAuth;
  * `sans`: subjectAltName entries (`IP:...`, `DNS:...`). Client certificates authenticate to the API server as
  * user = CN, groups = O (its --client-ca-file is this CA). `ca`: another signer ({ crt, key }), e.g. the front proxy's.
+ * @param {string} prefix
+ * @param {{ cn: string, orgs?: string[], usage?: 'clientAuth' | 'serverAuth', sans?: string[], days?: number, ca?: { crt: string, key: string } }} request
+ * @returns {Promise<{ crt: string, key: string }>}
  */
 export async function issueCert(prefix, { cn, orgs = [], usage = 'clientAuth', sans = [], days = 825, ca: signer = { crt: CA_FILE, key: pki('ca.key') } }) {
   const ca = fs.readFileSync(signer.crt)
@@ -163,16 +164,17 @@ async function ensurePki() {
   for (const f of fs.readdirSync(PKI)) if (/\.(key|csv)$/.test(f)) fs.chmodSync(pki(f), 0o600)
 }
 
-/** The token of one identity, from the static token file. */
+/** The token of one identity, from the static token file. @param {string} id */
 function tokenOf(id) {
-  const user = IDENTITIES.find((i) => i.id === id).user
+  const user = IDENTITIES.find((i) => i.id === id)?.user
   const line = fs.readFileSync(pki('tokens.csv'), 'utf8').split('\n').find((l) => l.split(',')[1] === user)
+  if (!line) throw new LabError(`no token for ${id}`, `${pki('tokens.csv')} has no line for ${user ?? id}`, `remove ${pki('tokens.csv')} and run \`make lab-up\` again`)
   return line.split(',')[0]
 }
 
-const kubeconfigPath = (id) => (id === 'admin' ? KUBECONFIG : path.join(DIR, 'kubeconfigs', `${id}.kubeconfig`))
+const kubeconfigPath = (/** @type {string} */ id) => (id === 'admin' ? KUBECONFIG : path.join(DIR, 'kubeconfigs', `${id}.kubeconfig`))
 
-/** A kubeconfig for one identity, with the CA embedded (usable from anywhere the file is copied to). */
+/** A kubeconfig for one identity, with the CA embedded (usable from anywhere the file is copied to). @param {string} id */
 function writeKubeconfig(id) {
   const file = kubeconfigPath(id)
   fs.mkdirSync(path.dirname(file), { recursive: true })
@@ -191,21 +193,29 @@ function writeKubeconfig(id) {
 // ---------------------------------------------------------------------------------------------------------------
 // Talking to the API server: @kubernetes/client-node as the lab admin (lab/lib/kube.mjs)
 
-let adminClient
-/** The admin client (made on first use: the admin kubeconfig is written by up() before any call). */
-const client = () => (adminClient ??= kubeClient(KUBECONFIG))
+/** @type {import('../lib/kube.mjs').KubeClient | undefined} */
+let admin
+/**
+ * The lab admin's clients (lab/lib/kube.mjs kubeClient), made on first use: the admin kubeconfig is written by up()
+ * before any call. Every component that acts as the cluster owner uses these.
+ */
+export const adminClient = () => (admin ??= kubeClient(KUBECONFIG))
+const client = adminClient
 
-/** Server-side apply of one object (create or update, idempotent); `subresource` e.g. 'status'. */
-async function apply(obj, subresource) {
-  try {
-    return await applyObject(client(), obj, subresource)
-  } catch (err) {
-    throw new LabError(`applying ${obj.kind} ${obj.metadata.name}${subresource ? ` (${subresource})` : ''} failed`,
-      `API server answered ${messageOf(err)}`, `see ${logFile('kube-apiserver')}, then run \`make lab-up\` again`)
-  }
-}
+/**
+ * Server-side apply of one object as the lab admin (create or update, idempotent); a refusal fails naming the object
+ * and the API server's answer. `subresource` e.g. 'status'.
+ * @template {import('@kubernetes/client-node').KubernetesObject} T
+ * @param {T} obj
+ * @param {string} [subresource]
+ */
+export const apply = (obj, subresource) => applyOrExplain(adminClient(), obj, subresource)
 
-/** A local HTTPS health endpoint (self-signed serving certificates of the controller-manager, scheduler). */
+/**
+ * A local HTTPS health endpoint (self-signed serving certificates of the controller-manager, scheduler).
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 function healthz(port, urlPath = '/healthz') {
   return new Promise((resolve) => {
     const req = https.get({ host: '127.0.0.1', port, path: urlPath, rejectUnauthorized: false, timeout: 2000 }, (res) => {
@@ -217,6 +227,11 @@ function healthz(port, urlPath = '/healthz') {
   })
 }
 
+/**
+ * The body of a 200 answer ('ok' when empty), or false.
+ * @param {string} url
+ * @returns {Promise<string | false>}
+ */
 function httpOk(url) {
   return new Promise((resolve) => {
     const req = http.get(url, { timeout: 2000 }, (res) => {
@@ -254,8 +269,14 @@ async function kwokStages() {
   return files
 }
 
+/**
+ * The control plane's daemons, in start order.
+ * @param {{ kube: string, kwok: string }} bin
+ * @param {string[]} stages
+ * @returns {import('../lib/proc.mjs').DaemonSpec[]}
+ */
 function daemonSpecs(bin, stages) {
-  const kc = (id) => kubeconfigPath(id)
+  const kc = kubeconfigPath
   return [
     {
       name: 'etcd', cmd: path.join(bin.kube, 'etcd'), ready: () => httpOk(`http://127.0.0.1:${ETCD_PORT}/health`).then((b) => b && b.includes('"true"')),
@@ -331,6 +352,7 @@ function daemonSpecs(bin, stages) {
   ]
 }
 
+/** @type {[string, number, string][]} */
 const PORTS = [
   ['etcd', ETCD_PORT, 'LAB_KUBE_ETCD_PORT'], ['etcd', ETCD_PEER_PORT, 'LAB_KUBE_ETCD_PEER_PORT'],
   ['kube-apiserver', API_PORT, 'LAB_KUBE_API_PORT'], ['kube-controller-manager', KCM_PORT, 'LAB_KUBE_CONTROLLER_MANAGER_PORT'],
@@ -374,7 +396,7 @@ async function ensureObjects() {
 /** How many of the lab's fake nodes are Ready (real nodes, e.g. the node component's, report themselves). */
 async function nodesReady() {
   const { items } = await client().core.listNode()
-  const ready = items.filter((n) => NODES.includes(n.metadata.name) && nodeIsReady(n))
+  const ready = items.filter((n) => NODES.includes(n.metadata?.name ?? '') && nodeIsReady(n))
   return { ready: ready.length, total: NODES.length }
 }
 
@@ -416,11 +438,10 @@ export async function up() {
   await waitFor('kube-controller-manager', async () =>
     Boolean(await readObject(client(), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: 'default' } })), 60000)
 
-  const secs = (a, b) => ((b - a) / 1000).toFixed(1)
   const note = started
-    ? `${KUBE_VERSION} on ${API} (${bin.built ? `built in ${secs(t0, tBuilt)}s, ` : ''}started ${started} processes${restarted.length ? ` (restarted with new arguments: ${restarted.join(', ')})` : ''}, ready in ${secs(tBuilt, performance.now())}s), ${NODES.length} fake nodes`
+    ? `${KUBE_VERSION} on ${API} (${bin.built ? `built in ${seconds(t0, tBuilt)}s, ` : ''}started ${started} processes${restarted.length ? ` (restarted with new arguments: ${restarted.join(', ')})` : ''}, ready in ${seconds(tBuilt, performance.now())}s), ${NODES.length} fake nodes`
     : `${KUBE_VERSION} already running on ${API}`
-  return { note, built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())) }
+  return { note, built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())) }
 }
 
 export async function down() {
@@ -432,6 +453,7 @@ export async function down() {
   return { note: stopped ? `stopped ${stopped} processes, etcd data wiped` : 'was not running' }
 }
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const running = Object.fromEntries(DAEMONS.map((d) => [d, Boolean(runningPid(d))]))
   if (!running['kube-apiserver']) {
@@ -442,6 +464,7 @@ export async function status() {
   const ready = version ? await apiReady().catch(() => false) : false
   const nodes = ready ? await nodesReady().catch(() => ({ ready: 0, total: NODES.length })) : { ready: 0, total: NODES.length }
   const allRunning = Object.values(running).every(Boolean)
+  /** @type {import('./component.js').StatusRow[]} */
   const rows = [{
     name: 'kubernetes', state: ready && allRunning ? 'ok' : 'down', version: version ?? KUBE_VERSION,
     address: allRunning ? API : `${API} (not running: ${DAEMONS.filter((d) => !running[d]).join(', ')})`,

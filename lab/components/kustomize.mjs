@@ -1,14 +1,14 @@
 // kustomize built from Go modules (lab/go/kustomize), packed into a lab image on the lab's Debian base and pushed to
 // the mirror: the pipeline's render step runs it as a container (LAB_IMAGE_KUSTOMIZE). Online users pass any image
 // with `kustomize` on its PATH instead.
-import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
-import { LabError } from '../lib/step.mjs'
+import { parseAllDocuments } from 'yaml'
+import { REPO } from '../lib/paths.mjs'
+import { runOrExplain } from '../lib/proc.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
-import { IMAGES, ref } from './base-images.mjs'
-import { imageStamp, inRegistry } from '../lib/images.mjs'
+import { DEBIAN_IMAGE } from './base-images.mjs'
+import { buildAndPush, buildStamp, inRegistry } from '../lib/images.mjs'
 
 export const name = 'kustomize'
 
@@ -24,6 +24,7 @@ const TARGETS = [{
   ldflags: `-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/${VERSION}`,
 }]
 
+/** The image's Dockerfile on `base`, labelled with the build's `stamp`. @param {string} base @param {string} stamp */
 const dockerfile = (base, stamp) => `FROM ${base}
 COPY kustomize /usr/local/bin/kustomize
 RUN groupadd --system --gid ${UID} kustomize \\
@@ -35,6 +36,17 @@ WORKDIR /tmp
 ENTRYPOINT ["kustomize"]
 `
 
+/**
+ * `kustomize build <dir>` with the lab's kustomize binary → the objects, in order (what the lab applies of a bundle).
+ * @param {string} dir
+ * @returns {Promise<import('../lib/kube.mjs').BundleObject[]>}
+ */
+export async function render(dir) {
+  const bin = path.join((await build()).dir, 'kustomize')
+  const r = await runOrExplain([bin, 'build', dir], { what: `kustomize build ${path.relative(REPO, dir)} failed`, tail: 1000, fix: 'fix the bundle, then run `make lab-up`' })
+  return parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean)
+}
+
 /** Builds (or reuses) the kustomize binary at the lowest CPU priority. */
 export async function build() {
   return goBuild({ module: 'kustomize', version: VERSION, targets: TARGETS, nice: true })
@@ -42,21 +54,13 @@ export async function build() {
 
 export async function up() {
   const { dir, built } = await build()
-  const stamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
-  if ((await imageStamp(IMAGE)) === stamp && (await inRegistry(IMAGE))) return { note: `${IMAGE} current` }
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -f - -t ${IMAGE} ${dir}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError('building the kustomize image failed', r.stderr.trim().split('\n').slice(-8).join('\n'),
-      'fix the error above, then run `make lab-up`')
-  }
-  const p = await $`docker push ${IMAGE}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return { note: `${IMAGE} pushed${built ? ' (binary built)' : ''}` }
+  const pushed = await buildAndPush({ image: IMAGE, context: dir, stamp: buildStamp(dir), name: 'kustomize', dockerfile: (stamp) => dockerfile(DEBIAN_IMAGE, stamp) })
+  return { note: pushed ? `${IMAGE} pushed${built ? ' (binary built)' : ''}` : `${IMAGE} current` }
 }
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   return [{ name: 'kustomize', state: (await inRegistry(IMAGE)) ? 'ok' : 'missing', version: VERSION, address: IMAGE }]
 }

@@ -7,12 +7,10 @@
 // real node's pod network is routed from the host): `storeUrl()`.
 import fs from 'node:fs'
 import path from 'node:path'
-import { $ } from 'zx'
 import * as k8s from '@kubernetes/client-node'
-import { parseAllDocuments } from 'yaml'
 import { REPO, STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
-import { kubeClient, applyObject, deploymentRollout, messageOf, waitRolledOut } from '../lib/kube.mjs'
+import { deploymentRollout, messageOf, setImages, waitRolledOut } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as kustomize from './kustomize.mjs'
 import * as monitoring from './monitoring.mjs'
@@ -39,18 +37,9 @@ const KUBELET_CONFIG = path.join(STATE, 'node', 'kubelet-config.json')
 /** Where the collector on the real node keeps its offsets (the bundle's /var/lib/graphmemory-otelcol). */
 export const OFFSETS = path.join(STATE, 'log-collector', 'offsets')
 
-let admin
-const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
+const client = kubernetes.adminClient
 
-/** `kustomize build <dir>` with the lab's kustomize binary → the objects, in order. */
-export async function render(dir) {
-  const bin = path.join((await kustomize.build()).dir, 'kustomize')
-  const r = await $`${bin} build ${dir}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError(`kustomize build ${path.relative(REPO, dir)} failed`, r.stderr.trim(), 'fix the bundle, then run `make lab-up`')
-  return parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean)
-}
-
-/** The real node's pod log folder: where its kubelet writes what /var/log/pods holds on other nodes. */
+/** The real node's pod log folder: where its kubelet writes what /var/log/pods holds on other nodes. @returns {string} */
 export function podLogsDir() {
   if (!fs.existsSync(KUBELET_CONFIG)) throw new LabError('no real node to collect logs on', `${KUBELET_CONFIG} is missing`, 'run `make lab-up` (node comes first)')
   return JSON.parse(fs.readFileSync(KUBELET_CONFIG, 'utf8')).podLogsDir
@@ -60,34 +49,24 @@ export function podLogsDir() {
 export async function labObjects() {
   const image = await pinnedRef(monitoring.env().LAB_IMAGE_OTELCOL)
   const storeImage = await pinnedRef(victorialogs.env().LAB_IMAGE_VICTORIALOGS)
+  /** @type {Record<string, string>} */
   const folders = { '/var/log/pods': podLogsDir(), '/var/lib/graphmemory-otelcol': OFFSETS }
-  const objects = await render(LAB_BUNDLE)
+  const objects = setImages(setImages(await kustomize.render(LAB_BUNDLE), OFFICIAL_IMAGE, image), OFFICIAL_STORE_IMAGE, storeImage)
   for (const o of objects) {
-    const spec = o.spec?.template?.spec
-    if (!spec) continue
-    for (const c of spec.containers) {
-      if (OFFICIAL_IMAGE.test(c.image)) c.image = image
-      if (OFFICIAL_STORE_IMAGE.test(c.image)) c.image = storeImage
-    }
-    for (const v of spec.volumes ?? []) if (folders[v.hostPath?.path]) v.hostPath.path = folders[v.hostPath.path]
+    for (const v of o.spec?.template?.spec?.volumes ?? []) if (v.hostPath && folders[v.hostPath.path]) v.hostPath.path = folders[v.hostPath.path]
   }
   return objects
 }
 
-/** Applies one object as the cluster owner; a refusal fails naming the object. */
-export async function apply(obj) {
-  try {
-    await applyObject(client(), obj)
-  } catch (err) {
-    throw new LabError(`applying ${obj.kind} ${obj.metadata.name} failed`, messageOf(err), 'check `make lab-status`, then run `make lab-up` again')
-  }
-}
-
-/** Deletes the generated ConfigMaps an earlier apply left (their names carry a hash of the content). */
+/**
+ * Deletes the generated ConfigMaps an earlier apply left (their names carry a hash of the content).
+ * @param {Set<string | undefined>} keep
+ */
 async function pruneConfigMaps(keep) {
   const list = await client().core.listNamespacedConfigMap({ namespace: NAMESPACE, labelSelector: PART_OF })
   for (const cm of list.items) {
-    if (!keep.has(cm.metadata.name)) await client().core.deleteNamespacedConfigMap({ name: cm.metadata.name, namespace: NAMESPACE })
+    const name = cm.metadata?.name
+    if (name && !keep.has(name)) await client().core.deleteNamespacedConfigMap({ name, namespace: NAMESPACE })
   }
 }
 
@@ -96,8 +75,9 @@ async function rollout() {
   const apps = client().kc.makeApiClient(k8s.AppsV1Api)
   const ds = await apps.readNamespacedDaemonSet({ name: DAEMONSET, namespace: NAMESPACE })
   const dep = await apps.readNamespacedDeployment({ name: LOG_STORE, namespace: NAMESPACE })
+  /** @type {Partial<k8s.V1DaemonSetStatus>} */
   const s = ds.status ?? {}
-  const dsDone = (s.observedGeneration ?? 0) >= ds.metadata.generation && s.desiredNumberScheduled > 0 &&
+  const dsDone = (s.observedGeneration ?? 0) >= (ds.metadata?.generation ?? 0) && (s.desiredNumberScheduled ?? 0) > 0 &&
     s.updatedNumberScheduled === s.desiredNumberScheduled && s.numberAvailable === s.desiredNumberScheduled
   const store = deploymentRollout(dep, `${LOG_STORE} `)
   return {
@@ -129,8 +109,8 @@ async function dropStandIn() {
 export async function up() {
   const objects = await labObjects()
   await dropStandIn()
-  for (const o of objects) await apply(o)
-  await pruneConfigMaps(new Set(objects.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata.name)))
+  for (const o of objects) await kubernetes.apply(o)
+  await pruneConfigMaps(new Set(objects.filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata?.name)))
   const { why } = await waitReady()
   return { note: `${NAMESPACE}: ${why}; log store ${await storeUrl()}` }
 }
@@ -140,12 +120,13 @@ export async function storeUrl() {
   const pods = (await client().core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app.kubernetes.io/name=${LOG_STORE}` })).items
   const ready = pods.find((p) => p.status?.podIP && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
   if (!ready) throw new LabError('the log store is not Ready', `no Ready pod of ${LOG_STORE} in ${NAMESPACE}`, 'run `make lab-up`, then `make lab-status`')
-  return `http://${ready.status.podIP}:${STORE_PORT}`
+  return `http://${ready.status?.podIP}:${STORE_PORT}`
 }
 
 /** Nothing to stop: the cluster's own `down()` wipes its objects (the store's claim and its folder too). */
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const r = await rollout().catch((err) => ({ ready: false, why: messageOf(err) }))
   return [{ name, state: r.ready ? 'ok' : 'missing', version: monitoring.OTELCOL_VERSION, address: `${NAMESPACE}: ${r.why}` }]

@@ -10,6 +10,7 @@ import { parse } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../env.js'
 import * as lc from './log-collector.mjs'
+import { render } from './kustomize.mjs'
 import * as node from './node.mjs'
 import { dryApply, refusal } from '../lib/api-checks.js'
 import { query } from '../../scripts/logs.mjs'
@@ -89,7 +90,7 @@ describe('the log collector bundle', () => {
     admin = clients(labVar('KUBECONFIG_LAB'))
     await lc.up() // idempotent: the bundle as committed, rolled out
     storeUrl = await lc.storeUrl()
-    bundle = await lc.render(lc.BUNDLE)
+    bundle = await render(lc.BUNDLE)
     await admin.core.createNamespace({ body: { metadata: { name: appNs, labels: { ...appNsLabels, 'graphmemory.dev/test': 'log-collector' } } } })
     await until('the default ServiceAccount', () => admin.core.readNamespacedServiceAccount({ name: 'default', namespace: appNs }).then(() => true, () => undefined))
   })

@@ -7,17 +7,17 @@
 // account's ca.crt: no --kubelet-insecure-tls. docs/lab.md, "metrics-server".
 import fs from 'node:fs'
 import path from 'node:path'
-import * as k8s from '@kubernetes/client-node'
 import { REPO, STATE } from '../lib/paths.mjs'
-import { LabError } from '../lib/step.mjs'
+import { LabError, seconds } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
-import { sleep } from '../lib/proc.mjs'
-import { kubeClient, deploymentRollout, messageOf, readObject, waitRolledOut } from '../lib/kube.mjs'
+import { pollUntil } from '../lib/proc.mjs'
+import { messageOf, readObject, readRollout, setImages, waitRolledOut } from '../lib/kube.mjs'
 import { MIRROR } from './registries.mjs'
-import { IMAGES, ref } from './base-images.mjs'
+import { DEBIAN_IMAGE } from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
+import { apply } from './kubernetes.mjs'
 import * as node from './node.mjs'
-import { apply, render } from './log-collector.mjs'
+import { render } from './kustomize.mjs'
 import { ensureBinaryImage, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'metrics-server'
@@ -37,8 +37,7 @@ const PKI = path.join(STATE, 'metrics-server', 'pki')
 /** metrics-server's version is client-go's version variables (upstream's Makefile stamps them the same way). */
 const VERSION_PKG = 'k8s.io/client-go/pkg/version'
 
-let admin
-const client = () => (admin ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
+const client = kubernetes.adminClient
 
 /** Builds (or finds cached) metrics-server at the lowest CPU priority; returns { dir, built }. */
 export function build() {
@@ -48,6 +47,7 @@ export function build() {
   })
 }
 
+/** The image's Dockerfile on `base`, labelled with the build's `stamp`. @param {string} base @param {string} stamp */
 const dockerfile = (base, stamp) => `FROM ${base}
 COPY metrics-server /metrics-server
 LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="metrics-server" org.opencontainers.image.version="${VERSION}"
@@ -55,10 +55,12 @@ USER 65534:65534
 ENTRYPOINT ["/metrics-server"]
 `
 
-/** Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed. */
+/**
+ * Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed.
+ * @param {string} binDir
+ */
 async function ensureImage(binDir) {
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  return ensureBinaryImage({ image: IMAGE, binDir, dockerfile: (stamp) => dockerfile(base, stamp), versionArgs: ['--version'], version: VERSION })
+  return ensureBinaryImage({ image: IMAGE, binDir, dockerfile: (stamp) => dockerfile(DEBIAN_IMAGE, stamp), versionArgs: ['--version'], version: VERSION })
 }
 
 /** The serving certificate (lab CA) as a kubernetes.io/tls Secret; its name is what the lab variant mounts. */
@@ -75,40 +77,28 @@ async function servingSecret() {
 /** The lab variant's objects: the lab's image pinned by digest, the APIService checking the serving cert with the lab CA. */
 export async function labObjects() {
   const image = await pinnedRef(IMAGE)
-  const objects = await render(LAB_BUNDLE)
-  for (const o of objects) {
-    for (const c of o.spec?.template?.spec?.containers ?? []) if (OFFICIAL_IMAGE.test(c.image)) c.image = image
-    if (o.kind === 'APIService') o.spec.caBundle = fs.readFileSync(kubernetes.CA_FILE).toString('base64')
-  }
+  const objects = setImages(await render(LAB_BUNDLE), OFFICIAL_IMAGE, image)
+  for (const o of objects) if (o.kind === 'APIService') o.spec = { ...o.spec, caBundle: fs.readFileSync(kubernetes.CA_FILE).toString('base64') }
   return objects
 }
 
-async function rollout() {
-  const dep = await client().kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: DEPLOYMENT, namespace: NAMESPACE })
-  const { done, why } = deploymentRollout(dep)
-  return { ready: done, why }
-}
+/** The Deployment's rollout: { ready, why }. */
+const rollout = () => readRollout(client(), NAMESPACE, DEPLOYMENT)
 
 /** The APIService's Available condition: { ok, why }. */
 export async function apiServiceAvailable() {
+  /** @type {(import('@kubernetes/client-node').KubernetesObject & { status?: { conditions?: { type: string, status: string, reason?: string, message?: string }[] } }) | undefined} */
   const svc = await readObject(client(), { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: API_SERVICE } })
   const c = svc?.status?.conditions?.find((x) => x.type === 'Available')
   return { ok: c?.status === 'True', why: svc ? `${API_SERVICE} ${c ? `${c.status === 'True' ? 'available' : `not available: ${c.reason} ${c.message ?? ''}`.trim()}` : 'not checked yet'}` : `${API_SERVICE} missing` }
 }
 
 /** Waits until the aggregation layer answers for metrics.k8s.io (the API server reached metrics-server). */
-async function waitAvailable(timeoutMs = 120000) {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const a = await apiServiceAvailable()
-    if (a.ok) return a
-    if (Date.now() > until) {
-      throw new LabError('metrics.k8s.io is not available', a.why,
-        'see the metrics-server pod\'s log (kubectl -n kube-system logs deploy/metrics-server) and the kube-apiserver log, then run `make lab-up`')
-    }
-    await sleep(2000)
-  }
-}
+const waitAvailable = (timeoutMs = 120000) => pollUntil(apiServiceAvailable, {
+  timeoutMs, everyMs: 2000, done: (a) => a.ok,
+  onTimeout: (last) => new LabError('metrics.k8s.io is not available', last instanceof Error ? messageOf(last) : /** @type {{ why: string }} */ (last).why,
+    'see the metrics-server pod\'s log (kubectl -n kube-system logs deploy/metrics-server) and the kube-apiserver log, then run `make lab-up`'),
+})
 
 export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPACE, 'metrics-server', rollout, timeoutMs)
 
@@ -124,17 +114,17 @@ export async function up() {
   for (const o of await labObjects()) await apply(o)
   const { why } = await waitReady()
   const api = await waitAvailable()
-  const secs = (a, b) => ((b - a) / 1000).toFixed(1)
   const made = [bin.built && 'built metrics-server', pushed && 'image pushed'].filter(Boolean)
   return {
-    note: `${NAMESPACE}/${DEPLOYMENT}: ${why}; ${api.why}${made.length ? ` (${made.join(', ')} in ${secs(t0, tBuilt)}s)` : ''}`,
-    built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())),
+    note: `${NAMESPACE}/${DEPLOYMENT}: ${why}; ${api.why}${made.length ? ` (${made.join(', ')} in ${seconds(t0, tBuilt)}s)` : ''}`,
+    built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())),
   }
 }
 
 /** Nothing to stop: the pod goes with the node's `down()`, the objects with the cluster's. */
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const r = await rollout().catch((err) => ({ ready: false, why: messageOf(err) }))
   const a = await apiServiceAvailable().catch((err) => ({ ok: false, why: messageOf(err) }))

@@ -13,7 +13,7 @@ import http from 'node:http'
 import { $ } from 'zx'
 import * as k8s from '@kubernetes/client-node'
 import { STATE } from '../lib/paths.mjs'
-import { LabError } from '../lib/step.mjs'
+import { LabError, seconds } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree } from '../lib/proc.mjs'
@@ -137,6 +137,7 @@ const healthy = () => new Promise((resolve) => {
 export const chainsInPlace = async () => (await $`iptables -w -S KUBE-ROUTER-FORWARD`.nothrow().quiet()).exitCode === 0
 
 /** Starts it (or restarts it when its binary or arguments changed); waits until healthy with its chains in place. */
+/** @param {{ dir: string }} bin @param {boolean} rebuilt */
 async function ensureDaemon(bin, rebuilt) {
   const want = args()
   const have = runningArgs(DAEMON)
@@ -162,11 +163,10 @@ export async function up() {
   await ensureIdentity()
   const dns = await ensureNodeDns()
   const started = await ensureDaemon(bin, bin.built)
-  const secs = (a, b) => ((b - a) / 1000).toFixed(1)
   return {
-    note: `kube-router ${VERSION} (policy controller only) on ${node.NODE_NAME}${started ? ` started${bin.built ? `, built in ${secs(t0, tBuilt)}s` : ''}` : ': already running'}` +
+    note: `kube-router ${VERSION} (policy controller only) on ${node.NODE_NAME}${started ? ` started${bin.built ? `, built in ${seconds(t0, tBuilt)}s` : ''}` : ': already running'}` +
       `${dns.length ? `; DNS egress rule added to ${dns.join(', ')}` : ''}`,
-    built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())),
+    built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())),
   }
 }
 
@@ -177,7 +177,7 @@ export async function up() {
  */
 export async function removeRules() {
   const saved = (await $`iptables-save -t filter`.nothrow().quiet()).stdout
-  const ours = (c) => CHAIN_PREFIXES.some((p) => c.startsWith(p))
+  const ours = (/** @type {string} */ c) => CHAIN_PREFIXES.some((p) => c.startsWith(p))
   const chains = [...saved.matchAll(/^:(\S+) /gm)].map((m) => m[1]).filter(ours)
   for (const parent of ['INPUT', 'FORWARD', 'OUTPUT']) {
     for (const chain of chains.filter((c) => c.startsWith('KUBE-ROUTER-'))) {
@@ -199,6 +199,7 @@ export async function down() {
   return { note: `${stopped ? 'stopped kube-router, ' : ''}removed ${removed.chains} chains, ${removed.sets} ipsets` }
 }
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const running = Boolean(runningPid(DAEMON))
   const ok = running && (await healthy()) && (await chainsInPlace())

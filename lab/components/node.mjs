@@ -9,16 +9,16 @@ import crypto from 'node:crypto'
 import { $ } from 'zx'
 import { REPO, STATE, binDir } from '../lib/paths.mjs'
 import { setHeaderOptions } from '@kubernetes/client-node'
-import { LabError } from '../lib/step.mjs'
+import { LabError, seconds } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep, portOpen, logFile } from '../lib/proc.mjs'
-import { kubeClient, applyObject, readObject, deleteObject, messageOf, nodeIsReady } from '../lib/kube.mjs'
+import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep, portOpen, logFile, portFromEnv } from '../lib/proc.mjs'
+import { readObject, deleteObject, nodeIsReady } from '../lib/kube.mjs'
 import { MIRROR, RELEASE, RELEASE_USER } from './registries.mjs'
 import * as registries from './registries.mjs'
 import { KUBE_VERSION, CA_FILE, issueCert } from './kubernetes.mjs'
 import * as kubernetes from './kubernetes.mjs'
-import { imageStamp, inRegistry } from '../lib/images.mjs'
+import { buildAndPush, buildStamp } from '../lib/images.mjs'
 
 export const name = 'node'
 
@@ -41,7 +41,7 @@ export const NODE_NAME = MAIN ? process.env.LAB_NODE_NAME ?? 'lab-real-node' : `
 export const NODE_LABEL = { key: 'graphmemory.dev/real-node', value: MAIN ? 'true' : `test-${INSTANCE}` }
 export const NODE_TAINT = { key: 'graphmemory.dev/real-node', value: NODE_LABEL.value, effect: 'NoSchedule' }
 /** The name of one of this node's daemons (pid and log files): suffixed on an extra node. */
-export const daemonName = (role) => (MAIN ? role : `${role}-${INSTANCE}`)
+export const daemonName = (/** @type {string} */ role) => (MAIN ? role : `${role}-${INSTANCE}`)
 /** The image pull secret (type kubernetes.io/dockerconfigjson) for the release registry. */
 export const PULL_SECRET = 'lab-release-pull'
 /** Namespaces that get the pull secret on every `up()` when they exist (more: `ensurePullSecret(namespace)`). */
@@ -50,7 +50,7 @@ export const PULL_SECRET_NAMESPACES = ['default', 'graphmemory-dev', 'graphmemor
 export const COREDNS_VERSION = 'v1.15.0' // github.com/coredns/coredns in lab/go/coredns/go.mod
 export const PAUSE_IMAGE = `${MIRROR}/gmi-lab/pause:1.0`
 
-const port = (envVar, fallback) => Number(process.env[envVar] ?? fallback)
+const port = portFromEnv
 /** Pod network: a bridge whose address is also the node's InternalIP (host-internal, not routed from outside). */
 const SUBNET_INDEX = INSTANCE || '0'
 export const POD_SUBNET = `10.88.${SUBNET_INDEX}.0/24`
@@ -70,7 +70,7 @@ export const FORWARD_CHAIN = `GMI-LAB-NODE${INSTANCE}`
 export const INPUT_CHAIN = `GMI-LAB-NODE${INSTANCE}-INPUT`
 
 const DIR = path.join(STATE, MAIN ? 'node' : `node-${INSTANCE}`)
-const d = (...p) => path.join(DIR, ...p)
+const d = (/** @type {string[]} */ ...p) => path.join(DIR, ...p)
 const PKI = d('pki')
 /** The node's containerd (CRI) socket: `ctr -a <it> -n k8s.io ...` shows what the kubelet runs. */
 export const CONTAINERD_SOCKET = d('containerd', 'containerd.sock')
@@ -98,11 +98,11 @@ const API_RELAY_PORT = port('LAB_NODE_API_RELAY_PORT', 6443)
 // Builds: kubelet, kube-proxy and the pause program from the Kubernetes wrapper module; CoreDNS from its own
 
 const [major, minor] = KUBE_VERSION.slice(1).split('.')
-const stamp = (pkg) => [`-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`,
+const stamp = (/** @type {string} */ pkg) => [`-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`,
   `-X ${pkg}.gitTreeState=clean`]
 const kubeLdflags = [...stamp('k8s.io/component-base/version'), ...stamp('k8s.io/client-go/pkg/version')].join(' ')
 /** A short hash of the lab's own Go source for a target: stamped in, so editing the source rebuilds it. */
-const sourceHash = (...file) => crypto.createHash('sha256').update(fs.readFileSync(path.join(REPO, 'lab', 'go', ...file))).digest('hex').slice(0, 12)
+const sourceHash = (/** @type {string[]} */ ...file) => crypto.createHash('sha256').update(fs.readFileSync(path.join(REPO, 'lab', 'go', ...file))).digest('hex').slice(0, 12)
 const NODE_TARGETS = () => [
   { pkg: 'k8s.io/kubernetes/cmd/kubelet', out: 'kubelet', ldflags: kubeLdflags },
   { pkg: 'k8s.io/kubernetes/cmd/kube-proxy', out: 'kube-proxy', ldflags: kubeLdflags },
@@ -122,26 +122,27 @@ export async function build() {
 // ---------------------------------------------------------------------------------------------------------------
 // The pause image: the lab's own pause program, alone in an image, in the mirror (containerd's sandbox_image)
 
-async function pauseImage(binDir) {
-  const stampText = fs.readFileSync(path.join(binDir, '.stamp'), 'utf8').slice(0, 16)
-  if ((await imageStamp(PAUSE_IMAGE)) === stampText && (await inRegistry(PAUSE_IMAGE))) return false
-  const dockerfile = `FROM scratch
+/** @param {string} stamp */
+const pauseDockerfile = (stamp) => `FROM scratch
 COPY pause /pause
-LABEL org.gmi-lab.stamp="${stampText}" org.opencontainers.image.title="gmi-lab pause"
+LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="gmi-lab pause"
 USER 65535:65535
 ENTRYPOINT ["/pause"]
 `
-  const r = await $({ input: dockerfile })`docker build -q -f - -t ${PAUSE_IMAGE} ${binDir}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError('building the pause image failed', r.stderr.trim().split('\n').slice(-6).join('\n'), 'fix the error above, then run `make lab-up`')
-  const p = await $`docker push ${PAUSE_IMAGE}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${PAUSE_IMAGE} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
-}
+
+/** Builds and pushes the pause image unless the mirror holds this build of it; true when it pushed. @param {string} binDir */
+const pauseImage = (binDir) => buildAndPush({ image: PAUSE_IMAGE, context: binDir, stamp: buildStamp(binDir), name: 'pause', dockerfile: pauseDockerfile })
 
 // ---------------------------------------------------------------------------------------------------------------
 // Identities: client certificates signed by the cluster CA (no API server restart needed), and the kubelet's serving
 // certificate (the API server checks it against the same CA)
 
+/**
+ * A kubeconfig for a client certificate of the cluster CA (written only when it changed); returns its path.
+ * @param {string} file
+ * @param {string} user
+ * @param {{ crt: string, key: string }} cert
+ */
 function writeKubeconfig(file, user, cert) {
   const config = {
     apiVersion: 'v1', kind: 'Config',
@@ -157,7 +158,7 @@ function writeKubeconfig(file, user, cert) {
 }
 
 async function ensureIdentities() {
-  const p = (f) => path.join(PKI, f)
+  const p = (/** @type {string} */ f) => path.join(PKI, f)
   // the Node authorizer knows the kubelet by this user and group: it may read only what its own pods need
   const kubelet = await issueCert(p('kubelet-client'), { cn: `system:node:${NODE_NAME}`, orgs: ['system:nodes'] })
   const serving = await issueCert(p('kubelet-serving'), { cn: NODE_NAME, usage: 'serverAuth', sans: [`IP:${NODE_IP}`, `DNS:${NODE_NAME}`] })
@@ -196,7 +197,13 @@ async function ensureNetwork() {
   ])
 }
 
-/** A chain holding exactly `rules`, jumped to first from `parent` (for packets matching `match`). */
+/**
+ * A chain holding exactly `rules`, jumped to first from `parent` (for packets matching `match`).
+ * @param {string} chain
+ * @param {string} parent
+ * @param {string[]} match
+ * @param {string[][]} rules
+ */
 async function ensureChain(chain, parent, match, rules) {
   const comment = ['-m', 'comment', '--comment', 'graphmemory lab node']
   const want = rules.map((r) => `-A ${chain} ${[...r.slice(0, -2), ...comment, ...r.slice(-2)].map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`)
@@ -214,6 +221,13 @@ async function ensureChain(chain, parent, match, rules) {
 /** The chains the kubelet itself makes (kube-proxy --cleanup leaves them), per table, for IPv4 and IPv6. */
 const KUBELET_CHAINS = { filter: ['KUBE-FIREWALL', 'KUBE-KUBELET-CANARY'], nat: ['KUBE-KUBELET-CANARY'], mangle: ['KUBE-IPTABLES-HINT', 'KUBE-KUBELET-CANARY'] }
 
+/**
+ * Removes a chain and every jump to it from the `from` chains.
+ * @param {string} tool iptables or ip6tables
+ * @param {string} table
+ * @param {string} chain
+ * @param {string[]} [from]
+ */
 async function removeChain(tool, table, chain, from = []) {
   for (const parent of from) {
     while ((await $`${tool} -w -t ${table} -D ${parent} -j ${chain}`.nothrow().quiet()).exitCode === 0) { /* every copy */ }
@@ -238,7 +252,7 @@ async function removeNetwork() {
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration files
 
-const toml = (v) => JSON.stringify(v) // TOML basic strings and arrays of them are written like JSON
+const toml = (/** @type {string} */ v) => JSON.stringify(v) // TOML basic strings and arrays of them are written like JSON
 
 function containerdConfig() {
   const cri = 'plugins."io.containerd.grpc.v1.cri"'
@@ -304,6 +318,9 @@ function cniConfig() {
   }
 }
 
+/** @typedef {Awaited<ReturnType<typeof ensureIdentities>>} Identities */
+
+/** @param {Identities} ids */
 function kubeletConfig(ids) {
   return {
     apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration',
@@ -331,6 +348,7 @@ function kubeletConfig(ids) {
   }
 }
 
+/** @param {string} kubeconfig */
 function kubeProxyConfig(kubeconfig) {
   return {
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration',
@@ -345,6 +363,7 @@ function kubeProxyConfig(kubeconfig) {
   }
 }
 
+/** @param {string} kubeconfig */
 function corefile(kubeconfig) {
   return `# The lab cluster's DNS (written by lab/components/node.mjs): cluster names from the API, the rest upstream.
 .:${DNS_PORT} {
@@ -367,6 +386,7 @@ function corefile(kubeconfig) {
 `
 }
 
+/** Writes `text` to `file` unless it holds it already; true when it wrote. @param {string} file @param {string} text */
 function writeIfChanged(file, text, mode = 0o644) {
   fs.mkdirSync(path.dirname(file), { recursive: true })
   if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return false
@@ -374,7 +394,10 @@ function writeIfChanged(file, text, mode = 0o644) {
   return true
 }
 
-/** Writes the configuration files; returns the daemons whose configuration changed (to be restarted). */
+/**
+ * Writes the configuration files; returns the daemons whose configuration changed (to be restarted).
+ * @param {Identities} ids
+ */
 function writeConfigs(ids) {
   const changed = new Set()
   if (writeIfChanged(d('containerd', 'config.toml'), containerdConfig())) changed.add('node-containerd')
@@ -390,18 +413,32 @@ function writeConfigs(ids) {
 // ---------------------------------------------------------------------------------------------------------------
 // Daemons
 
+/** True when `url` answers 200. @param {string} url @returns {Promise<boolean>} */
 const httpOk = (url) => new Promise((resolve) => {
   const req = http.get(url, { timeout: 2000 }, (res) => { res.resume(); resolve(res.statusCode === 200) })
   req.on('timeout', () => req.destroy())
   req.on('error', () => resolve(false))
 })
+/** `ctr` against the node's containerd. @param {string[]} args */
 const ctr = (args) => $`ctr -a ${SOCKET} ${args}`.nothrow().quiet()
 
-/** The daemons this node runs, in start order: `role` is what it is, `name` its pid and log name. */
+/** @typedef {{ kube: string, dns: string }} NodeBinaries */
+
+/**
+ * The daemons this node runs, in start order: `role` is what it is, `name` its pid and log name.
+ * @param {NodeBinaries} bin
+ * @param {Identities} ids
+ * @returns {(import('../lib/proc.mjs').DaemonSpec & { role: string })[]}
+ */
 function daemonSpecs(bin, ids) {
   return allDaemonSpecs(bin, ids).filter((spec) => ROLES.includes(spec.name)).map((spec) => ({ ...spec, role: spec.name, name: daemonName(spec.name) }))
 }
 
+/**
+ * @param {NodeBinaries} bin
+ * @param {Identities} ids
+ * @returns {import('../lib/proc.mjs').DaemonSpec[]}
+ */
 function allDaemonSpecs(bin, ids) {
   return [
     {
@@ -434,27 +471,19 @@ function allDaemonSpecs(bin, ids) {
   ]
 }
 
-const PORTS = [
+/** @type {[string, number, string][]} */
+const PORTS = /** @type {[string, number, string][]} */ ([
   ['kubelet', KUBELET_HEALTHZ_PORT, 'LAB_NODE_KUBELET_HEALTHZ_PORT'], ['kube-proxy', PROXY_HEALTHZ_PORT, 'LAB_NODE_PROXY_HEALTHZ_PORT'],
   ['kube-proxy', PROXY_METRICS_PORT, 'LAB_NODE_PROXY_METRICS_PORT'], ['coredns', DNS_HEALTH_PORT, 'LAB_NODE_DNS_HEALTH_PORT'],
   ['coredns', DNS_READY_PORT, 'LAB_NODE_DNS_READY_PORT'], ['coredns', DNS_PORT, 'LAB_NODE_DNS_PORT'],
-].filter(([role]) => ROLES.includes(role)).map(([role, p, envVar]) => [daemonName(role), p, envVar])
+]).filter(([role]) => ROLES.includes(role)).map(([role, p, envVar]) => [daemonName(role), p, envVar])
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cluster objects: the node's label and taint (also set by the kubelet when it registers), CoreDNS's read access,
 // the kube-dns Service (its endpoint is CoreDNS on the node IP), the release registry's pull secret
 
-let adminClient
-const client = () => (adminClient ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
-
-async function apply(obj) {
-  try {
-    return await applyObject(client(), obj)
-  } catch (err) {
-    throw new LabError(`applying ${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name} failed`,
-      `API server answered ${messageOf(err)}`, 'see the kube-apiserver log in the lab logs folder, then run `make lab-up` again')
-  }
-}
+const client = kubernetes.adminClient
+const { apply } = kubernetes
 
 /** The release registry's login as a dockerconfigjson document. */
 function dockerConfigJson() {
@@ -463,7 +492,7 @@ function dockerConfigJson() {
   return JSON.stringify({ auths: { [RELEASE]: { username: RELEASE_USER, password, auth } } })
 }
 
-/** Creates or updates the pull secret `lab-release-pull` in a namespace (which must exist). */
+/** Creates or updates the pull secret `lab-release-pull` in a namespace (which must exist). @param {string} namespace */
 export async function ensurePullSecret(namespace) {
   await apply({
     apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/dockerconfigjson',
@@ -519,10 +548,10 @@ async function ensureObjects() {
 
 /** Label and taint, applied by the lab admin too: a node registered earlier (or edited since) is put right. */
 async function ensureNodeMarks() {
-  const node = await readObject(client(), { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME } })
+  const node = await readNode()
   if (!node) return false
   const hasTaint = node.spec?.taints?.some((t) => t.key === NODE_TAINT.key && t.value === NODE_TAINT.value && t.effect === NODE_TAINT.effect)
-  if (node.metadata.labels?.[NODE_LABEL.key] === NODE_LABEL.value && hasTaint) return true
+  if (node.metadata?.labels?.[NODE_LABEL.key] === NODE_LABEL.value && hasTaint) return true
   const taints = [...(node.spec?.taints ?? []).filter((t) => t.key !== NODE_TAINT.key), NODE_TAINT]
   await client().core.patchNode({ name: NODE_NAME, body: { metadata: { labels: { [NODE_LABEL.key]: NODE_LABEL.value } }, spec: { taints } } },
     // a merge patch: the kubelet owns the other labels and taints
@@ -530,6 +559,7 @@ async function ensureNodeMarks() {
   return true
 }
 
+/** The Node object, or undefined before the kubelet registered it. @returns {Promise<import('@kubernetes/client-node').V1Node | undefined>} */
 async function readNode() {
   return readObject(client(), { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME } })
 }
@@ -586,11 +616,10 @@ export async function up() {
     }
   }
   await waitFor(daemonName('kubelet'), async () => nodeIsReady(await readNode()), 120000)
-  const secs = (a, b) => ((b - a) / 1000).toFixed(1)
   const note = started.length
-    ? `${NODE_NAME} Ready (${bin.built.length ? `built ${bin.built.join(', ')} in ${secs(t0, tBuilt)}s, ` : ''}${pushed ? 'pause image pushed, ' : ''}started ${started.join(', ')} in ${secs(tBuilt, performance.now())}s)`
+    ? `${NODE_NAME} Ready (${bin.built.length ? `built ${bin.built.join(', ')} in ${seconds(t0, tBuilt)}s, ` : ''}${pushed ? 'pause image pushed, ' : ''}started ${started.join(', ')} in ${seconds(tBuilt, performance.now())}s)`
     : `${NODE_NAME} already Ready`
-  return { note, built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())) }
+  return { note, built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())) }
 }
 
 /**
@@ -608,7 +637,7 @@ async function strayNetns() {
   return found
 }
 
-/** Mounts whose mount point is under one of the folders, deepest first. */
+/** Mounts whose mount point is under one of the folders, deepest first. @param {string[]} dirs */
 function mountsUnder(dirs) {
   const points = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
     .map((l) => l.split(' ')[4].replace(/\\040/g, ' '))
@@ -646,12 +675,12 @@ export async function down() {
   if (await stopDaemon(daemonName('node-containerd'))) stopped++
   // what is still mounted: pod volumes (tmpfs for tokens and secrets), sandbox network namespaces, rootfs overlays
   // (a sandbox's namespace is pinned at /var/run/netns/cni-…; mountinfo names it through the /run it links to)
-  const real = (p) => { try { return path.join(fs.realpathSync(path.dirname(p)), path.basename(p)) } catch { return p } }
+  const real = (/** @type {string} */ p) => { try { return path.join(fs.realpathSync(path.dirname(p)), path.basename(p)) } catch { return p } }
   const pinned = [...new Set([...netns].map(real).concat(await strayNetns()))]
   const mounts = mountsUnder([KUBELET_ROOT, CONTAINERD_ROOT, CONTAINERD_STATE, ...pinned])
-  for (const m of mounts) await $`umount ${m}`.nothrow().quiet().then((r) => r.exitCode && $`umount -l ${m}`.nothrow().quiet())
+  for (const m of mounts) if ((await $`umount ${m}`.nothrow().quiet()).exitCode) await $`umount -l ${m}`.nothrow().quiet()
   for (const p of pinned) {
-    try { fs.rmSync(p, { force: true }) } catch (err) { process.stderr.write(`  could not remove ${p}: ${err.message}\n`) }
+    try { fs.rmSync(p, { force: true }) } catch (err) { process.stderr.write(`  could not remove ${p}: ${err instanceof Error ? err.message : err}\n`) }
   }
   // kube-proxy's rules and the kubelet's own chains are the host's, shared with the lab's node: only its down() clears them
   const proxyBin = path.join(binDir('kubernetes-node', KUBE_VERSION), 'kube-proxy')
@@ -667,13 +696,15 @@ export async function down() {
   return { note: stopped ? `stopped ${stopped} processes, ${mounts.length} mounts removed` : 'was not running' }
 }
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const running = Object.fromEntries(ROLES.map((x) => [x, Boolean(runningPid(daemonName(x)))]))
   const missing = ROLES.filter((x) => !running[x])
-  const apiUp = (await kubernetes.status().catch(() => [{}]))[0].state === 'ok'
+  const apiUp = (await kubernetes.status().catch(() => []))[0]?.state === 'ok'
   const node = apiUp ? await readNode().catch(() => undefined) : undefined
   const ready = nodeIsReady(node)
   const runtime = node?.status?.nodeInfo?.containerRuntimeVersion ?? 'containerd'
+  /** @type {import('./component.js').StatusRow[]} */
   const rows = [{
     name: MAIN ? 'node' : `node-${INSTANCE}`,
     state: ready && !missing.length ? 'ok' : running.kubelet || node ? 'down' : 'missing',

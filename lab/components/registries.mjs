@@ -23,6 +23,10 @@ const registries = [
   { id: 'registry-release', port: RELEASE_PORT, envVar: 'LAB_RELEASE_PORT', auth: true },
 ]
 
+/**
+ * The registry's configuration (distribution's config.yml, as JSON).
+ * @param {{ id: string, port: number, auth: boolean }} registry
+ */
 function config({ id, port, auth }) {
   return {
     version: 0.1,
@@ -44,6 +48,7 @@ async function ensureCredentials() {
   }
 }
 
+/** A check: the registry on `port` answers its API. @param {number} port */
 const answers = (port) => async () => {
   const r = await fetch(`http://127.0.0.1:${port}/v2/`)
   return r.status === 200 || r.status === 401
@@ -75,6 +80,7 @@ export async function down() {
   for (const r of registries) await stopDaemon(r.id)
 }
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const version = (await $`docker-registry --version`.nothrow().quiet()).stdout.split(' ').at(-1)?.trim()
   return Promise.all(registries.map(async (r) => ({

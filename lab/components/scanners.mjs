@@ -10,8 +10,8 @@ import { CACHE, REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
-import { IMAGES, ref } from './base-images.mjs'
-import { imageStamp, inRegistry } from '../lib/images.mjs'
+import { DEBIAN_IMAGE } from './base-images.mjs'
+import { buildAndPush, buildStamp, imageState, inRegistry } from '../lib/images.mjs'
 
 export const name = 'scanners'
 
@@ -27,12 +27,13 @@ const DB_PROGRAM = path.join(REPO, 'lab/go/trivy/dbfixtures/main.go')
 const TRIVY = { repo: 'gmi-lab/trivy', tag: TRIVY_VERSION }
 const COSIGN = { repo: 'gmi-lab/cosign', tag: COSIGN_VERSION }
 const DB_REPO = 'gmi-lab/trivy-db'
+/** A tool image's reference in the mirror. @param {{ repo: string, tag: string }} img */
 const image = (img) => `${MIRROR}/${img.repo}:${img.tag}`
 
 /** Hash of the DB's inputs: every fixture file and the program that builds the DB. */
 function dbInputsHash() {
   const h = crypto.createHash('sha256')
-  const files = fs.readdirSync(FIXTURES, { recursive: true }).sort().map((f) => path.join(FIXTURES, f))
+  const files = fs.readdirSync(FIXTURES, { recursive: true, encoding: 'utf8' }).sort().map((f) => path.join(FIXTURES, f))
   for (const f of [...files.filter((f) => fs.statSync(f).isFile()), DB_PROGRAM]) {
     h.update(path.relative(REPO, f)).update(fs.readFileSync(f))
   }
@@ -57,12 +58,14 @@ const COSIGN_TARGETS = [{
   ldflags: `-X sigs.k8s.io/release-utils/version.gitVersion=${COSIGN_VERSION} -X sigs.k8s.io/release-utils/version.gitTreeState=clean`,
 }]
 
+/** @param {string} base @param {string} stamp */
 const trivyDockerfile = (base, stamp) => `FROM ${base}
 COPY trivy /usr/local/bin/trivy
 LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="trivy" org.opencontainers.image.version="${TRIVY_VERSION}"
 ENV TRIVY_NO_PROGRESS=true
 ENTRYPOINT ["trivy"]
 `
+/** @param {string} base @param {string} stamp */
 const cosignDockerfile = (base, stamp) => `FROM ${base}
 COPY cosign /usr/local/bin/cosign
 RUN groupadd --system --gid ${COSIGN_UID} nonroot \\
@@ -74,23 +77,20 @@ WORKDIR /home/nonroot
 ENTRYPOINT ["cosign"]
 `
 
-/** Builds and pushes one tool image from a binary folder unless the mirror already holds this build of it. */
-async function toolImage(img, dir, dockerfile) {
-  const stamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
-  const target = image(img)
-  if ((await imageStamp(target)) === stamp && (await inRegistry(image(img)))) return false
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  const r = await $({ input: dockerfile(base, stamp) })`docker build -q -f - -t ${target} ${dir}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError(`building the ${img.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'),
-      'fix the error above, then run `make lab-up`')
-  }
-  const p = await $`docker push ${target}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
+/**
+ * Builds and pushes one tool image from a binary folder unless the mirror already holds this build of it.
+ * @param {{ repo: string, tag: string }} img
+ * @param {string} dir
+ * @param {(base: string, stamp: string) => string} dockerfile
+ */
+function toolImage(img, dir, dockerfile) {
+  return buildAndPush({ image: image(img), context: dir, stamp: buildStamp(dir), name: img.repo, dockerfile: (stamp) => dockerfile(DEBIAN_IMAGE, stamp) })
 }
 
-/** Builds the DB from the fixtures and pushes it as an OCI artifact, unless the mirror already has this tag. */
+/**
+ * Builds the DB from the fixtures and pushes it as an OCI artifact, unless the mirror already has this tag.
+ * @param {string} binDir
+ */
 async function vulnDb(binDir) {
   const tag = dbTag()
   if (await inRegistry(`${MIRROR}/${DB_REPO}:${tag}`)) return false
@@ -124,9 +124,9 @@ export async function up() {
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
-  const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
-  const state = async (repo, tag) => (!mirrorUp ? 'down' : (await inRegistry(`${MIRROR}/${repo}:${tag}`)) ? 'ok' : 'missing')
+  const state = (/** @type {string} */ repo, /** @type {string} */ tag) => imageState(`${MIRROR}/${repo}:${tag}`)
   return [
     { name: 'trivy', state: await state(TRIVY.repo, TRIVY.tag), version: TRIVY_VERSION, address: image(TRIVY) },
     { name: 'cosign', state: await state(COSIGN.repo, COSIGN.tag), version: COSIGN_VERSION, address: image(COSIGN) },

@@ -30,7 +30,7 @@ export function fingerprint(pem = fs.readFileSync(PUBLIC_KEY_FILE, 'utf8')) {
   return `sha256:${crypto.createHash('sha256').update(der).digest('hex')}`
 }
 
-/** Makes the key pair in a scratch folder beside SIGNING_DIR and renames it in place, so a crash leaves no half key. */
+/** Makes the key pair in a scratch folder beside SIGNING_DIR and renames it in place, so a crash leaves no half key. @param {string} cosign */
 async function generate(cosign) {
   const tmp = `${SIGNING_DIR}.partial`
   fs.rmSync(tmp, { recursive: true, force: true })
@@ -77,6 +77,7 @@ export async function up() {
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const ok = FILES.every((f) => fs.existsSync(f))
   return [{

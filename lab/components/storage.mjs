@@ -12,11 +12,12 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as k8s from '@kubernetes/client-node'
 import { STATE } from '../lib/paths.mjs'
-import { LabError } from '../lib/step.mjs'
+import { LabError, seconds } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
-import { kubeClient, applyObject, readObject, deleteObject, messageOf, deploymentRollout, waitRolledOut } from '../lib/kube.mjs'
+import { readObject, deleteObject, messageOf, readRollout, waitRolledOut } from '../lib/kube.mjs'
+import { pollUntil } from '../lib/proc.mjs'
 import { MIRROR } from './registries.mjs'
-import { IMAGES, ref } from './base-images.mjs'
+import { DEBIAN_IMAGE } from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import * as node from './node.mjs'
 import { ensureBinaryImage, pinnedRef } from '../lib/images.mjs'
@@ -39,6 +40,9 @@ export const DEPLOY_COMPONENTS = 'lab-real-node'
 /** The lab's environments: `prepareNamespace()` acts only on these. */
 export const ENV_NAMESPACES = ['graphmemory-dev', 'graphmemory-staging', 'graphmemory-prod']
 
+/** @param {{ metadata?: { name?: string } }} o */
+const nameOf = (o) => o.metadata?.name ?? ''
+
 const LABELS = { 'app.kubernetes.io/name': 'local-path-provisioner', 'app.kubernetes.io/managed-by': 'graphmemory-lab' }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -53,6 +57,7 @@ export function build() {
   })
 }
 
+/** The image's Dockerfile on `base`, labelled with the build's `stamp`. @param {string} base @param {string} stamp */
 const dockerfile = (base, stamp) => `FROM ${base}
 COPY local-path-provisioner /usr/local/bin/local-path-provisioner
 LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="local-path-provisioner" org.opencontainers.image.version="${VERSION}"
@@ -60,11 +65,12 @@ USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/local-path-provisioner"]
 `
 
-/** Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed. */
-async function ensureImage(binDir) {
-  const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
-  return ensureBinaryImage({ image: IMAGE, binDir, dockerfile: (stamp) => dockerfile(base, stamp), versionArgs: ['--version'], version: VERSION })
-}
+/**
+ * Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed.
+ * @param {string} binDir
+ */
+const ensureImage = (binDir) =>
+  ensureBinaryImage({ image: IMAGE, binDir, dockerfile: (stamp) => dockerfile(DEBIAN_IMAGE, stamp), versionArgs: ['--version'], version: VERSION })
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cluster objects, applied as the lab admin
@@ -74,7 +80,10 @@ const onRealNode = {
   tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: node.NODE_TAINT.effect }],
 }
 
-/** The provisioner's configuration: volumes only on the real node, under VOLUMES; the helper pod's scripts and spec. */
+/**
+ * The provisioner's configuration: volumes only on the real node, under VOLUMES; the helper pod's scripts and spec.
+ * @param {string} image
+ */
 function configMap(image) {
   const config = { nodePathMap: [{ node: node.NODE_NAME, paths: [VOLUMES] }], cmdTimeoutSeconds: 120 }
   // the helper pod gets nodeName, a toleration of every taint, the folder's parent as a hostPath and the scripts from
@@ -102,7 +111,10 @@ function configMap(image) {
   }
 }
 
-/** Every object the component applies, the provisioner's image pinned by digest. */
+/**
+ * Every object the component applies, the provisioner's image pinned by digest.
+ * @param {string} image
+ */
 export function objects(image) {
   const rules = [
     { apiGroups: [''], resources: ['nodes', 'persistentvolumeclaims', 'configmaps', 'pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
@@ -164,22 +176,10 @@ export function objects(image) {
   ]
 }
 
-let adminClient
-const client = () => (adminClient ??= kubeClient(kubernetes.env().KUBECONFIG_LAB))
+const client = kubernetes.adminClient
 
-async function apply(obj) {
-  try {
-    await applyObject(client(), obj)
-  } catch (err) {
-    throw new LabError(`applying ${obj.kind} ${obj.metadata.name} failed`, messageOf(err), 'check `make lab-status`, then run `make lab-up` again')
-  }
-}
-
-async function rollout() {
-  const dep = await client().kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: DEPLOYMENT, namespace: NAMESPACE })
-  const { done, why } = deploymentRollout(dep)
-  return { ready: done, why }
-}
+/** The provisioner's rollout: { ready, why }. */
+const rollout = () => readRollout(client(), NAMESPACE, DEPLOYMENT)
 
 /** Waits until the provisioner is rolled out; fails with its state and its pods' waiting reasons. */
 export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPACE, 'the local-path provisioner', rollout, timeoutMs)
@@ -197,13 +197,12 @@ export async function up() {
   const tBuilt = performance.now()
   fs.mkdirSync(VOLUMES, { recursive: true, mode: 0o700 })
   const image = await pinnedRef(IMAGE)
-  for (const o of objects(image)) await apply(o)
+  for (const o of objects(image)) await kubernetes.apply(o)
   const { why } = await waitReady()
-  const secs = (a, b) => ((b - a) / 1000).toFixed(1)
   const made = [bin.built && 'built local-path-provisioner', pushed && 'image pushed'].filter(Boolean)
   return {
-    note: `StorageClass ${STORAGE_CLASS} → ${VOLUMES}; provisioner ${why}${made.length ? ` (${made.join(', ')} in ${secs(t0, tBuilt)}s)` : ''}`,
-    built: bin.built, buildSeconds: Number(secs(t0, tBuilt)), startSeconds: Number(secs(tBuilt, performance.now())),
+    note: `StorageClass ${STORAGE_CLASS} → ${VOLUMES}; provisioner ${why}${made.length ? ` (${made.join(', ')} in ${seconds(t0, tBuilt)}s)` : ''}`,
+    built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())),
   }
 }
 
@@ -212,6 +211,7 @@ export async function down() {
   return { note: `volumes kept in ${VOLUMES}` }
 }
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const r = await rollout().catch((err) => ({ ready: false, why: messageOf(err) }))
   const sc = await readObject(client(), { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: STORAGE_CLASS } }).catch(() => undefined)
@@ -235,6 +235,9 @@ export function env() {
  * Only in the lab's three environments (and the tests' `gmi-t-*` namespaces), and only claims that never held data: those of the kwok nodes' class
  * (`standard`, whose pods never ran) bound to no pod on the real node. Anything else is refused, naming it.
  * Returns the lines to print (empty when there was nothing to do).
+ * @param {string} namespace
+ * @param {{ kube?: import('../lib/kube.mjs').KubeClient, timeoutMs?: number }} [options]
+ * @returns {Promise<string[]>}
  */
 export async function prepareNamespace(namespace, { kube = client(), timeoutMs = 120000 } = {}) {
   if (!ENV_NAMESPACES.includes(namespace) && !namespace.startsWith('gmi-t-')) {
@@ -248,29 +251,28 @@ export async function prepareNamespace(namespace, { kube = client(), timeoutMs =
   if (!stale.length && !sets.length) return []
   const pods = (await kube.core.listNamespacedPod({ namespace })).items
   for (const c of stale) {
-    const users = pods.filter((p) => (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === c.metadata.name))
+    const users = pods.filter((p) => (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === nameOf(c)))
     const real = users.filter((p) => p.spec?.nodeName === node.NODE_NAME)
     if (c.spec?.storageClassName !== 'standard' || real.length) {
-      throw new LabError(`${namespace}: claim ${c.metadata.name} (class ${c.spec?.storageClassName}) cannot move to ${STORAGE_CLASS}`,
-        real.length ? `pod ${real[0].metadata.name} on the real node uses it: it may hold data` : 'it is not one of the kwok nodes\' claims',
+      throw new LabError(`${namespace}: claim ${nameOf(c)} (class ${c.spec?.storageClassName}) cannot move to ${STORAGE_CLASS}`,
+        real.length ? `pod ${nameOf(real[0])} on the real node uses it: it may hold data` : 'it is not one of the kwok nodes\' claims',
         `move its data yourself, delete it, then deploy again (or deploy into a new namespace)`)
     }
   }
-  for (const s of sets) await apps.deleteNamespacedStatefulSet({ name: s.metadata.name, namespace, propagationPolicy: 'Foreground' })
-  for (const c of stale) await deleteObject(kube, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: c.metadata.name, namespace } })
+  for (const s of sets) await apps.deleteNamespacedStatefulSet({ name: nameOf(s), namespace, propagationPolicy: 'Foreground' })
+  for (const c of stale) await deleteObject(kube, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: nameOf(c), namespace } })
   // the claims go once no pod uses them (pvc-protection); the StatefulSets once their pods are gone (Foreground)
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const left = [
-      ...(await kube.core.listNamespacedPersistentVolumeClaim({ namespace })).items.filter((c) => stale.some((x) => x.metadata.uid === c.metadata.uid)).map((c) => `claim ${c.metadata.name}`),
-      ...(await apps.listNamespacedStatefulSet({ namespace })).items.filter((s) => sets.some((x) => x.metadata.uid === s.metadata.uid)).map((s) => `StatefulSet ${s.metadata.name}`),
-    ]
-    if (!left.length) break
-    if (Date.now() > until) throw new LabError(`${namespace}: ${left.join(', ')} still there after ${timeoutMs / 1000}s`, 'deleted, not yet gone', 'look at their finalizers and pods, then deploy again')
-    await new Promise((r) => setTimeout(r, 500))
-  }
+  const uids = new Set([...stale, ...sets].map((o) => o.metadata?.uid))
+  const left = async () => [
+    ...(await kube.core.listNamespacedPersistentVolumeClaim({ namespace })).items.filter((c) => uids.has(c.metadata?.uid)).map((c) => `claim ${nameOf(c)}`),
+    ...(await apps.listNamespacedStatefulSet({ namespace })).items.filter((s) => uids.has(s.metadata?.uid)).map((s) => `StatefulSet ${nameOf(s)}`),
+  ]
+  await pollUntil(left, {
+    timeoutMs, everyMs: 500, done: (l) => l.length === 0,
+    onTimeout: (l) => new LabError(`${namespace}: ${Array.isArray(l) ? l.join(', ') : messageOf(l)} still there after ${timeoutMs / 1000}s`, 'deleted, not yet gone', 'look at their finalizers and pods, then deploy again'),
+  })
   return [`${namespace}: moved to the real node's volumes (class ${STORAGE_CLASS}): deleted ` +
-    [...sets.map((s) => `StatefulSet ${s.metadata.name}`), ...stale.map((c) => `claim ${c.metadata.name}`)].join(', ') +
+    [...sets.map((s) => `StatefulSet ${nameOf(s)}`), ...stale.map((c) => `claim ${nameOf(c)}`)].join(', ') +
     ' (made for the kwok nodes, where no container ran: no data)']
 }
 
@@ -287,7 +289,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   }
   if (components.split(',').map((c) => c.trim()).includes('lab-real-node')) {
     prepareNamespace(namespace).then((lines) => { for (const l of lines) process.stdout.write(`${l}\n`) }, (err) => {
-      process.stderr.write(`${err.message}\n`)
+      process.stderr.write(`${err instanceof Error ? err.message : err}\n`)
       process.exit(1)
     })
   }

@@ -34,6 +34,7 @@ export async function up() {
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const missing = await missingApt(PACKAGES)
   const ok = missing.length === 0 && venvCurrent()

@@ -12,7 +12,7 @@ import crypto from 'node:crypto'
 import { $ } from 'zx'
 import { CACHE, REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
-import { goEnv } from '../lib/gobuild.mjs'
+import { goEnv, downloadModule, writableCopy } from '../lib/gobuild.mjs'
 
 export const VERSION = 'v3.7.13'
 export const PATCHES = path.join(REPO, 'lab', 'go', 'traefik', 'patches')
@@ -45,7 +45,7 @@ const HTTP_AUTH_DIR = '_lab/go-http-auth'
 /** A hash of the patch files: a changed patch makes a new source copy (and so a new build). */
 export function patchesHash() {
   const h = crypto.createHash('sha256')
-  const walk = (dir) => {
+  const walk = (/** @type {string} */ dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(dir, e.name)
       if (e.isDirectory()) walk(p)
@@ -58,55 +58,43 @@ export function patchesHash() {
 
 export const sourceDir = () => path.join(CACHE, 'src', `traefik-${VERSION}-lab-${patchesHash()}`)
 
+/** `go` in `cwd` with the lab's Go environment (the module's own go.mod decides `-mod`). @param {string} cwd @param {Record<string, string>} [env] */
 const go = (cwd, env = {}) => $({ cwd, env: { ...goEnv(), GOFLAGS: '', ...env } })
 
-/** Downloads one module through the proxy and checks its hash; returns its (read-only) folder in the module cache. */
-async function download({ path: mod, version, sum }) {
-  const r = await go(CACHE)`go mod download -json ${`${mod}@${version}`}`.nothrow().quiet()
-  const info = r.exitCode === 0 ? JSON.parse(r.stdout) : {}
-  if (r.exitCode !== 0 || info.Error) {
-    throw new LabError(`downloading ${mod}@${version} failed`, (info.Error ?? r.stderr).trim(), 'check the Go module proxy (GOPROXY), then run `make lab-up`')
-  }
-  if (info.Sum !== sum) {
-    throw new LabError(`${mod}@${version} does not match its pinned hash`, `got ${info.Sum}, expected ${sum}`,
-      'the module proxy served other content for this version: do not use it; check GOPROXY, then run `make lab-up`')
-  }
-  return info.Dir
-}
+const patch = (/** @type {string[]} */ ...p) => path.join(PATCHES, ...p)
 
-/** A writable copy of a module cache folder. */
-async function copy(from, to) {
-  fs.mkdirSync(path.dirname(to), { recursive: true })
-  fs.cpSync(from, to, { recursive: true })
-  await $`chmod -R u+w ${to}`.quiet() // the module cache is read-only
-}
-
-const patch = (...p) => path.join(PATCHES, ...p)
-
-/** Patch 1: the nested module traefik's go.mod replaces with ./pkg/config/dynamic/ext. */
+/** Patch 1: the nested module traefik's go.mod replaces with ./pkg/config/dynamic/ext. @param {string} dir */
 function addDynamicExt(dir) {
   const ext = path.join(dir, 'pkg', 'config', 'dynamic', 'ext')
   fs.mkdirSync(ext, { recursive: true })
   for (const f of ['ext.go', 'go.mod']) fs.copyFileSync(patch('dynamic-ext', f), path.join(ext, f))
 }
 
-/** Patch 2: lego with the reduced DNS-provider factory, without the refused modules. */
+/**
+ * Patch 2: lego with the reduced DNS-provider factory, without the refused modules.
+ * @param {string} dir
+ * @param {string} legoSource
+ */
 async function addLego(dir, legoSource) {
   const lego = path.join(dir, LEGO_DIR)
-  await copy(legoSource, lego)
+  await writableCopy(legoSource, lego)
   fs.copyFileSync(patch('lego-dns', 'zz_gen_dns_providers.go'), path.join(lego, 'providers', 'dns', 'zz_gen_dns_providers.go'))
   fs.rmSync(path.join(lego, 'providers', 'dns', 'dns_providers_test.go'))
   await go(lego)`go mod edit ${REFUSED.map((m) => `-droprequire=${m}`)}`.quiet()
 }
 
-/** Patch 3: abbot's go-http-auth v0.4.0 with the two functions of the fork traefik calls (and their test). */
+/**
+ * Patch 3: abbot's go-http-auth v0.4.0 with the two functions of the fork traefik calls (and their test).
+ * @param {string} dir
+ * @param {string} authSource
+ */
 async function addHttpAuth(dir, authSource) {
   const auth = path.join(dir, HTTP_AUTH_DIR)
-  await copy(authSource, auth)
+  await writableCopy(authSource, auth)
   for (const f of ['go.mod', 'lab_additions.go', 'lab_additions_test.go']) fs.copyFileSync(patch('go-http-auth', f), path.join(auth, f))
 }
 
-/** traefik's go.mod: the refused modules dropped, lego and go-http-auth replaced by the patched copies. */
+/** traefik's go.mod: the refused modules dropped, lego and go-http-auth replaced by the patched copies. @param {string} dir */
 async function editTraefikModule(dir) {
   await go(dir)`go mod edit ${REFUSED.map((m) => `-droprequire=${m}`)} ${`-replace=${MODULES.lego.path}=./${LEGO_DIR}`} ${`-replace=${MODULES.httpAuth.path}=./${HTTP_AUTH_DIR}`}`.quiet()
 }
@@ -119,10 +107,10 @@ export async function patchedSource() {
   const dir = sourceDir()
   if (fs.existsSync(path.join(dir, '.patched'))) return dir
   fs.mkdirSync(CACHE, { recursive: true })
-  const [traefik, lego, auth] = [await download(MODULES.traefik), await download(MODULES.lego), await download(MODULES.httpAuth)]
+  const [traefik, lego, auth] = [await downloadModule(MODULES.traefik), await downloadModule(MODULES.lego), await downloadModule(MODULES.httpAuth)]
   const tmp = `${dir}.partial`
   fs.rmSync(tmp, { recursive: true, force: true })
-  await copy(traefik, tmp)
+  await writableCopy(traefik, tmp)
   addDynamicExt(tmp)
   await addLego(tmp, lego)
   await addHttpAuth(tmp, auth)

@@ -4,7 +4,6 @@
 // the server as entrypoint, flags as arguments) but as nobody, with /victoria-logs-data owned by it so that a fresh
 // named volume is writable. The cluster's store (k8s/cluster/log-collector) and the compose stack's run it; this
 // component only builds and pushes (log-collector.mjs deploys it).
-import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
 import { IMAGES, ref } from './base-images.mjs'
@@ -27,6 +26,7 @@ export function build() {
   })
 }
 
+/** The image's Dockerfile on `base`, labelled with the build's `stamp`. @param {string} base @param {string} stamp */
 const dockerfile = (base, stamp) => `FROM ${base}
 COPY ${BIN} /usr/local/bin/${BIN}
 RUN mkdir -p ${DATA} && chown 65534:65534 ${DATA}
@@ -37,7 +37,10 @@ EXPOSE 9428
 ENTRYPOINT ["/usr/local/bin/${BIN}"]
 `
 
-/** Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed. */
+/**
+ * Builds, checks and pushes the image unless the mirror holds this build of it; true when it pushed.
+ * @param {string} binDir
+ */
 async function ensureImage(binDir) {
   const base = ref(IMAGES.find((i) => i.repo === 'gmi-lab/debian'))
   return ensureBinaryImage({ image: IMAGE, binDir, dockerfile: (stamp) => dockerfile(base, stamp), versionArgs: ['-version'], version: VERSION })
@@ -54,6 +57,7 @@ export async function up() {
 
 export async function down() {}
 
+/** @returns {Promise<import('./component.js').StatusRow[]>} */
 export async function status() {
   const mirrorUp = await fetch(`http://${MIRROR}/v2/`).then(() => true, () => false)
   return [{ name, state: !mirrorUp ? 'down' : (await inRegistry(IMAGE)) ? 'ok' : 'missing', version: VERSION, address: IMAGE }]

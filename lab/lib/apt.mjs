@@ -4,7 +4,7 @@ import { LabError } from './step.mjs'
 
 let updated = false
 
-/** The Debian packages of the list that are not installed. */
+/** The Debian packages of the list that are not installed. @param {string[]} packages */
 export async function missingApt(packages) {
   const missing = []
   for (const pkg of packages) {
@@ -14,7 +14,7 @@ export async function missingApt(packages) {
   return missing
 }
 
-/** Installs the Debian packages that are not installed yet; returns their names. */
+/** Installs the Debian packages that are not installed yet; returns their names. @param {string[]} packages */
 export async function ensureApt(packages) {
   const missing = await missingApt(packages)
   if (missing.length === 0) return []

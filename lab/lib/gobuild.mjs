@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
 import { $ } from 'zx'
-import { REPO, goCache, binDir } from './paths.mjs'
+import { CACHE, REPO, goCache, binDir } from './paths.mjs'
 import { LabError } from './step.mjs'
 
 /** Environment for `go`: caches in the lab folder, dependencies exactly as go.sum records them. */
@@ -17,6 +17,13 @@ export const goEnv = () => ({
   GOTOOLCHAIN: 'local',
 })
 
+/**
+ * One binary to build: package, output name, build tags, ldflags, cgo, extra environment; `patches` is hashed into the
+ * build's stamp only (e.g. a hash of the patches applied to the module's source), so changing them rebuilds it.
+ * @typedef {{ pkg: string, out: string, tags?: string[], ldflags?: string, cgo?: boolean, env?: Record<string, string>, patches?: string }} GoTarget
+ */
+
+/** @param {string} moduleDir @param {GoTarget[]} targets */
 function stampOf(moduleDir, targets) {
   const h = crypto.createHash('sha256')
   for (const f of ['go.mod', 'go.sum']) h.update(fs.readFileSync(path.join(moduleDir, f)))
@@ -24,7 +31,12 @@ function stampOf(moduleDir, targets) {
   return h.digest('hex')
 }
 
-/** Explains a failed `go build`: a module the proxy does not serve gets its own message. */
+/**
+ * Explains a failed `go build`: a module the proxy does not serve gets its own message.
+ * @param {string} module
+ * @param {GoTarget} target
+ * @param {string} stderr
+ */
 function buildError(module, target, stderr) {
   const refused = stderr.match(/reading (https?:\/\/\S+?):? (4\d\d) /)
   if (refused) {
@@ -36,6 +48,43 @@ function buildError(module, target, stderr) {
 }
 
 /**
+ * Downloads one module version through the module proxy into the lab's module cache and checks its hash against the
+ * pinned `sum` (go.sum's h1: form); returns its (read-only) folder in the cache.
+ * @param {{ path: string, version: string, sum: string }} module
+ * @returns {Promise<string>}
+ */
+export async function downloadModule({ path: mod, version, sum }) {
+  fs.mkdirSync(CACHE, { recursive: true }) // outside any module
+  const r = await $({ cwd: CACHE, env: { ...goEnv(), GOFLAGS: '' } })`go mod download -json ${`${mod}@${version}`}`.nothrow().quiet()
+  /** @type {{ Dir?: string, Sum?: string, Error?: string }} */
+  const info = r.exitCode === 0 ? JSON.parse(r.stdout) : {}
+  if (r.exitCode !== 0 || info.Error || !info.Dir) {
+    throw new LabError(`downloading ${mod}@${version} failed`, (info.Error ?? r.stderr).trim(), 'check the Go module proxy (GOPROXY), then run `make lab-up`')
+  }
+  if (info.Sum !== sum) {
+    throw new LabError(`${mod}@${version} does not match its pinned hash`, `got ${info.Sum}, expected ${sum}`,
+      'the module proxy served other content for this version: do not use it; check GOPROXY, then run `make lab-up`')
+  }
+  return info.Dir
+}
+
+/**
+ * A writable copy of a folder of the module cache (which is read-only) at `to`: made beside it and renamed into place,
+ * so a half-made copy is never used.
+ * @param {string} from
+ * @param {string} to
+ */
+export async function writableCopy(from, to) {
+  const tmp = `${to}.partial`
+  fs.rmSync(tmp, { recursive: true, force: true })
+  fs.mkdirSync(path.dirname(to), { recursive: true })
+  fs.cpSync(from, tmp, { recursive: true })
+  await $`chmod -R u+w ${tmp}`.quiet()
+  fs.renameSync(tmp, to)
+  return to
+}
+
+/**
  * Builds each target of lab/go/<module> into the binary cache and returns that folder.
  * A target: { pkg, out, tags?: string[], ldflags?: string, cgo?: boolean, env?: { VAR: value } } (env: extra build
  * environment, e.g. GOEXPERIMENT).
@@ -43,6 +92,8 @@ function buildError(module, target, stderr) {
  * (a lab already serving tests, another component's build) does not starve it; the default keeps the old behaviour.
  * `name` (default: the module) names the binary folder, so two components can build different targets of one module
  * (each folder has its own stamp).
+ * @param {{ module: string, version: string, targets: GoTarget[], moduleDir?: string, nice?: boolean, name?: string }} options
+ * @returns {Promise<{ dir: string, built: boolean }>}
  */
 export async function goBuild({ module, version, targets, moduleDir = path.join(REPO, 'lab', 'go', module), nice = false, name = module }) {
   const out = binDir(name, version)

@@ -23,6 +23,7 @@ const CERT_DAYS = 365
 /** A certificate is issued again when it expires within this many days. */
 const RENEW_DAYS = 30
 
+/** Runs openssl; its output, or a LabError naming `what` it was making. @param {string[]} args @param {string} what */
 async function openssl(args, what) {
   const r = await $`openssl ${args}`.nothrow().quiet()
   if (r.exitCode !== 0) {
@@ -49,25 +50,28 @@ export async function ensureCa() {
 /**
  * The hosts an environment's Ingress serves, read from its overlay (k8s/overlays/<env>/kustomization.yaml: the patch
  * that sets /spec/tls/0/hosts of the Ingress graphmemory).
+ * @param {string} env
+ * @returns {string[]}
  */
 export function ingressHosts(env) {
   const file = path.join(REPO, 'k8s', 'overlays', env, 'kustomization.yaml')
   const patches = parse(fs.readFileSync(file, 'utf8'))?.patches ?? []
-  for (const p of patches.filter((x) => x.target?.kind === 'Ingress')) {
-    const op = (parse(p.patch ?? '') ?? []).find((o) => o.path === '/spec/tls/0/hosts')
+  for (const p of /** @type {{ target?: { kind?: string }, patch?: string }[]} */ (patches).filter((x) => x.target?.kind === 'Ingress')) {
+    const op = /** @type {{ path?: string, value?: unknown }[]} */ (parse(p.patch ?? '') ?? []).find((o) => o.path === '/spec/tls/0/hosts')
     if (Array.isArray(op?.value) && op.value.length) return op.value
   }
   throw new LabError(`no Ingress hosts for ${env}`, `${path.relative(REPO, file)} has no patch setting /spec/tls/0/hosts of the Ingress`,
     'give the overlay its hosts (k8s/README.md), then run `make lab-up`')
 }
 
-/** Days until a PEM certificate expires (negative when expired). */
+/** Days until a PEM certificate expires (negative when expired). @param {string | Buffer} pem */
 const daysLeft = (pem) => (Date.parse(new crypto.X509Certificate(pem).validTo) - Date.now()) / 86400000
 
 /**
  * The environment's certificate and key for its Ingress hosts, as PEM strings { 'tls.crt', 'tls.key' }: issued by the
  * ingress CA once and kept (state/ingress/certs/<env>.*, key 0600); issued again when the hosts or the CA change or it
  * nears expiry. `tls.crt` holds the leaf only: clients trust the CA itself.
+ * @param {string} env
  */
 export const environmentTls = (env) => certificateFor(env, ingressHosts(env))
 
@@ -75,6 +79,8 @@ export const environmentTls = (env) => certificateFor(env, ingressHosts(env))
  * A certificate of the ingress CA for `hosts` (names under graphmemory.example.com), kept under `name` like an
  * environment's: for a test's own namespace, whose Ingress must name hosts of its own (two Ingresses naming the same
  * host split its traffic between them).
+ * @param {string} name
+ * @param {string[]} hosts
  */
 export async function certificateFor(name, hosts) {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new LabError(`bad certificate name ${name}`, 'lowercase letters, digits and dashes only', 'pick another name')
@@ -90,7 +96,10 @@ export async function certificateFor(name, hosts) {
   return { 'tls.crt': fs.readFileSync(crt, 'utf8'), 'tls.key': fs.readFileSync(key, 'utf8') }
 }
 
-/** Signs a serving certificate for `hosts` (the first one as CN) with the CA. */
+/**
+ * Signs a serving certificate for `hosts` (the first one as CN) with the CA.
+ * @param {{ hosts: string[], crt: string, key: string, certs: string }} files
+ */
 async function issue({ hosts, crt, key, certs }) {
   fs.mkdirSync(certs, { recursive: true, mode: 0o700 })
   const ext = `${crt}.ext`

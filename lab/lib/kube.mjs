@@ -3,17 +3,48 @@
 import fs from 'node:fs'
 import * as k8s from '@kubernetes/client-node'
 import { LabError } from './step.mjs'
+import { logFile, pollUntil } from './proc.mjs'
 import { ObjectApi } from '../../ci/src/adapters/object-api.mjs'
+
+/** @typedef {ReturnType<typeof kubeClient>} KubeClient */
+
+/** What names one object: its apiVersion, kind, name (and namespace). @typedef {{ apiVersion: string, kind: string, metadata: { name: string, namespace?: string } }} ObjectRef */
+
+/**
+ * An object as a bundle renders it (kustomize build): any kind, with the fields the lab reads or sets typed.
+ * @typedef {k8s.KubernetesObject & { spec?: { [field: string]: unknown, template?: { spec?: k8s.V1PodSpec } }, data?: Record<string, string> }} BundleObject
+ */
+
+/**
+ * Puts `image` in every container (of the objects' pod templates) whose image matches `official`: the lab runs its own
+ * build of a release a bundle names. Changes the objects in place and returns them.
+ * @template {BundleObject} T
+ * @param {T[]} objects
+ * @param {RegExp | ((image: string) => boolean)} official
+ * @param {string} image
+ */
+export function setImages(objects, official, image) {
+  const matches = typeof official === 'function' ? official : (/** @type {string} */ i) => official.test(i)
+  for (const o of objects) for (const c of o.spec?.template?.spec?.containers ?? []) if (c.image && matches(c.image)) c.image = image
+  return objects
+}
 
 /** Field manager of everything the lab applies. */
 export const FIELD_MANAGER = 'graphmemory-lab'
 
-/** HTTP status of a client error (0 when the server did not answer: refused connection, timeout, TLS). */
+/**
+ * HTTP status of a client error (0 when the server did not answer: refused connection, timeout, TLS).
+ * @param {unknown} err
+ */
 export const statusOf = (err) => (err instanceof k8s.ApiException ? err.code : 0)
 
-/** The API server's own words for a refused request. */
+/**
+ * The API server's own words for a refused request.
+ * @param {unknown} err
+ * @returns {string}
+ */
 export function messageOf(err) {
-  if (!(err instanceof k8s.ApiException)) return err?.message ?? String(err)
+  if (!(err instanceof k8s.ApiException)) return err instanceof Error ? err.message : String(err)
   let body = err.body
   if (typeof body === 'string') {
     try { body = JSON.parse(body) } catch { return `${err.code}: ${body}` }
@@ -21,13 +52,16 @@ export function messageOf(err) {
   return `${err.code}${body?.reason ? ` ${body.reason}` : ''}${body?.message ? `: ${body.message}` : ''}`
 }
 
-/** Clients for one kubeconfig file: `core` (CoreV1Api), `objects` (apply/read/delete any kind), `kc`. */
+/**
+ * Clients for one kubeconfig file: `core` (CoreV1Api), `objects` (apply/read/delete any kind), `kc`.
+ * @param {string} kubeconfigFile
+ */
 export function kubeClient(kubeconfigFile) {
   const kc = new k8s.KubeConfig()
   kc.loadFromString(fs.readFileSync(kubeconfigFile, 'utf8'))
   return {
     kc,
-    server: kc.getCurrentCluster().server,
+    server: kc.getCurrentCluster()?.server ?? '',
     core: kc.makeApiClient(k8s.CoreV1Api),
     objects: kc.makeApiClient(ObjectApi),
     version: kc.makeApiClient(k8s.VersionApi),
@@ -38,24 +72,62 @@ export function kubeClient(kubeconfigFile) {
 /**
  * Server-side apply (create or update, idempotent); `obj` needs apiVersion, kind, metadata.name (and namespace).
  * `subresource` (e.g. 'status') applies to that subresource instead.
+ * @template {k8s.KubernetesObject} T
+ * @param {KubeClient} client
+ * @param {T} obj
+ * @param {string} [subresource]
+ * @returns {Promise<T>}
  */
 export const applyObject = (client, obj, subresource) => client.objects.applyExact(obj, { fieldManager: FIELD_MANAGER, subresource })
 
-/** True when the API server answers /readyz with 200 within timeoutMs. */
+/**
+ * Server-side apply of one object (applyObject), or a LabError that names the object and what the API server answered:
+ * the lab's one way to apply and explain. `subresource` (e.g. 'status') applies to that subresource instead.
+ * @template {k8s.KubernetesObject} T
+ * @param {KubeClient} client
+ * @param {T} obj
+ * @param {string} [subresource]
+ * @returns {Promise<T>}
+ */
+export async function applyOrExplain(client, obj, subresource) {
+  try {
+    return await applyObject(client, obj, subresource)
+  } catch (err) {
+    const ns = obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''
+    throw new LabError(`applying ${obj.kind} ${ns}${obj.metadata?.name}${subresource ? ` (${subresource})` : ''} failed`,
+      `API server answered ${messageOf(err)}`, `see ${logFile('kube-apiserver')} and \`make lab-status\`, then run \`make lab-up\` again`)
+  }
+}
+
+/**
+ * True when the API server answers /readyz with 200 within timeoutMs.
+ * @param {KubeClient} client
+ * @returns {Promise<boolean>}
+ */
 export const apiReady = (client, timeoutMs = 3000) =>
   client.health.readyz({ signal: AbortSignal.timeout(timeoutMs) }).catch(() => false)
 
-/** Resolves the object, or undefined when it does not exist (404). */
+/**
+ * Resolves the object, or undefined when it does not exist (404). `T` is the kind's type (default: any object).
+ * @template {k8s.KubernetesObject} [T=k8s.KubernetesObject]
+ * @param {KubeClient} client
+ * @param {ObjectRef} ref
+ * @returns {Promise<T | undefined>}
+ */
 export async function readObject(client, ref) {
   try {
-    return await client.objects.read(ref)
+    return /** @type {T} */ (await client.objects.read(ref))
   } catch (err) {
     if (statusOf(err) === 404) return undefined
     throw err
   }
 }
 
-/** Deletes an object; true when it existed. */
+/**
+ * Deletes an object; true when it existed.
+ * @param {KubeClient} client
+ * @param {ObjectRef} ref
+ */
 export async function deleteObject(client, ref) {
   try {
     await client.objects.delete(ref)
@@ -66,32 +138,62 @@ export async function deleteObject(client, ref) {
   }
 }
 
-/** True when a node's Ready condition is True. */
+/**
+ * True when a node's Ready condition is True.
+ * @param {k8s.V1Node | undefined} node
+ */
 export const nodeIsReady = (node) => Boolean(node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
 
-/** A Deployment's rollout as its status says: done when every replica is updated and available, and where it stands. */
+/**
+ * A Deployment's rollout as its status says: done when every replica is updated and available, and where it stands.
+ * @param {k8s.V1Deployment} dep
+ */
 export function deploymentRollout(dep, label = '') {
   const d = dep.status ?? {}
-  const done = (d.observedGeneration ?? 0) >= dep.metadata.generation && d.updatedReplicas === dep.spec.replicas &&
-    d.availableReplicas === dep.spec.replicas && !d.unavailableReplicas
-  return { done, why: `${label}${d.availableReplicas ?? 0}/${dep.spec.replicas} available (${d.updatedReplicas ?? 0} updated)` }
+  const replicas = dep.spec?.replicas
+  const done = (d.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0) && d.updatedReplicas === replicas &&
+    d.availableReplicas === replicas && !d.unavailableReplicas
+  return { done, why: `${label}${d.availableReplicas ?? 0}/${replicas} available (${d.updatedReplicas ?? 0} updated)` }
+}
+
+/**
+ * A Deployment's rollout as the API server has it now: { ready, why } (deploymentRollout; `label` prefixes why).
+ * @param {KubeClient} client
+ * @param {string} namespace
+ * @param {string} name
+ */
+export async function readRollout(client, namespace, name, label = '') {
+  const dep = await client.kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name, namespace })
+  const { done, why } = deploymentRollout(dep, label)
+  return { ready: done, why }
 }
 
 /**
  * Polls `rollout` (resolving to { ready, why }) every second until ready; after `timeoutMs` fails naming `what`, where
  * the rollout stands and the waiting or terminated state of every pod of the namespace.
+ * @template {{ ready: boolean, why?: string }} R
+ * @param {KubeClient} client
+ * @param {string} namespace
+ * @param {string} what
+ * @param {() => Promise<R>} rollout
+ * @returns {Promise<R>}
  */
 export async function waitRolledOut(client, namespace, what, rollout, timeoutMs = 120000) {
-  const until = Date.now() + timeoutMs
-  let last
-  while (Date.now() < until) {
-    last = await rollout()
-    if (last.ready) return last
-    await new Promise((r) => setTimeout(r, 1000))
-  }
+  return pollUntil(rollout, {
+    timeoutMs, everyMs: 1000, done: (r) => r.ready,
+    onTimeout: async (last) => new LabError(`${what} is not ready`,
+      `${last instanceof Error ? messageOf(last) : /** @type {R | undefined} */ (last)?.why}\n${(await podStates(client, namespace)).join('\n')}`,
+      `see \`kubectl -n ${namespace} describe pods\` with KUBECONFIG_LAB, then run \`make lab-up\` again`),
+  })
+}
+
+/**
+ * One line per pod of the namespace: its node, phase and every container's waiting or terminated state.
+ * @param {KubeClient} client
+ * @param {string} namespace
+ */
+export async function podStates(client, namespace) {
   const pods = await client.core.listNamespacedPod({ namespace })
-  const states = pods.items.map((p) => `${p.metadata.name} on ${p.spec.nodeName ?? '-'}: ${p.status?.phase} ` +
+  return pods.items.map((p) => `${p.metadata?.name} on ${p.spec?.nodeName ?? '-'}: ${p.status?.phase} ` +
     `${(p.status?.containerStatuses ?? []).map((c) => JSON.stringify(c.state?.waiting ?? c.state?.terminated ?? {})).join(' ')}`)
-  throw new LabError(`${what} is not ready`, `${last?.why}\n${states.join('\n')}`,
-    `see \`kubectl -n ${namespace} describe pods\` with KUBECONFIG_LAB, then run \`make lab-up\` again`)
 }

@@ -31,14 +31,24 @@ export async function load(url, { concurrency = 8, seconds = 120, timeoutMs = 50
   return { ...counts, seconds: (performance.now() - t0) / 1000 }
 }
 
-/** The HPA's view: { desired, current, cpu (average utilisation %, or undefined before the first metrics) }. */
+/**
+ * The HPA's view: { desired, current, cpu (average utilisation %, or undefined before the first metrics) }.
+ * @param {k8s.KubeConfig} kc
+ * @param {string} namespace
+ * @param {string} name
+ */
 export async function hpaState(kc, namespace, name) {
   const hpa = await kc.makeApiClient(k8s.AutoscalingV2Api).readNamespacedHorizontalPodAutoscaler({ name, namespace })
   const cpu = hpa.status?.currentMetrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu')?.resource?.current?.averageUtilization
   return { desired: hpa.status?.desiredReplicas ?? 0, current: hpa.status?.currentReplicas ?? 0, cpu }
 }
 
-/** The Deployment's Ready replicas. */
+/**
+ * The Deployment's Ready replicas.
+ * @param {k8s.KubeConfig} kc
+ * @param {string} namespace
+ * @param {string} name
+ */
 export async function readyReplicas(kc, namespace, name) {
   const dep = await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name, namespace })
   return dep.status?.readyReplicas ?? 0

@@ -12,7 +12,7 @@ export const LOGS = path.join(STATE, 'logs')
 export const SECRETS = path.join(STATE, 'secrets')
 export const ENV_FILE = path.join(STATE, 'lab.env')
 
-/** Path of a file under the lab's go build caches. */
+/** Path of a file under the lab's go build caches. @param {string[]} p */
 export const goCache = (...p) => path.join(CACHE, 'go', ...p)
-/** Path of a built binary folder for a component at a version. */
+/** Path of a built binary folder for a component at a version. @param {string} name @param {string} version */
 export const binDir = (name, version) => path.join(CACHE, 'bin', `${name}-${version}`)

@@ -7,10 +7,15 @@ import { $ } from 'zx'
 import { RUN, LOGS } from './paths.mjs'
 import { LabError } from './step.mjs'
 
+/** @param {string} name */
 const pidFile = (name) => path.join(RUN, `${name}.pid`)
+/** The log file of a daemon the lab starts. @param {string} name */
 export const logFile = (name) => path.join(LOGS, `${name}.log`)
 
-/** The pid of a running daemon the lab started, or undefined (a recycled pid running another program does not count). */
+/**
+ * The pid of a running daemon the lab started, or undefined (a recycled pid running another program does not count).
+ * @param {string} name
+ */
 export function runningPid(name) {
   try {
     const [pid, cmd] = fs.readFileSync(pidFile(name), 'utf8').split('\n')
@@ -21,7 +26,10 @@ export function runningPid(name) {
   }
 }
 
-/** The arguments (without the command) a running daemon was started with, or undefined when it is not running. */
+/**
+ * The arguments (without the command) a running daemon was started with, or undefined when it is not running.
+ * @param {string} name
+ */
 export function runningArgs(name) {
   const pid = runningPid(name)
   if (!pid) return undefined
@@ -32,7 +40,13 @@ export function runningArgs(name) {
   }
 }
 
-/** Starts a detached daemon with its output in the lab log folder; returns its pid. */
+/**
+ * Starts a detached daemon with its output in the lab log folder; returns its pid.
+ * @param {string} name pid and log name
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ env?: Record<string, string>, cwd?: string }} [options]
+ */
 export function startDaemon(name, cmd, args, { env = {}, cwd } = {}) {
   fs.mkdirSync(RUN, { recursive: true })
   fs.mkdirSync(LOGS, { recursive: true })
@@ -43,7 +57,10 @@ export function startDaemon(name, cmd, args, { env = {}, cwd } = {}) {
   return child.pid
 }
 
-/** Stops a daemon the lab started (TERM, then KILL after a grace period). */
+/**
+ * Stops a daemon the lab started (TERM, then KILL after a grace period); true when it was running.
+ * @param {string} name
+ */
 export async function stopDaemon(name, graceMs = 10000) {
   const pid = runningPid(name)
   if (pid) {
@@ -56,9 +73,10 @@ export async function stopDaemon(name, graceMs = 10000) {
   return Boolean(pid)
 }
 
+/** Resolves after ms milliseconds. @param {number} ms @returns {Promise<void>} */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-/** Last lines of a daemon's log, for error messages. */
+/** Last lines of a daemon's log, for error messages. @param {string} name */
 export function logTail(name, lines = 15) {
   try {
     return fs.readFileSync(logFile(name), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
@@ -67,18 +85,50 @@ export function logTail(name, lines = 15) {
   }
 }
 
-/** Waits until check() is truthy; fails with the daemon's log tail after timeoutMs. */
-export async function waitFor(name, check, timeoutMs = 60000) {
+/**
+ * The lab's one poll loop: calls `check` every `everyMs` until `done(value)` (default: the value is truthy) and
+ * resolves to that value; a rejection counts as "not yet". After `timeoutMs` it throws what `onTimeout(last)` gives
+ * (`last`: the last value, or the last error): a wait never carries on silently.
+ * @template T
+ * @param {() => Promise<T>} check
+ * @param {{ timeoutMs: number, everyMs?: number, done?: (value: T) => boolean, onTimeout: (last: T | unknown) => Error | Promise<Error> }} options
+ * @returns {Promise<T>}
+ */
+export async function pollUntil(check, { timeoutMs, everyMs = 250, done = Boolean, onTimeout }) {
   const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (await check().catch(() => false)) return
-    await sleep(250)
+  /** @type {T | unknown} */
+  let last
+  for (;;) {
+    try {
+      const value = await check()
+      if (done(value)) return value
+      last = value
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() >= until) throw await onTimeout(last)
+    await sleep(everyMs)
   }
-  throw new LabError(`${name} did not become ready in ${timeoutMs / 1000}s`, `log tail (${logFile(name)}):\n${logTail(name)}`,
-    'fix the cause shown in the log, then run `make lab-up` again')
 }
 
-/** True when something accepts TCP connections on host:port. */
+/**
+ * Waits until check() is truthy; fails with the daemon's log tail after timeoutMs.
+ * @param {string} name the daemon (its log is shown)
+ * @param {() => Promise<unknown>} check
+ */
+export async function waitFor(name, check, timeoutMs = 60000) {
+  await pollUntil(check, {
+    timeoutMs,
+    onTimeout: () => new LabError(`${name} did not become ready in ${timeoutMs / 1000}s`, `log tail (${logFile(name)}):\n${logTail(name)}`,
+      'fix the cause shown in the log, then run `make lab-up` again'),
+  })
+}
+
+/**
+ * True when something accepts TCP connections on host:port.
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
 export function portOpen(port, host = '127.0.0.1') {
   return new Promise((resolve) => {
     const s = net.connect({ port, host }, () => { s.destroy(); resolve(true) })
@@ -87,7 +137,52 @@ export function portOpen(port, host = '127.0.0.1') {
   })
 }
 
-/** Fails clearly when a port the lab needs is held by a process the lab did not start. */
+/**
+ * Fails clearly when a host port that a pod on the real node's host network needs is held by another process than
+ * `program` (its name as `ss` shows it: 15 characters at most); `who` says what listens there.
+ * @param {number[]} ports
+ * @param {{ program: string, who: string, host?: string }} options
+ */
+export async function ensureHostPortsFree(ports, { program, who, host = '127.0.0.1' }) {
+  for (const port of ports) {
+    if (!(await portOpen(port, host))) continue
+    const owner = (await $`ss -ltnpH sport = :${port}`.nothrow().quiet()).stdout.trim()
+    if (owner.includes(`"${program}`)) continue
+    throw new LabError(`port ${port} is taken`, `${who} listens on ${host}:${port} on the real node's host network${owner ? `; held by: ${owner}` : ''}`,
+      'stop that process, then run `make lab-up`')
+  }
+}
+
+/**
+ * A daemon as a component starts it: pid and log `name`, command, arguments, a readiness check, how long it may take.
+ * @typedef {{ name: string, cmd: string, args: string[], ready: () => Promise<unknown>, timeoutMs?: number }} DaemonSpec
+ */
+
+/**
+ * Runs a command (zx, output captured); resolves to its output, or fails with a LabError: `what` failed, the last
+ * `tail` lines of what it printed on stderr, and `fix`. The lab's one way to run a tool and explain its failure.
+ * @param {string[]} cmd the command and its arguments (each passed as one argument: nothing is parsed by a shell)
+ * @param {{ what: string, fix: string, tail?: number, input?: string | Buffer, cwd?: string, env?: NodeJS.ProcessEnv }} options
+ */
+export async function runOrExplain(cmd, { what, fix, tail = 8, ...options }) {
+  const r = await $({ ...options, nothrow: true, quiet: true })`${cmd}`
+  if (r.exitCode !== 0) throw new LabError(what, r.stderr.trim().split('\n').slice(-tail).join('\n'), fix)
+  return r
+}
+
+/**
+ * A port from the environment variable `envVar` (the user may move it), else `fallback`.
+ * @param {string} envVar
+ * @param {number} fallback
+ */
+export const portFromEnv = (envVar, fallback) => Number(process.env[envVar] ?? fallback)
+
+/**
+ * Fails clearly when a port the lab needs is held by a process the lab did not start.
+ * @param {string} name the daemon that needs it
+ * @param {number} port
+ * @param {string} envVar the variable that chooses another port
+ */
 export async function ensurePortFree(name, port, envVar) {
   if (runningPid(name) || !(await portOpen(port))) return
   const owner = (await $`ss -ltnpH sport = :${port}`.nothrow().quiet()).stdout.trim()

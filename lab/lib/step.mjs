@@ -2,15 +2,32 @@
 
 /** An error a user can act on: what failed, why, and what to do. */
 export class LabError extends Error {
+  /**
+   * @param {string} what what failed
+   * @param {string} why why it failed (what the tool or server answered)
+   * @param {string} [fix] what to do about it
+   */
   constructor(what, why, fix) {
     super(`${what}: ${why}${fix ? `\n  → ${fix}` : ''}`)
     this.name = 'LabError'
   }
 }
 
-const seconds = (t0) => ((performance.now() - t0) / 1000).toFixed(1)
+/** @param {number} t0 */
+/**
+ * Seconds from t0 to t1 (both performance.now() readings) with one decimal, e.g. '2.5'.
+ * @param {number} t0
+ * @param {number} [t1] default: now
+ */
+export const seconds = (t0, t1 = performance.now()) => ((t1 - t0) / 1000).toFixed(1)
 
-/** Runs fn as a named step and prints its duration; a failure names the step. */
+/**
+ * Runs fn as a named step and prints its duration; a failure names the step.
+ * @template {{ note?: string } | void} T
+ * @param {string} name
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
 export async function step(name, fn) {
   const t0 = performance.now()
   process.stdout.write(`▶ ${name}\n`)
@@ -24,7 +41,10 @@ export async function step(name, fn) {
   }
 }
 
-/** Runs a lab command: one clear message and exit 1 on failure, exit 130 on Ctrl-C. */
+/**
+ * Runs a lab command: one clear message and exit 1 on failure, exit 130 on Ctrl-C.
+ * @param {() => Promise<void>} fn
+ */
 export async function main(fn) {
   process.on('SIGINT', () => {
     process.stderr.write('\ninterrupted: the next `make lab-up` resumes where this stopped\n')
@@ -33,7 +53,7 @@ export async function main(fn) {
   try {
     await fn()
   } catch (err) {
-    const msg = err instanceof LabError ? err.message : (err?.stack ?? String(err))
+    const msg = err instanceof LabError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)
     process.stderr.write(`\nlab: ${msg}\n`)
     process.exit(1)
   }
