@@ -205,7 +205,7 @@ def test_graph_service_start_refuses_bad_settings_with_one_line(tmp_path):
         f"gmi-graph: invalid configuration: KUZU_DB_PATH cannot create directory {blocker / 'kuzu'}: Not a directory"]
     r = subprocess.run([sys.executable, "-m", "app", "grpah"], cwd=SERVICE, capture_output=True, text=True,
                        env=service_env({}), timeout=30)
-    assert r.returncode == 2 and r.stderr.strip() == "gmi-api: unknown arguments grpah: usage: python -m app [graph]"
+    assert r.returncode == 2 and r.stderr.strip() == "gmi-api: unknown arguments grpah: usage: python -m app [graph | backup <command>]"
 
 
 def test_api_settings_need_a_graph(tmp_path):
