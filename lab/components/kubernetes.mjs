@@ -45,7 +45,8 @@ const stamp = (pkg) => [
   `-X ${pkg}.gitVersion=${KUBE_VERSION}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`,
   `-X ${pkg}.gitTreeState=clean`,
 ]
-const kubeLdflags = [...stamp('k8s.io/component-base/version'), ...stamp('k8s.io/client-go/pkg/version')].join(' ')
+/** The ldflags that stamp the Kubernetes version into its binaries (the node's builds use them too). */
+export const kubeLdflags = [...stamp('k8s.io/component-base/version'), ...stamp('k8s.io/client-go/pkg/version')].join(' ')
 
 const kubeTargets = [
   { pkg: 'go.etcd.io/etcd/server/v3', out: 'etcd' },
