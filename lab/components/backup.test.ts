@@ -9,7 +9,7 @@ import { labVar } from '../env.js'
 import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
 import { backupNamespace, backupsOf, restoreNamespace } from '../../ci/src/steps/backup.js'
 import { apiUrl } from './app-env.testkit.js'
-import { Api, drill, removePrefix, storeFolder, view, type DrillResult } from './dr.testkit.js'
+import { Api, drill, removePrefix, runSql, storeFolder, view, type DrillResult } from './dr.testkit.js'
 import { credentials } from './object-store.mjs'
 
 let result: DrillResult
@@ -67,6 +67,18 @@ describe('disaster recovery on the real node', () => {
     // the list shows both backups of the namespace; the lock was released after each refusal
     expect((await backupsOf(deployer, ns)).map((b) => [b.name, b.status])).toEqual([[String(made.name), 'complete']])
     expect(await deployer.get<KubeObject>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: 'graphmemory-deploy', namespace: ns })).toBeUndefined()
+  })
+
+  it('brings back the Postgres data after it was damaged in place (the keys deleted), from the latest backup', async () => {
+    const deployer = Kube.fromFile(labVar('KUBECONFIG_DEPLOYER'))
+    const ns = result.restored.env.namespace
+    const api = new Api(await apiUrl(result.restored.admin, ns), result.written.key)
+    await backupNamespace(deployer, ns, 900, log)
+    await runSql(deployer, ns, 'DELETE FROM api_keys')
+    expect((await api.call('POST', '/memories', { text: 'refused: the key is gone' })).status).toBe(401)
+    const r = await restoreNamespace(deployer, { prefix: ns, target: ns, from: 'latest', log })
+    expect(r.memories).toBe(4) // the three of the drill and the one written after the first restore
+    expect((await api.call('POST', '/memories', { text: 'the key works again', tags: [], project: 'drill' })).status).toBe(201)
   })
 
   it('a backup run counts for its CronJob: lastSuccessfulTime, and kube-state-metrics\' series the alert reads', async () => {

@@ -89,6 +89,35 @@ export function removePrefix(prefix: string): void {
   fs.rmSync(storeFolder(prefix), { recursive: true, force: true })
 }
 
+/**
+ * Runs one SQL statement against a namespace's Postgres, as a Job made from its backup CronJob's pg-dump container
+ * (its image, password file, NetworkPolicy labels): how the drill damages the data. Resolves when it succeeded.
+ */
+export async function runSql(kube: Kube, namespace: string, sql: string, timeoutMs = 180000): Promise<void> {
+  type Spec = { initContainers: { name: string; command?: string[]; env?: { name: string; value?: string }[] }[]; containers: unknown[] }
+  const cron = await kube.get<KubeObject & { spec: { jobTemplate: { spec: { template: { metadata: { labels: Record<string, string> }; spec: Spec } } } } }>(
+    { apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', namespace })
+  if (!cron) throw new Error(`no backup CronJob in ${namespace}`)
+  const template = cron.spec.jobTemplate.spec.template
+  const pg = template.spec.initContainers.find((c) => c.name === 'pg-dump')!
+  const name = `drill-sql-${Date.now().toString(36)}`
+  const container = { ...pg, name: 'psql', env: [...(pg.env ?? []), { name: 'SQL', value: sql }],
+    command: ['sh', '-c', 'for i in $(seq 60); do pg_isready -q -t 2 && break; sleep 1; done\nPGPASSWORD="$(cat /run/secrets/postgres/password)" exec psql -v ON_ERROR_STOP=1 -c "$SQL"'] }
+  await kube.create({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name, namespace },
+    spec: { backoffLimit: 0, template: { metadata: { labels: template.metadata.labels }, spec: { ...template.spec, initContainers: [], containers: [container] } } } } as KubeObject)
+  const until = Date.now() + timeoutMs
+  try {
+    for (;;) {
+      const job = await kube.get<KubeObject & { status?: { succeeded?: number; failed?: number } }>({ apiVersion: 'batch/v1', kind: 'Job', name, namespace })
+      if (job?.status?.succeeded) return
+      if (job?.status?.failed || Date.now() > until) throw new Error(`the SQL Job ${name} in ${namespace} did not succeed`)
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+  } finally {
+    await kube.delete({ apiVersion: 'batch/v1', kind: 'Job', name, namespace }, { propagationPolicy: 'Background' }).catch(() => undefined)
+  }
+}
+
 /** The time a backup's name says it was taken (ms). */
 export const backupTime = (name: string): number =>
   Date.parse(name.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'))
