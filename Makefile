@@ -29,7 +29,7 @@ prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "
 IMAGES_JSON := .ci-out/ci/images.json
 with-published = $(with-lab) POSTGRES_IMAGE=$$LAB_IMAGE_POSTGRES REDIS_IMAGE=$$LAB_IMAGE_REDIS node lab/with-images.mjs $(IMAGES_JSON) --
 
-.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history backup backups restore logs promote verify lint smoke-monitoring smoke-tracing dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa bench-dr bench-dashboards
+.PHONY: help bench deps lab-up lab-down lab-status ci test test-ts test-services smoke deploy plan rollback history backup backups restore logs promote verify lint smoke-monitoring smoke-tracing dashboards repro bench-lab bench-cluster bench-services bench-pipeline bench-deploy bench-gate bench-metrics bench-availability bench-pod-ready bench-hpa bench-dr bench-dashboards bench-crashloop
 
 .DEFAULT_GOAL := help
 
@@ -180,6 +180,10 @@ bench-pod-ready: deps
 ## bench-dashboards: every panel query of each dashboard at once against a live Prometheus (ARGS: --namespace N, --rounds R)
 bench-dashboards: deps
 	$(with-lab) npx tsx bench/dashboards.ts $(ARGS)
+
+## bench-crashloop: PodCrashLooping end to end on the real node, the repository's rules unchanged (12-16 min; ARGS: --namespace N)
+bench-crashloop: deps
+	$(with-lab) npx tsx bench/crashloop.ts $(ARGS)
 
 ## bench-hpa: the API's HPA under a bounded load: seconds from load start to 3 Ready replicas and from load stop to 1
 bench-hpa: deps
