@@ -6,8 +6,12 @@
 //   quiet-log LOG_LEVEL=warning: the per-request access line is dropped (and every other info line)
 //   no-metrics the metrics middleware removed from the app before it starts (access log kept): what counting and
 //             timing each request costs
+//   traced    tracing on as in production (k8s/base/config.env): OpenTelemetry's FastAPI and Redis instrumentation,
+//             spans sampled parentbased_traceidratio 0.1 (each wrk request starts a trace: one in ten kept) and
+//             exported over OTLP/HTTP to a Jaeger v2 container of the stack (JAEGER_IMAGE, the lab's LAB_IMAGE_JAEGER);
+//             TRACE_RATIO=1 measures with every trace kept
 //   node bench/metrics-cost.mjs [--rounds 7] [--duration 10] [--connections 8] [--path '/search?q=bench&limit=10']
-//     [--variants base,scraped,quiet-log,no-metrics] [--inprocess-rounds 20] [--inprocess-requests 200] [--json out.json]
+//     [--variants base,scraped,quiet-log,no-metrics,traced] [--inprocess-rounds 20] [--inprocess-requests 200] [--json out.json]
 // Then the in-process breakdown (IN_PROCESS below): what each middleware and the access line cost per request, in CPU
 // time, which a shared machine's load disturbs far less than requests/s.
 // Images from API_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE (`make bench-metrics` passes what `make ci` published and the
@@ -36,7 +40,8 @@ const rounds = Number(opt('rounds', '7'));
 const duration = Number(opt('duration', '10'));
 const connections = Number(opt('connections', '8'));
 const route = opt('path', '/search?q=bench&limit=10');
-const variants = opt('variants', 'base,scraped,quiet-log,no-metrics').split(',');
+const variants = opt('variants', 'base,scraped,quiet-log,no-metrics,traced').split(',');
+const traceRatio = process.env.TRACE_RATIO ?? '0.1'; // the production sampling ratio (k8s/base/config.env)
 const jsonOut = opt('json', null);
 const ipRequests = Number(opt('inprocess-requests', '200')); // per batch; --inprocess-rounds 0 skips the breakdown
 const ipRounds = Number(opt('inprocess-rounds', '20'));
@@ -146,7 +151,7 @@ asyncio.run(main())
 `;
 
 /** Which compose service serves each variant (scraped shares base's container). */
-const SERVICE = { base: 'api-base', scraped: 'api-base', 'quiet-log': 'api-quiet-log', 'no-metrics': 'api-no-metrics' };
+const SERVICE = { base: 'api-base', scraped: 'api-base', 'quiet-log': 'api-quiet-log', 'no-metrics': 'api-no-metrics', traced: 'api-traced' };
 const unknown = variants.filter((v) => !SERVICE[v]);
 if (unknown.length) throw new Error(`unknown variant ${unknown.join(', ')}: choose from ${Object.keys(SERVICE).join(', ')}`);
 if (!variants.includes('base')) throw new Error('--variants must include base (the differences are against it)');
@@ -165,8 +170,10 @@ function overrideFile(dir) {
       'api-base': copy(() => ({ volumes: ['kuzu-base:/data/kuzu'] })),
       'api-quiet-log': copy((s) => ({ environment: { ...s.environment, LOG_LEVEL: 'warning' }, volumes: ['kuzu-quiet:/data/kuzu'] })),
       'api-no-metrics': copy(() => ({ entrypoint: ['python', '-c', NO_METRICS], volumes: ['kuzu-nometrics:/data/kuzu'] })),
+      'api-traced': copy((s) => ({ environment: { ...s.environment, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: traceRatio }, volumes: ['kuzu-traced:/data/kuzu'] })),
     },
-    volumes: { 'kuzu-base': {}, 'kuzu-quiet': {}, 'kuzu-nometrics': {} },
+    volumes: { 'kuzu-base': {}, 'kuzu-quiet': {}, 'kuzu-nometrics': {}, 'kuzu-traced': {} },
   };
   const file = path.join(dir, 'metrics-cost.override.yml');
   fs.writeFileSync(file, YAML.stringify(doc));
@@ -272,7 +279,7 @@ const accessLines = (cid) => { // the access lines of `route`'s template, counte
 ensureWrk();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-metrics-cost-'));
 const key = `gmi_bench_${randomBytes(16).toString('hex')}`;
-const env = { ...process.env, POSTGRES_PASSWORD: randomBytes(16).toString('hex'), REDIS_PASSWORD: randomBytes(16).toString('hex'),
+const env = { ...process.env, JAEGER_PORT: '0', /* any free port: the lab's own Jaeger holds 16686 */ JAEGER_IMAGE: process.env.JAEGER_IMAGE ?? process.env.LAB_IMAGE_JAEGER ?? 'jaegertracing/jaeger:2.12.0', POSTGRES_PASSWORD: randomBytes(16).toString('hex'), REDIS_PASSWORD: randomBytes(16).toString('hex'),
   GMI_BOOTSTRAP_API_KEY: key };
 const [cmd, ...pre] = composeBase();
 const project = `gmi-metrics-${process.pid}`;
@@ -294,7 +301,7 @@ const result = { when: new Date().toISOString(), cpus: os.cpus().length, loadAvg
 try {
   const services = [...new Set(variants.map((v) => SERVICE[v]))];
   log(`compose up ${services.join(' ')} (${project}), wrk -t1 -c${connections} -d${duration}s ${route}`);
-  compose('up', '-d', ...services);
+  compose('up', '-d', ...services, ...(variants.includes('traced') ? ['jaeger'] : []));
   const cid = Object.fromEntries(services.map((s) => [s, compose('ps', '-q', s).trim()]));
   const fullId = Object.fromEntries(services.map((s) => [s, execFileSync(docker, ['inspect', '-f', '{{.Id}}', cid[s]], { encoding: 'utf8' }).trim()]));
   const ip = (id) => execFileSync(docker, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${project}_frontend").IPAddress}}`, id], { encoding: 'utf8' }).trim();
@@ -356,6 +363,13 @@ try {
   check(result['api-base'].accessLog.lines > 0 && result['api-base'].countedRequests > 0, 'base logs and counts each request');
   if (result['api-quiet-log']) check(result['api-quiet-log'].accessLog.lines === 0, 'quiet-log writes no access line');
   if (result['api-no-metrics']) check(result['api-no-metrics'].countedRequests === 0 && result['api-no-metrics'].accessLog.lines > 0, 'no-metrics counts nothing and still logs');
+  if (variants.includes('traced')) { // the traced variant's spans reached Jaeger: its query API knows the service, with traces
+    const jaeger = `http://${ip(compose('ps', '-q', 'jaeger').trim())}:16686`;
+    const found = await new Promise((res, rej) => http.get(`${jaeger}/api/traces?service=api&limit=1000&lookback=1h`, (m) => {
+      let t = ''; m.on('data', (c) => { t += c; }); m.on('end', () => res(JSON.parse(t).data ?? [])); }).on('error', rej));
+    result.tracedTracesInJaeger = found.length;
+    check(found.length > 0, 'traced exports spans to Jaeger');
+  }
 
   const pct = (x, b) => (100 * (x - b)) / b;
   for (const v of variants) {
@@ -395,6 +409,7 @@ for (const [v, r] of Object.entries(result.variants)) {
     + `${f(r.medianDockerdUs, 0)}`.padStart(14) + ` | ${diff}`);
 }
 console.log(`bound: ${BOUND} % of throughput (req/s: lower is worse) or of CPU per request (higher is worse)`);
+if (result.variants.traced) console.log(`traced: sampler parentbased_traceidratio ${traceRatio}, ${result.tracedTracesInJaeger}${result.tracedTracesInJaeger >= 1000 ? '+' : ''} traces of the API found in Jaeger afterwards`);
 if (result.inProcess) {
   const runs = Object.fromEntries(Object.entries(result.inProcess.usPerRequest).map(([k, v]) => [k, v.runs]));
   const u = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
