@@ -61,7 +61,7 @@ ci: deps
 
 ## test: bring the lab up, then run every suite: TypeScript (vitest), services (pytest), the pipeline, compose smoke (+ monitoring)
 test: lab-up
-	$(MAKE) --no-print-directory test-ts test-services ci smoke smoke-monitoring
+	$(MAKE) --no-print-directory test-ts test-services ci smoke smoke-monitoring smoke-tracing
 
 ## test-ts: the vitest suites (lab, adapters, pipeline) against the running lab
 test-ts:
