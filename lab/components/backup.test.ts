@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../env.js'
 import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
 import { backupNamespace, backupsOf, restoreNamespace } from '../../ci/src/steps/backup.js'
+import { RELEASE_LABEL } from '../../ci/src/plan/releases.js'
 import { apiUrl } from './app-env.testkit.js'
 import { Api, drill, removePrefix, runSql, storeFolder, view, type DrillResult } from './dr.testkit.js'
 import { credentials } from './object-store.mjs'
@@ -101,15 +102,17 @@ describe('disaster recovery on the real node', () => {
     expect(Number(series!.split(' ').pop())).toBe(Math.floor(Date.parse(last!) / 1000))
   })
 
-  it('never shows the object store\'s credentials: not in the CronJob\'s env, not in a log line', async () => {
+  it('never shows the object store\'s credentials: not in the CronJob\'s or Jobs\' specs, release records, or a log line', async () => {
     const { accessKeyId, secretAccessKey } = credentials()
     const admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
-    const cron = await admin.get<KubeObject>({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', namespace: result.restored.env.namespace })
-    const spec = JSON.stringify(cron)
-    expect(spec).toContain('graphmemory-backup-s3') // the Secret, mounted as files
-    for (const secret of [accessKeyId, secretAccessKey]) {
-      expect(spec).not.toContain(secret)
-      expect(lines.join('\n')).not.toContain(secret)
-    }
+    const namespace = result.restored.env.namespace
+    const cron = await admin.get<KubeObject>({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', namespace })
+    expect(JSON.stringify(cron)).toContain('graphmemory-backup-s3') // the Secret, mounted as files
+    const jobs = await admin.list<KubeObject>('batch/v1', 'Job', { namespace })
+    expect(jobs.length).toBeGreaterThan(0) // the backup runs, kept by their CronJob
+    const records = await admin.list<KubeObject>('v1', 'ConfigMap', { namespace, labelSelector: RELEASE_LABEL })
+    expect(records.length).toBeGreaterThan(0)
+    const seen = [JSON.stringify(cron), JSON.stringify(jobs), JSON.stringify(records), lines.join('\n')]
+    for (const secret of [accessKeyId, secretAccessKey]) for (const text of seen) expect(text).not.toContain(secret)
   })
 })
