@@ -39,7 +39,7 @@ class Cluster extends FakeKube {
   }
 }
 
-const withCron = async (c: FakeKube) => { await c.create({ ...CRON, metadata: { ...CRON.metadata, namespace: NS, uid: 'cron-uid' } } as KubeObject); return c }
+const withCron = async <C extends FakeKube>(c: C): Promise<C> => { await c.create({ ...CRON, metadata: { ...CRON.metadata, namespace: NS, uid: 'cron-uid' } } as KubeObject); return c }
 const ok = (doc: object): Ending => ({ container: 'backup', exitCode: 0, message: JSON.stringify(doc) })
 const VERIFIED = { name: '20261205T093000Z', size: 4681, verified: true, memories: 3, taken: { postgres: 'p', graph: 'g' } }
 const quiet = () => {}
