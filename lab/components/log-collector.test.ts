@@ -110,7 +110,7 @@ describe('the log collector bundle', () => {
     // the store's claim as a new one: the lab's claim of that name (its own class and size) cannot be changed into it
     for (const o of bundle) await dryApply(admin, o.kind === 'PersistentVolumeClaim' ? { ...o, metadata: { ...o.metadata, name: `${o.metadata.name}-${id}` } } : o)
     // the ConfigMap is the repository's file, byte for byte
-    const cm = bundle.find((o) => o.kind === 'ConfigMap')
+    const cm = bundle.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('otelcol-config-')) // (the other: jaeger-config)
     expect(cm.data['otelcol.kubernetes.yaml']).toBe(fs.readFileSync(path.join(REPO, 'monitoring', 'logging', 'otelcol.kubernetes.yaml'), 'utf8'))
     // the collector's pod, as the DaemonSet controller would make it, is admitted there
     await admin.core.createNamespacedPod({ namespace: lc.NAMESPACE, body: collectorPod(lc.NAMESPACE), dryRun: 'All' })
