@@ -13,6 +13,7 @@ import * as k8s from '@kubernetes/client-node'
 import * as admission from '../lab/components/admission.mjs'
 import * as signing from '../lab/components/signing.mjs'
 import { pinned } from '../lab/components/log-collector.mjs'
+import { percentile, timeRuns } from './timing.mjs'
 
 $.verbose = false
 const runs = Number(argv.runs ?? 20)
@@ -45,19 +46,9 @@ async function signedImage() {
 }
 
 /** Milliseconds of `runs` dry-run pod creates of `image` in `namespace` (one warm-up first). */
-async function timeCreates(namespace, image) {
-  const create = () => core.createNamespacedPod({ namespace, dryRun: 'All', body: { metadata: { generateName: 'b-' }, spec: { containers: [{ name: 'm', image }] } } })
-  await create()
-  const ms = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now()
-    await create()
-    ms.push(performance.now() - t0)
-  }
-  return ms.sort((a, b) => a - b)
-}
-
-const pct = (ms, p) => ms[Math.min(ms.length - 1, Math.floor(ms.length * p))].toFixed(1)
+const timeCreates = (namespace, image) =>
+  timeRuns(() => core.createNamespacedPod({ namespace, dryRun: 'All', body: { metadata: { generateName: 'b-' }, spec: { containers: [{ name: 'm', image }] } } }), runs)
+const pct = (ms, p) => percentile(ms, p)
 
 async function cleanup() {
   for (const n of [opted, plain]) await core.deleteNamespace({ name: n }).catch(() => undefined)

@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import * as k8s from '@kubernetes/client-node'
 import { binDir } from '../lab/lib/paths.mjs'
+import { waitDefaultServiceAccount } from '../lab/lib/kube.mjs'
 import * as kube from '../lab/components/kubernetes.mjs'
 
 const cold = process.argv.includes('--cold')
@@ -40,10 +41,7 @@ const apps = kc.makeApiClient(k8s.AppsV1Api)
 const core = kc.makeApiClient(k8s.CoreV1Api)
 const ns = `bench-${Date.now()}`
 await objects.patch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, undefined, undefined, 'bench', true, k8s.PatchStrategy.ServerSideApply)
-for (let i = 0; i < 120; i++) {
-  if (await core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false)) break
-  await sleep(250)
-}
+await waitDefaultServiceAccount(core, ns, 30000)
 t0 = performance.now()
 await objects.patch({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: ns },

@@ -14,6 +14,7 @@ import https from 'node:https'
 import { $, argv } from 'zx'
 import * as k8s from '@kubernetes/client-node'
 import { REPO } from '../lab/lib/paths.mjs'
+import { percentile, timeRuns } from './timing.mjs'
 
 $.verbose = false
 const need = (k) => process.env[k] ?? (() => { throw new Error(`${k} is not set: load ~/.graphmemory-lab/state/lab.env`) })()
@@ -36,17 +37,7 @@ async function coldBuild() {
   }
 }
 
-/** Milliseconds of `runs` sequential calls of `once` (after one warm-up), sorted. */
-async function time(once, runs) {
-  await once()
-  const ms = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now()
-    await once()
-    ms.push(performance.now() - t0)
-  }
-  return ms.sort((a, b) => a - b)
-}
+const time = timeRuns
 
 /** One GET with the given module and options; fails on anything but 200. */
 const get = (mod, opts) => new Promise((resolve, reject) => {
@@ -80,7 +71,7 @@ async function latency() {
   ]
   console.log(`GET /status of ${namespace}'s API, ${runs} sequential requests each (ms)`)
   console.log(`${'path'.padEnd(30)} ${'p50'.padStart(7)} ${'p90'.padStart(7)} ${'p99'.padStart(7)} ${'mean'.padStart(7)}`)
-  const pct = (ms, p) => ms[Math.min(ms.length - 1, Math.floor(ms.length * p))].toFixed(2)
+  const pct = (ms, p) => percentile(ms, p, 2)
   for (const [label, once] of cases) {
     const ms = await time(once, runs)
     console.log(`${label.padEnd(30)} ${pct(ms, 0.5).padStart(7)} ${pct(ms, 0.9).padStart(7)} ${pct(ms, 0.99).padStart(7)} ${(ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(2).padStart(7)}`)

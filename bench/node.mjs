@@ -23,6 +23,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import * as k8s from '@kubernetes/client-node'
 import { $ } from 'zx'
+import { waitDefaultServiceAccount } from '../lab/lib/kube.mjs'
 
 const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined }
 const secs = (t0) => Number(((performance.now() - t0) / 1000).toFixed(1))
@@ -98,7 +99,7 @@ if (process.argv.includes('--storage')) {
   const node = await import('../lab/components/node.mjs')
   const ns = `bench-storage-${Date.now().toString(36)}`
   await core.createNamespace({ body: { metadata: { name: ns } } })
-  for (let i = 0; i < 240 && !(await core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false)); i++) await sleep(250)
+  await waitDefaultServiceAccount(core, ns)
   try {
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: storage.STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } } } })
     t0 = performance.now()
@@ -155,10 +156,7 @@ kc.loadFromFile(kube.env().KUBECONFIG_LAB)
 const core = kc.makeApiClient(k8s.CoreV1Api)
 const ns = `bench-node-${Date.now().toString(36)}`
 await core.createNamespace({ body: { metadata: { name: ns } } })
-for (let i = 0; i < 240; i++) {
-  if (await core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false)) break
-  await sleep(250)
-}
+await waitDefaultServiceAccount(core, ns)
 await node.ensurePullSecret(ns)
 
 async function podToReady(name) {

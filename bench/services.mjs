@@ -14,10 +14,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../lab/lib/proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const composeFile = path.join(root, 'docker/production/docker-compose.prod.yml');
@@ -33,13 +33,6 @@ const images = {
   analytics: process.env.ANALYTICS_IMAGE ?? 'graphmemory/analytics:latest',
   dashboard: process.env.DASHBOARD_IMAGE ?? 'graphmemory/dashboard:latest',
 };
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 function composeBase() {
   if (spawnSync(docker, ['compose', 'version']).status === 0) return [docker, 'compose'];

@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import * as k8s from '@kubernetes/client-node'
-import { CACHE, REPO } from '../lib/paths.mjs'
+import { CACHE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild, downloadModule, writableCopy } from '../lib/gobuild.mjs'
 import { ensureHostPortsFree, pollUntil } from '../lib/proc.mjs'
@@ -18,7 +18,7 @@ import { apply } from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
 import * as node from './node.mjs'
 import * as signing from './signing.mjs'
-import { render } from './kustomize.mjs'
+import { clusterBundle, render } from './kustomize.mjs'
 import { buildAndPush, buildStamp, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'admission'
@@ -29,8 +29,7 @@ const MODULE = 'github.com/sigstore/policy-controller'
 const MODULE_SUM = 'h1:Woy+6bQ7pT/0m3/PSO2RtDxSHKBZ/8iHpCZFcZJThM8='
 
 /** The cluster owner's bundle (online), and the lab's variant of it. */
-export const BUNDLE = path.join(REPO, 'k8s', 'cluster', 'policy-controller')
-export const LAB_BUNDLE = path.join(REPO, 'k8s', 'cluster', 'lab', 'policy-controller')
+export const { BUNDLE, LAB_BUNDLE } = clusterBundle('policy-controller')
 export const NAMESPACE = 'cosign-system'
 export const DEPLOYMENT = 'webhook'
 /** The label a namespace opts in with: only such namespaces are checked (and fail closed). */

@@ -33,12 +33,12 @@ import * as baseImages from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import { apply } from './kubernetes.mjs'
 import { patchedSource, patchesHash, VERSION } from './traefik-source.mjs'
-import { render } from './kustomize.mjs'
+import { clusterBundle, render } from './kustomize.mjs'
 
 export const name = 'ingress'
 export { VERSION }
 
-export const LAB_BUNDLE = path.join(REPO, 'k8s', 'cluster', 'lab', 'ingress')
+export const { LAB_BUNDLE } = clusterBundle('ingress')
 export const NAMESPACE = 'graphmemory-ingress'
 export const DEPLOYMENT = 'traefik'
 /** Where the controller listens on the host (the bundle's entrypoints). */

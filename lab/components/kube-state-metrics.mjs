@@ -1,13 +1,11 @@
 // kube-state-metrics in the lab's cluster, applied as the cluster owner (the lab admin): the bundle
 // k8s/cluster/kube-state-metrics through its lab variant k8s/cluster/lab/kube-state-metrics (on the real node). The
 // lab sets its image to LAB_IMAGE_KUBE_STATE_METRICS pinned by digest, so a rebuilt image, same tag, rolls the pod.
-import path from 'node:path'
-import { REPO } from '../lib/paths.mjs'
 import { messageOf, readRollout, setImages, waitRolledOut } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import { apply } from './kubernetes.mjs'
 import * as monitoring from './monitoring.mjs'
-import { render } from './kustomize.mjs'
+import { clusterBundle, render } from './kustomize.mjs'
 import { pinnedRef } from '../lib/images.mjs'
 
 export { render }
@@ -16,8 +14,7 @@ export { render }
 export const name = 'kube-state-metrics/cluster'
 
 /** The cluster owner's bundle, and the lab's variant of it. */
-export const BUNDLE = path.join(REPO, 'k8s', 'cluster', 'kube-state-metrics')
-export const LAB_BUNDLE = path.join(REPO, 'k8s', 'cluster', 'lab', 'kube-state-metrics')
+export const { BUNDLE, LAB_BUNDLE } = clusterBundle('kube-state-metrics')
 export const NAMESPACE = 'graphmemory-kube-state-metrics'
 export const DEPLOYMENT = 'kube-state-metrics'
 /** Where each environment's Prometheus scrapes it (monitoring/prometheus/prometheus.yml). */

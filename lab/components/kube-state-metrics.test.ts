@@ -4,7 +4,6 @@
 // raises PodRestarting for that pod and keeps only the series of its own namespace.
 import fs from 'node:fs'
 import os from 'node:os'
-import net from 'node:net'
 import path from 'node:path'
 import crypto from 'node:crypto'
 import { execFileSync } from 'node:child_process'
@@ -12,6 +11,8 @@ import * as k8s from '@kubernetes/client-node'
 import { parse, stringify } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../env.js'
+import { freePort } from '../lib/proc.mjs'
+import { until } from '../lib/until.testkit.js'
 import * as ksm from './kube-state-metrics.mjs'
 import * as node from './node.mjs'
 import { dryApply, refusal } from '../lib/api-checks.js'
@@ -38,15 +39,6 @@ let admin: ReturnType<typeof clients>
 let bundle: any[]
 let promUrl = ''
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90000, everyMs = 500): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`${what}: not seen after ${timeoutMs / 1000}s`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
-}
 
 /** kube-state-metrics' /metrics, read through the API server's service proxy as the admin. */
 const metrics = async (): Promise<string> =>
@@ -62,10 +54,6 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return undefined
 }
 
-/** A port nobody listens on, for the test's Prometheus (host network, so it reaches the Service's ClusterIP). */
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)) })
-})
 
 /**
  * The lab's Prometheus with the repository's rules (PodCrashLooping's `for:` shortened to 5 s) and prometheus.yml's

@@ -11,7 +11,7 @@ import { LabError, seconds } from '../lib/step.mjs'
 import { goBuild, goEnv } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, portFromEnv, runOrExplain } from '../lib/proc.mjs'
-import { kubeClient, applyOrExplain, apiReady as readyz, readObject, nodeIsReady } from '../lib/kube.mjs'
+import { kubeClient, applyOrExplain, apiReady as readyz, nodeIsReady, waitDefaultServiceAccount } from '../lib/kube.mjs'
 
 export const name = 'kubernetes'
 
@@ -436,8 +436,7 @@ export async function up() {
     return n.ready >= NODES.length
   }, 90000)
   // new namespaces need their `default` ServiceAccount before pods can be created: wait for the controller
-  await waitFor('kube-controller-manager', async () =>
-    Boolean(await readObject(client(), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: 'default' } })), 60000)
+  await waitDefaultServiceAccount(client().core, 'default')
 
   const note = started
     ? `${KUBE_VERSION} on ${API} (${bin.built ? `built in ${seconds(t0, tBuilt)}s, ` : ''}started ${started} processes${restarted.length ? ` (restarted with new arguments: ${restarted.join(', ')})` : ''}, ready in ${seconds(tBuilt, performance.now())}s), ${NODES.length} fake nodes`

@@ -5,10 +5,9 @@ import path from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { REPO } from '../lib/paths.mjs'
 import { runOrExplain } from '../lib/proc.mjs'
-import { goBuild } from '../lib/gobuild.mjs'
+import { goToolImage } from '../lib/tool-image.mjs'
 import { MIRROR } from './registries.mjs'
 import { DEBIAN_IMAGE } from './base-images.mjs'
-import { buildAndPush, buildStamp, inRegistry } from '../lib/images.mjs'
 
 export const name = 'kustomize'
 
@@ -24,17 +23,11 @@ const TARGETS = [{
   ldflags: `-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/${VERSION}`,
 }]
 
-/** The image's Dockerfile on `base`, labelled with the build's `stamp`. @param {string} base @param {string} stamp */
-const dockerfile = (base, stamp) => `FROM ${base}
-COPY kustomize /usr/local/bin/kustomize
-RUN groupadd --system --gid ${UID} kustomize \\
- && useradd --system --uid ${UID} --gid ${UID} --home-dir /tmp --no-create-home --shell /usr/sbin/nologin kustomize
-LABEL org.gmi-lab.stamp="${stamp}" org.opencontainers.image.title="kustomize" org.opencontainers.image.version="${VERSION}"
-ENV HOME=/tmp
-USER ${UID}:${UID}
-WORKDIR /tmp
-ENTRYPOINT ["kustomize"]
-`
+/**
+ * The cluster owner's bundle k8s/cluster/<name>, and the lab's variant of it, k8s/cluster/lab/<name>.
+ * @param {string} name
+ */
+export const clusterBundle = (name) => ({ BUNDLE: path.join(REPO, 'k8s', 'cluster', name), LAB_BUNDLE: path.join(REPO, 'k8s', 'cluster', 'lab', name) })
 
 /**
  * `kustomize build <dir>` with the lab's kustomize binary → the objects, in order (what the lab applies of a bundle).
@@ -47,23 +40,11 @@ export async function render(dir) {
   return parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean)
 }
 
+const tool = goToolImage({ tool: 'kustomize', version: VERSION, uid: UID, image: IMAGE, base: DEBIAN_IMAGE, targets: TARGETS })
 /** Builds (or reuses) the kustomize binary at the lowest CPU priority. */
-export async function build() {
-  return goBuild({ module: 'kustomize', version: VERSION, targets: TARGETS, nice: true })
-}
+export const build = tool.build
 
-export async function up() {
-  const { dir, built } = await build()
-  const pushed = await buildAndPush({ image: IMAGE, context: dir, stamp: buildStamp(dir), name: 'kustomize', dockerfile: (stamp) => dockerfile(DEBIAN_IMAGE, stamp) })
-  return { note: pushed ? `${IMAGE} pushed${built ? ' (binary built)' : ''}` : `${IMAGE} current` }
-}
-
-export async function down() {}
-
-/** @returns {Promise<import('./component.js').StatusRow[]>} */
-export async function status() {
-  return [{ name: 'kustomize', state: (await inRegistry(IMAGE)) ? 'ok' : 'missing', version: VERSION, address: IMAGE }]
-}
+export const { up, down, status } = tool
 
 export function env() {
   return { LAB_IMAGE_KUSTOMIZE: IMAGE }

@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import * as k8s from '@kubernetes/client-node'
-import { REPO, STATE } from '../lib/paths.mjs'
+import { STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { deploymentRollout, messageOf, setImages, waitRolledOut } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
@@ -20,8 +20,7 @@ import { pinnedRef } from '../lib/images.mjs'
 export const name = 'log-collector'
 
 /** The cluster owner's bundle, and the lab's variant of it. */
-export const BUNDLE = path.join(REPO, 'k8s', 'cluster', 'log-collector')
-export const LAB_BUNDLE = path.join(REPO, 'k8s', 'cluster', 'lab', 'log-collector')
+export const { BUNDLE, LAB_BUNDLE } = kustomize.clusterBundle('log-collector')
 export const NAMESPACE = 'graphmemory-logging'
 export const DAEMONSET = 'otel-collector'
 export const LOG_STORE = 'log-store'

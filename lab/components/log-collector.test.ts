@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../env.js'
 import * as lc from './log-collector.mjs'
 import { render } from './kustomize.mjs'
+import { waitDefaultServiceAccount } from '../lib/kube.mjs'
+import { until } from '../lib/until.testkit.js'
 import * as node from './node.mjs'
 import { dryApply, refusal } from '../lib/api-checks.js'
 import { query } from '../../scripts/logs.mjs'
@@ -53,15 +55,6 @@ const writer = (name: string, lines: string[]): k8s.V1Pod => ({
   },
 })
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`${what}: not seen after ${timeoutMs / 1000}s`)
-    await new Promise((r) => setTimeout(r, 500))
-  }
-}
 
 /** A line as the store returns it: its fields (the JSON line's, the resource's), `_msg` (the line) and `_time`. */
 type Entry = Record<string, string>
@@ -92,7 +85,7 @@ describe('the log collector bundle', () => {
     storeUrl = await lc.storeUrl()
     bundle = await render(lc.BUNDLE)
     await admin.core.createNamespace({ body: { metadata: { name: appNs, labels: { ...appNsLabels, 'graphmemory.dev/test': 'log-collector' } } } })
-    await until('the default ServiceAccount', () => admin.core.readNamespacedServiceAccount({ name: 'default', namespace: appNs }).then(() => true, () => undefined))
+    await waitDefaultServiceAccount(admin.core, appNs)
   })
 
   afterAll(async () => {

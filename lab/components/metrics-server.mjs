@@ -7,7 +7,7 @@
 // account's ca.crt: no --kubelet-insecure-tls. docs/lab.md, "metrics-server".
 import fs from 'node:fs'
 import path from 'node:path'
-import { REPO, STATE } from '../lib/paths.mjs'
+import { STATE } from '../lib/paths.mjs'
 import { LabError, seconds } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { pollUntil } from '../lib/proc.mjs'
@@ -17,15 +17,14 @@ import { DEBIAN_IMAGE } from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import { apply } from './kubernetes.mjs'
 import * as node from './node.mjs'
-import { render } from './kustomize.mjs'
+import { clusterBundle, render } from './kustomize.mjs'
 import { ensureBinaryImage, pinnedRef } from '../lib/images.mjs'
 
 export const name = 'metrics-server'
 
 export const VERSION = 'v0.8.0' // sigs.k8s.io/metrics-server in lab/go/metrics-server/go.mod
 /** The cluster owner's bundle, and the lab's variant of it. */
-export const BUNDLE = path.join(REPO, 'k8s', 'cluster', 'metrics-server')
-export const LAB_BUNDLE = path.join(REPO, 'k8s', 'cluster', 'lab', 'metrics-server')
+export const { BUNDLE, LAB_BUNDLE } = clusterBundle('metrics-server')
 export const NAMESPACE = 'kube-system'
 export const DEPLOYMENT = 'metrics-server'
 export const API_SERVICE = 'v1beta1.metrics.k8s.io'
@@ -104,9 +103,7 @@ export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPA
 
 export async function up() {
   const t0 = performance.now()
-  if ((await node.status())[0].state !== 'ok') {
-    throw new LabError('metrics-server needs the real node', 'lab-real-node is not Ready', 'run `make lab-up` (the node component comes first)')
-  }
+  await node.requireReady('metrics-server')
   const bin = await build()
   const pushed = await ensureImage(bin.dir)
   const tBuilt = performance.now()

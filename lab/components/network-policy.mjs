@@ -154,9 +154,7 @@ async function ensureDaemon(bin, rebuilt) {
 
 export async function up() {
   const t0 = performance.now()
-  if ((await node.status())[0].state !== 'ok') {
-    throw new LabError('NetworkPolicy enforcement needs the real node', 'lab-real-node is not Ready', 'run `make lab-up` (the node component comes first)')
-  }
+  await node.requireReady('NetworkPolicy enforcement')
   await ensureApt(['iptables', 'ipset'])
   const bin = await build()
   const tBuilt = performance.now()

@@ -28,6 +28,16 @@ export { INSTANCE, NODE_NAME, NODE_LABEL, NODE_TAINT, daemonName, PULL_SECRET, P
 export { build } from './node/build.mjs'
 export { ensurePullSecret } from './node/objects.mjs'
 
+/**
+ * Fails with one clear message unless the real node is Ready: `who` (a component that runs on it) needs it.
+ * @param {string} who
+ */
+export async function requireReady(who) {
+  if ((await status())[0].state !== 'ok') {
+    throw new LabError(`${who} needs the real node`, `${NODE_NAME} is not Ready`, 'run `make lab-up` (the node component comes first)')
+  }
+}
+
 export async function up() {
   const t0 = performance.now()
   if ((await kubernetes.status())[0].state !== 'ok') {

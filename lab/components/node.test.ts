@@ -4,6 +4,7 @@
 // lab's node, which other test files use at the same time.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { runningPid } from '../lib/proc.mjs'
+import { waitDefaultServiceAccount } from '../lib/kube.mjs'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -92,11 +93,7 @@ describe('the lab real node', () => {
     core = kc.makeApiClient(k8s.CoreV1Api)
     await core.createNamespace({ body: { metadata: { name: ns, labels: { 'graphmemory.dev/test': 'lab-node' } } } })
     // the default ServiceAccount (made by the controller-manager) must exist before pods can be created
-    const until = Date.now() + 60000
-    while (Date.now() < until) {
-      if (await core.readNamespacedServiceAccount({ name: 'default', namespace: ns }).then(() => true, () => false)) break
-      await new Promise((r) => setTimeout(r, 250))
-    }
+    await waitDefaultServiceAccount(core, ns)
   })
 
   afterAll(async () => {

@@ -189,9 +189,7 @@ export const waitReady = (timeoutMs = 120000) => waitRolledOut(client(), NAMESPA
 
 export async function up() {
   const t0 = performance.now()
-  if ((await node.status())[0].state !== 'ok') {
-    throw new LabError('the storage component needs the real node', 'lab-real-node is not Ready', 'run `make lab-up` (the node component comes first)')
-  }
+  await node.requireReady('the storage component')
   const bin = await build()
   const pushed = await ensureImage(bin.dir)
   const tBuilt = performance.now()

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as kube from './kubernetes.mjs'
 import * as node from './node.mjs'
 import * as storage from './storage.mjs'
-import { kubeClient } from '../lib/kube.mjs'
+import { kubeClient, waitDefaultServiceAccount } from '../lib/kube.mjs'
+import { until } from '../lib/until.testkit.js'
 
 const env = (name: string): string => {
   const v = process.env[name]
@@ -27,18 +28,6 @@ let apps: k8s.AppsV1Api
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < end) {
-    try {
-      const v = await fn()
-      if (v) return v
-    } catch (err) { last = err }
-    await sleep(500)
-  }
-  throw new Error(`${what}: not after ${timeoutMs / 1000}s${last ? ` (${String(last)})` : ''}`)
-}
 
 /** A claim of the real node's class (or another one; null: none, the cluster's default). */
 const claim = (name: string, storageClassName: string | null = storage.STORAGE_CLASS): k8s.V1PersistentVolumeClaim => ({
@@ -77,7 +66,7 @@ async function run(p: k8s.V1Pod, namespace = ns): Promise<{ phase: string; log: 
 
 async function makeNamespace(name: string): Promise<void> {
   await core.createNamespace({ body: { metadata: { name, labels: { 'graphmemory.dev/test': 'lab-storage' } } } })
-  await until('the default ServiceAccount', () => core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(() => true))
+  await waitDefaultServiceAccount(core, name)
 }
 
 describe('the lab storage (local-path provisioner on the real node)', () => {

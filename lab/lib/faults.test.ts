@@ -5,7 +5,7 @@ import os from 'node:os'
 import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ensurePortFree } from './proc.mjs'
+import { ensurePortFree, freePort, listenOnFreePort } from './proc.mjs'
 import { goBuild } from './gobuild.mjs'
 import { binDir } from './paths.mjs'
 
@@ -14,19 +14,15 @@ afterEach(() => { while (cleanups.length) cleanups.pop()!() })
 
 describe('lab faults', () => {
   it('a port taken by another process names the port and the variable that moves it', async () => {
-    const server = net.createServer().listen(0, '127.0.0.1')
-    await new Promise((r) => server.once('listening', r))
+    const server = net.createServer()
+    const port = await listenOnFreePort(server)
     cleanups.push(() => server.close())
-    const port = (server.address() as net.AddressInfo).port
     await expect(ensurePortFree('registry-test', port, 'LAB_TEST_PORT'))
       .rejects.toThrow(new RegExp(`port ${port} on 127.0.0.1 is taken[\\s\\S]*LAB_TEST_PORT=<port> make lab-up`))
   })
 
   it('a free port passes', async () => {
-    const server = net.createServer().listen(0, '127.0.0.1')
-    await new Promise((r) => server.once('listening', r))
-    const port = (server.address() as net.AddressInfo).port
-    await new Promise((r) => server.close(r))
+    const port = await freePort()
     await expect(ensurePortFree('registry-test', port, 'LAB_TEST_PORT')).resolves.toBeUndefined()
   })
 
@@ -36,9 +32,8 @@ describe('lab faults', () => {
   it.each([403, 404, 410])('a Go module version the proxy refuses (%i) says which one and where to pin another', async (status) => {
     const asked: string[] = []
     const proxy = http.createServer((req, res) => { asked.push(req.url ?? ''); res.writeHead(status).end('refused\n') })
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${await listenOnFreePort(proxy)}`
     cleanups.push(() => proxy.close())
-    const url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gobuild-refused-'))
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))

@@ -169,6 +169,20 @@ export async function readRollout(client, namespace, name, label = '') {
 }
 
 /**
+ * Waits until the namespace's `default` ServiceAccount exists (the controller-manager makes it; pods cannot be created
+ * before it); a LabError after timeoutMs.
+ * @param {k8s.CoreV1Api} core
+ * @param {string} namespace
+ */
+export async function waitDefaultServiceAccount(core, namespace, timeoutMs = 60000) {
+  await pollUntil(() => core.readNamespacedServiceAccount({ name: 'default', namespace }), {
+    timeoutMs, everyMs: 250,
+    onTimeout: (last) => new LabError(`the default ServiceAccount of ${namespace} is not there after ${timeoutMs / 1000}s`,
+      last instanceof Error ? messageOf(last) : 'not made yet', `see ${logFile('kube-controller-manager')}, then run \`make lab-up\` again`),
+  })
+}
+
+/**
  * Polls `rollout` (resolving to { ready, why }) every second until ready; after `timeoutMs` fails naming `what`, where
  * the rollout stands and the waiting or terminated state of every pod of the namespace.
  * @template {{ ready: boolean, why?: string }} R

@@ -125,6 +125,24 @@ export async function waitFor(name, check, timeoutMs = 60000) {
 }
 
 /**
+ * Starts `server` listening on a free port of 127.0.0.1; resolves to that port.
+ * @param {net.Server} server
+ * @returns {Promise<number>}
+ */
+export const listenOnFreePort = (server) => new Promise((resolve, reject) => {
+  server.once('error', reject)
+  server.listen(0, '127.0.0.1', () => resolve(/** @type {net.AddressInfo} */ (server.address()).port))
+})
+
+/** A TCP port of 127.0.0.1 that nothing listens on (free a moment ago: hand it to what binds it next). */
+export async function freePort() {
+  const server = net.createServer()
+  const port = await listenOnFreePort(server)
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/**
  * True when something accepts TCP connections on host:port.
  * @param {number} port
  * @returns {Promise<boolean>}

@@ -4,10 +4,10 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
-import net from 'node:net'
 import * as k8s from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
+import { listenOnFreePort } from '../../../lab/lib/proc.mjs'
 import { Kube, KubeError, type DeploymentState, type KubeObject } from './kubernetes.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -96,12 +96,12 @@ async function apiFront(edit: (req: { method: string; url: string }, body: strin
       out.end(body)
     })
   })
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r))
+  const relayPort = await listenOnFreePort(relay)
   onTestFinished(() => new Promise<void>((r) => relay.close(() => r())))
   const kc = new k8s.KubeConfig()
   kc.loadFromOptions({
     // plain HTTP on the loopback: the client refuses http:// unless told not to verify TLS (there is none to verify)
-    clusters: [{ name: 'front', server: `http://127.0.0.1:${(relay.address() as net.AddressInfo).port}`, skipTLSVerify: true }],
+    clusters: [{ name: 'front', server: `http://127.0.0.1:${relayPort}`, skipTLSVerify: true }],
     users: [{ name: 'admin', token: kube.config.getCurrentUser()!.token }],
     contexts: [{ name: 'front', cluster: 'front', user: 'admin' }],
     currentContext: 'front',

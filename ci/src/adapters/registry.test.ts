@@ -4,13 +4,13 @@
 // storage the registry cannot write).
 import fs from 'node:fs'
 import os from 'node:os'
-import net from 'node:net'
 import path from 'node:path'
 import crypto from 'node:crypto'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { connection, dag } from '@dagger.io/dagger'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
+import { freePort } from '../../../lab/lib/proc.mjs'
 import { explainRegistryError, isAuthFailure, publish, registryOf } from './registry.js'
 
 const nonce = () => crypto.randomBytes(6).toString('hex')
@@ -76,12 +76,6 @@ async function inSession<T>(fn: () => Promise<T>): Promise<T> {
   return result as T
 }
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const srv = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = srv.address() as net.AddressInfo
-    srv.close(() => resolve(port))
-  }).on('error', reject)
-})
 
 /** A docker-registry of this test's own on 127.0.0.1 (the engine runs with host networking, so it reaches it). */
 class ThrowawayRegistry {
