@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))                  # the service: `app`
 sys.path.insert(0, str(HERE.parent.parent / "testsupport"))  # real Postgres/Redis launcher
+from ambient import no_ambient_tracing  # noqa: E402,F401 - autouse: Dagger's own OTEL_*/TRACEPARENT stay out of the tests
 sys.path.insert(0, str(HERE.parent.parent / "common"))  # graphmemory_common: metrics and logs shared with the other service
 
 import backing  # noqa: E402

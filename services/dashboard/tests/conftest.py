@@ -11,6 +11,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent.parent / "testsupport"))
+from ambient import no_ambient_tracing  # noqa: E402,F401 - autouse: Dagger's own OTEL_*/TRACEPARENT stay out of the tests
 
 
 class Upstream:
