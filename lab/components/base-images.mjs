@@ -6,6 +6,7 @@ import crypto from 'node:crypto'
 import { $ } from 'zx'
 import { CACHE, STATE, REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
+import { runOrExplain } from '../lib/proc.mjs'
 import { MIRROR } from './registries.mjs'
 import { inRegistry } from '../lib/images.mjs'
 
@@ -119,11 +120,9 @@ async function derive(img) {
   const context = path.join(REPO, img.dockerfile ?? 'lab/images')
   const file = path.join(context, img.dockerfile ? 'Dockerfile' : 'Dockerfile.packages')
   const args = ['--build-arg', `BASE_IMAGE=${ref(BASE)}`, ...(img.packages ? ['--build-arg', `PACKAGES=${img.packages.join(' ')}`] : [])]
-  const r = await $`docker build -q -f ${file} ${args} -t ${ref(img)} ${context}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError(`building ${img.repo}:${img.tag} failed`, r.stderr.trim().split('\n').slice(-8).join('\n'),
-      'fix the error above (is the Debian mirror reachable from containers?), then run `make lab-up`')
-  }
+  await runOrExplain(['docker', 'build', '-q', '-f', file, ...args, '-t', ref(img), context], {
+    what: `building ${img.repo}:${img.tag} failed`, fix: 'fix the error above (is the Debian mirror reachable from containers?), then run `make lab-up`',
+  })
 }
 
 /** @param {LabImage} img */

@@ -91,8 +91,7 @@ async function startEngine() {
     '-v', `${VOLUME}:/var/lib/dagger`, '-v', `${CONFIG}:/etc/dagger/engine.toml:ro`,
     '-v', `${GC_CONFIG}:/etc/dagger/engine.json:ro`,
   ]
-  const r = await $`docker run ${args} ${IMAGE}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError('starting the Dagger engine container failed', r.stderr.trim(), 'run `make lab-status`, fix what it shows, then `make lab-up`')
+  await runOrExplain(['docker', 'run', ...args, IMAGE], { tail: 100, what: 'starting the Dagger engine container failed', fix: 'run `make lab-status`, fix what it shows, then `make lab-up`' })
   return waitUntilAnswering(120000)
 }
 

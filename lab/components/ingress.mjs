@@ -25,7 +25,7 @@ import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { ensureHostPortsFree, pollUntil, portOpen } from '../lib/proc.mjs'
-import { imageStamp, inRegistry, pinnedRef } from '../lib/images.mjs'
+import { buildAndPush, pinnedRef } from '../lib/images.mjs'
 import { messageOf, readObject, readRollout, setImages, waitRolledOut } from '../lib/kube.mjs'
 import { CA_FILE, ENVIRONMENTS, environmentTls, ingressHosts } from '../lib/ingress-ca.mjs'
 import { MIRROR } from './registries.mjs'
@@ -89,15 +89,14 @@ async function imageContext(binDir) {
 async function ensureImage(binDir) {
   const stamp = crypto.createHash('sha256').update(fs.readFileSync(DOCKERFILE)).update(fs.readFileSync(path.join(binDir, '.stamp'))).digest('hex').slice(0, 16)
   const target = image()
-  if ((await imageStamp(target)) === stamp && (await inRegistry(target))) return false
-  const base = baseImages.DEBIAN_IMAGE
-  const r = await $`docker build -q -f ${DOCKERFILE} --build-arg ${`BASE_IMAGE=${base}`} --build-arg ${`VERSION=${VERSION}`} --build-arg ${`STAMP=${stamp}`} -t ${target} ${await imageContext(binDir)}`.nothrow().quiet()
-  if (r.exitCode !== 0) throw new LabError(`building the ${IMAGE.repo} image failed`, r.stderr.trim().split('\n').slice(-8).join('\n'), 'fix the error above, then run `make lab-up`')
-  const v = await $`docker run --rm ${target} version`.nothrow().quiet()
-  if (!v.stdout.includes(VERSION)) throw new LabError(`the ${IMAGE.repo} image does not run`, `${v.stdout}${v.stderr}`.trim(), 'check lab/go/traefik/patches, then run `make lab-up`')
-  const p = await $`docker push ${target}`.nothrow().quiet()
-  if (p.exitCode !== 0) throw new LabError(`pushing ${target} failed`, p.stderr.trim(), 'run `make lab-status` (is the mirror up?), then `make lab-up`')
-  return true
+  return buildAndPush({
+    image: target, stamp, name: IMAGE.repo, context: () => imageContext(binDir), dockerfilePath: DOCKERFILE,
+    buildArgs: { BASE_IMAGE: baseImages.DEBIAN_IMAGE, VERSION, STAMP: stamp },
+    check: async () => {
+      const v = await $`docker run --rm ${target} version`.nothrow().quiet()
+      if (!v.stdout.includes(VERSION)) throw new LabError(`the ${IMAGE.repo} image does not run`, `${v.stdout}${v.stderr}`.trim(), 'check lab/go/traefik/patches, then run `make lab-up`')
+    },
+  })
 }
 
 /** The bundle's objects with the lab's image, pinned by the mirror's digest (a rebuilt image, same tag, rolls the pod). */

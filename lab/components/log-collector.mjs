@@ -16,6 +16,7 @@ import * as kustomize from './kustomize.mjs'
 import * as monitoring from './monitoring.mjs'
 import * as victorialogs from './victorialogs.mjs'
 import { pinnedRef } from '../lib/images.mjs'
+import { pollUntil } from '../lib/proc.mjs'
 
 export const name = 'log-collector'
 
@@ -97,11 +98,10 @@ async function dropStandIn() {
   const dep = await apps.readNamespacedDeployment({ name: LOG_STORE, namespace: NAMESPACE }).catch(() => undefined)
   if (dep && dep.spec?.strategy?.type !== 'Recreate') {
     await apps.deleteNamespacedDeployment({ name: LOG_STORE, namespace: NAMESPACE, propagationPolicy: 'Foreground' })
-    const until = Date.now() + 60000
-    while (await apps.readNamespacedDeployment({ name: LOG_STORE, namespace: NAMESPACE }).then(() => true, () => false)) {
-      if (Date.now() > until) throw new LabError('the log store stand-in is not gone after 60s', 'deleted, still there', 'look at its pods (`make lab-status`), then run `make lab-up`')
-      await new Promise((r) => setTimeout(r, 500))
-    }
+    await pollUntil(() => apps.readNamespacedDeployment({ name: LOG_STORE, namespace: NAMESPACE }).then(() => false, () => true), {
+      timeoutMs: 60000, everyMs: 500,
+      onTimeout: () => new LabError('the log store stand-in is not gone after 60s', 'deleted, still there', 'look at its pods (`make lab-status`), then run `make lab-up`'),
+    })
   }
 }
 

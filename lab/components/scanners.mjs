@@ -5,9 +5,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
-import { $ } from 'zx'
+import { runOrExplain } from '../lib/proc.mjs'
 import { CACHE, REPO } from '../lib/paths.mjs'
-import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { MIRROR } from './registries.mjs'
 import { DEBIAN_IMAGE } from './base-images.mjs'
@@ -97,11 +96,10 @@ async function vulnDb(binDir) {
   const out = path.join(CACHE, 'trivy-db', tag)
   // the GitHub advisory source lists Go's standard packages with `go list std` when it loads: run it beside a Go
   // toolchain, outside any module
-  const r = await $({ cwd: CACHE, env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '' } })`${path.join(binDir, 'trivy-db-fixtures')} -fixtures ${FIXTURES} -out ${out} -push ${dbRef()}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError('building the offline Trivy DB failed', (r.stderr + r.stdout).trim().split('\n').slice(-8).join('\n'),
-      'check the fixtures in lab/trivy-db/fixtures (docs/lab.md, "Scanners"), then run `make lab-up`')
-  }
+  await runOrExplain([path.join(binDir, 'trivy-db-fixtures'), '-fixtures', FIXTURES, '-out', out, '-push', dbRef()], {
+    cwd: CACHE, env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '' }, withStdout: true, what: 'building the offline Trivy DB failed',
+    fix: 'check the fixtures in lab/trivy-db/fixtures (docs/lab.md, "Scanners"), then run `make lab-up`',
+  })
   return true
 }
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
-import { $ } from 'zx'
+import { runOrExplain } from '../lib/proc.mjs'
 import { STATE } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { build as buildScanners, COSIGN_VERSION } from './scanners.mjs'
@@ -38,13 +38,13 @@ async function generate(cosign) {
   const password = crypto.randomBytes(24).toString('base64url')
   fs.writeFileSync(path.join(tmp, 'password'), password, { mode: 0o600 })
   // the password reaches cosign through its environment only: never an argument, never printed
-  const r = await $({ cwd: tmp, env: { ...process.env, COSIGN_PASSWORD: password } })`${cosign} generate-key-pair --output-key-prefix cosign`
-    .nothrow().quiet()
-  if (r.exitCode !== 0) {
+  await runOrExplain([cosign, 'generate-key-pair', '--output-key-prefix', 'cosign'], {
+    cwd: tmp, env: { ...process.env, COSIGN_PASSWORD: password }, tail: 4, what: 'making the lab signing key failed',
+    fix: 'fix the error above (is the cosign build in the lab cache sound? `make lab-status`), then run `make lab-up`',
+  }).catch((/** @type {unknown} */ err) => {
     fs.rmSync(tmp, { recursive: true, force: true })
-    throw new LabError('making the lab signing key failed', r.stderr.trim().split('\n').slice(-4).join('\n'),
-      'fix the error above (is the cosign build in the lab cache sound? `make lab-status`), then run `make lab-up`')
-  }
+    throw err
+  })
   for (const f of ['cosign.key', 'cosign.pub', 'password']) fs.chmodSync(path.join(tmp, f), 0o600)
   fs.renameSync(tmp, SIGNING_DIR)
 }

@@ -6,7 +6,7 @@ import crypto from 'node:crypto'
 import { $ } from 'zx'
 import { CACHE, REPO } from '../lib/paths.mjs'
 import { ensureApt, missingApt } from '../lib/apt.mjs'
-import { LabError } from '../lib/step.mjs'
+import { runOrExplain } from '../lib/proc.mjs'
 
 export const name = 'test-tools'
 
@@ -22,11 +22,9 @@ export async function up() {
   if (!venvCurrent()) {
     fs.rmSync(VENV, { recursive: true, force: true })
     await $`/usr/bin/python3 -m venv ${VENV}`.quiet()
-    const r = await $`${VENV}/bin/pip install -q --require-hashes --only-binary=:all: -r ${REQUIREMENTS}`.nothrow().quiet()
-    if (r.exitCode !== 0) {
-      throw new LabError('installing the smoke test requirements failed', r.stderr.trim().split('\n').slice(-5).join('\n'),
-        'check that PyPI answers, then run `make lab-up` again')
-    }
+    await runOrExplain([`${VENV}/bin/pip`, 'install', '-q', '--require-hashes', '--only-binary=:all:', '-r', REQUIREMENTS], {
+      tail: 5, what: 'installing the smoke test requirements failed', fix: 'check that PyPI answers, then run `make lab-up` again',
+    })
     fs.writeFileSync(stampFile, requirementsHash())
   }
   return { note: installed.length ? `installed ${installed.join(' ')}` : 'present' }

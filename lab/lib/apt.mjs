@@ -1,6 +1,6 @@
 // Debian packages the lab needs on the host, installed once when missing.
 import { $ } from 'zx'
-import { LabError } from './step.mjs'
+import { runOrExplain } from './proc.mjs'
 
 let updated = false
 
@@ -23,10 +23,8 @@ export async function ensureApt(packages) {
     await $({ env })`apt-get update -qq`.quiet()
     updated = true
   }
-  const r = await $({ env })`apt-get install -y -qq --no-install-recommends ${missing}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError(`installing ${missing.join(', ')} failed`, r.stderr.trim().split('\n').slice(-5).join('\n'),
-      'check that the Debian mirror answers (apt-get update), then run `make lab-up` again')
-  }
+  await runOrExplain(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    env, tail: 5, what: `installing ${missing.join(', ')} failed`, fix: 'check that the Debian mirror answers (apt-get update), then run `make lab-up` again',
+  })
   return missing
 }

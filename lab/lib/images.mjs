@@ -80,16 +80,18 @@ export const buildStamp = (binDir) => fs.readFileSync(path.join(binDir, '.stamp'
 
 /**
  * The lab's one build-and-push: builds `image` from the folder `context` (none: the Dockerfile alone) with the
- * Dockerfile `dockerfile(stamp)` (or the file `dockerfilePath` with `buildArgs`) and pushes it, unless the local image already carries `stamp` (its
+ * Dockerfile `dockerfile(stamp)` (or the file `dockerfilePath` with `buildArgs`; a `context` function makes the folder
+ * only when a build is needed) and pushes it, unless the local image already carries `stamp` (its
  * org.gmi-lab.stamp label) and the registry holds it. `check` runs between the build and the push (e.g. that the image
  * runs). True when it pushed.
- * @param {{ image: string, context?: string, stamp: string, dockerfile?: (stamp: string) => string, dockerfilePath?: string,
+ * @param {{ image: string, context?: string | (() => Promise<string>), stamp: string, dockerfile?: (stamp: string) => string, dockerfilePath?: string,
  *   buildArgs?: Record<string, string>, name?: string, check?: () => Promise<void> }} options
  */
 export async function buildAndPush({ image, context, stamp, dockerfile, dockerfilePath, buildArgs = {}, name = image.replace(/^[^/]+\//, '').replace(/:.*$/, ''), check }) {
   if ((await imageStamp(image)) === stamp && (await inRegistry(image))) return false
   const args = Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
-  const source = context ? ['-f', dockerfilePath ?? '-', ...args, context] : [...args, '-']
+  const folder = typeof context === 'function' ? await context() : context
+  const source = folder ? ['-f', dockerfilePath ?? '-', ...args, folder] : [...args, '-']
   await runOrExplain(['docker', 'build', '-q', '-t', image, ...source], {
     ...(dockerfile ? { input: dockerfile(stamp) } : {}), what: `building the ${name} image failed`, fix: 'fix the error above, then run `make lab-up`',
   })

@@ -6,10 +6,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
-import { $ } from 'zx'
 import { parse } from 'yaml'
 import { REPO, STATE } from './paths.mjs'
 import { LabError } from './step.mjs'
+import { runOrExplain } from './proc.mjs'
 
 const DIR = path.join(STATE, 'ingress')
 /** The CA certificate: what clients of the lab's ingress trust (LAB_INGRESS_CA). */
@@ -25,10 +25,7 @@ const RENEW_DAYS = 30
 
 /** Runs openssl; its output, or a LabError naming `what` it was making. @param {string[]} args @param {string} what */
 async function openssl(args, what) {
-  const r = await $`openssl ${args}`.nothrow().quiet()
-  if (r.exitCode !== 0) {
-    throw new LabError(`openssl could not make ${what}`, r.stderr.trim().split('\n').slice(-4).join('\n'), `remove ${DIR} and run \`make lab-up\` again`)
-  }
+  const r = await runOrExplain(['openssl', ...args], { what: `openssl could not make ${what}`, tail: 4, fix: `remove ${DIR} and run \`make lab-up\` again` })
   return r.stdout
 }
 

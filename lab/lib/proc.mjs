@@ -178,13 +178,14 @@ export async function ensureHostPortsFree(ports, { program, who, host = '127.0.0
 
 /**
  * Runs a command (zx, output captured); resolves to its output, or fails with a LabError: `what` failed, the last
- * `tail` lines of what it printed on stderr, and `fix`. The lab's one way to run a tool and explain its failure.
+ * `tail` lines of what it printed on stderr (`withStdout`: and then on stdout), and `fix`. The lab's one way to run a
+ * tool and explain its failure.
  * @param {string[]} cmd the command and its arguments (each passed as one argument: nothing is parsed by a shell)
- * @param {{ what: string, fix: string, tail?: number, input?: string | Buffer, cwd?: string, env?: NodeJS.ProcessEnv }} options
+ * @param {{ what: string, fix: string, tail?: number, withStdout?: boolean, input?: string | Buffer, cwd?: string, env?: NodeJS.ProcessEnv }} options
  */
-export async function runOrExplain(cmd, { what, fix, tail = 8, ...options }) {
+export async function runOrExplain(cmd, { what, fix, tail = 8, withStdout = false, ...options }) {
   const r = await $({ ...options, nothrow: true, quiet: true })`${cmd}`
-  if (r.exitCode !== 0) throw new LabError(what, r.stderr.trim().split('\n').slice(-tail).join('\n'), fix)
+  if (r.exitCode !== 0) throw new LabError(what, `${r.stderr}${withStdout ? r.stdout : ''}`.trim().split('\n').slice(-tail).join('\n'), fix)
   return r
 }
 
