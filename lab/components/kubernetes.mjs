@@ -7,7 +7,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { $ } from 'zx'
 import { REPO, STATE, goCache, binDir } from '../lib/paths.mjs'
-import { LabError, seconds } from '../lib/step.mjs'
+import { LabError, seconds, upFigures } from '../lib/step.mjs'
 import { goBuild, goEnv } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, portFromEnv, runOrExplain } from '../lib/proc.mjs'
@@ -441,7 +441,7 @@ export async function up() {
   const note = started
     ? `${KUBE_VERSION} on ${API} (${bin.built ? `built in ${seconds(t0, tBuilt)}s, ` : ''}started ${started} processes${restarted.length ? ` (restarted with new arguments: ${restarted.join(', ')})` : ''}, ready in ${seconds(tBuilt, performance.now())}s), ${NODES.length} fake nodes`
     : `${KUBE_VERSION} already running on ${API}`
-  return { note, built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())) }
+  return { note, built: bin.built, ...upFigures(t0, tBuilt) }
 }
 
 export async function down() {

@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { STATE } from '../lib/paths.mjs'
-import { LabError, seconds } from '../lib/step.mjs'
+import { LabError, upFigures, madeNote } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { pollUntil } from '../lib/proc.mjs'
 import { messageOf, readObject, readRollout, setImages, waitRolledOut } from '../lib/kube.mjs'
@@ -111,10 +111,9 @@ export async function up() {
   for (const o of await labObjects()) await apply(o)
   const { why } = await waitReady()
   const api = await waitAvailable()
-  const made = [bin.built && 'built metrics-server', pushed && 'image pushed'].filter(Boolean)
   return {
-    note: `${NAMESPACE}/${DEPLOYMENT}: ${why}; ${api.why}${made.length ? ` (${made.join(', ')} in ${seconds(t0, tBuilt)}s)` : ''}`,
-    built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())),
+    note: `${NAMESPACE}/${DEPLOYMENT}: ${why}; ${api.why}${madeNote([bin.built && 'built metrics-server', pushed && 'image pushed'], t0, tBuilt)}`,
+    built: bin.built, ...upFigures(t0, tBuilt),
   }
 }
 

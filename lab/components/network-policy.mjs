@@ -13,7 +13,7 @@ import http from 'node:http'
 import { $ } from 'zx'
 import * as k8s from '@kubernetes/client-node'
 import { STATE } from '../lib/paths.mjs'
-import { LabError, seconds } from '../lib/step.mjs'
+import { LabError, seconds, upFigures } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree } from '../lib/proc.mjs'
@@ -164,7 +164,7 @@ export async function up() {
   return {
     note: `kube-router ${VERSION} (policy controller only) on ${node.NODE_NAME}${started ? ` started${bin.built ? `, built in ${seconds(t0, tBuilt)}s` : ''}` : ': already running'}` +
       `${dns.length ? `; DNS egress rule added to ${dns.join(', ')}` : ''}`,
-    built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())),
+    built: bin.built, ...upFigures(t0, tBuilt),
   }
 }
 

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
 import { binDir } from '../lib/paths.mjs'
-import { LabError, seconds } from '../lib/step.mjs'
+import { LabError, seconds, upFigures } from '../lib/step.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep, logFile } from '../lib/proc.mjs'
 import { deleteObject, nodeIsReady } from '../lib/kube.mjs'
@@ -90,7 +90,7 @@ export async function up() {
   const note = started.length
     ? `${NODE_NAME} Ready (${bin.built.length ? `built ${bin.built.join(', ')} in ${seconds(t0, tBuilt)}s, ` : ''}${pushed ? 'pause image pushed, ' : ''}started ${started.join(', ')} in ${seconds(tBuilt, performance.now())}s)`
     : `${NODE_NAME} already Ready`
-  return { note, built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())) }
+  return { note, built: bin.built, ...upFigures(t0, tBuilt) }
 }
 
 

@@ -12,7 +12,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as k8s from '@kubernetes/client-node'
 import { STATE } from '../lib/paths.mjs'
-import { LabError, seconds } from '../lib/step.mjs'
+import { LabError, upFigures, madeNote } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { readObject, deleteObject, messageOf, readRollout, waitRolledOut } from '../lib/kube.mjs'
 import { pollUntil } from '../lib/proc.mjs'
@@ -197,10 +197,9 @@ export async function up() {
   const image = await pinnedRef(IMAGE)
   for (const o of objects(image)) await kubernetes.apply(o)
   const { why } = await waitReady()
-  const made = [bin.built && 'built local-path-provisioner', pushed && 'image pushed'].filter(Boolean)
   return {
-    note: `StorageClass ${STORAGE_CLASS} → ${VOLUMES}; provisioner ${why}${made.length ? ` (${made.join(', ')} in ${seconds(t0, tBuilt)}s)` : ''}`,
-    built: bin.built, buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt, performance.now())),
+    note: `StorageClass ${STORAGE_CLASS} → ${VOLUMES}; provisioner ${why}${madeNote([bin.built && 'built local-path-provisioner', pushed && 'image pushed'], t0, tBuilt)}`,
+    built: bin.built, ...upFigures(t0, tBuilt),
   }
 }
 

@@ -22,6 +22,25 @@ export class LabError extends Error {
 export const seconds = (t0, t1 = performance.now()) => ((t1 - t0) / 1000).toFixed(1)
 
 /**
+ * The figures an `up()` that builds reports beside its note (bench/lab.mjs reads them): seconds from t0 to tBuilt (the
+ * build) and from tBuilt to now (the start).
+ * @param {number} t0
+ * @param {number} tBuilt
+ */
+export const upFigures = (t0, tBuilt) => ({ buildSeconds: Number(seconds(t0, tBuilt)), startSeconds: Number(seconds(tBuilt)) })
+
+/**
+ * A note's ` (built x, image pushed in 12.3s)` for what an `up()` made between t0 and tBuilt; '' when it made nothing.
+ * @param {unknown[]} made names of what was made, false for what was not
+ * @param {number} t0
+ * @param {number} tBuilt
+ */
+export function madeNote(made, t0, tBuilt) {
+  const names = made.filter(Boolean)
+  return names.length ? ` (${names.join(', ')} in ${seconds(t0, tBuilt)}s)` : ''
+}
+
+/**
  * Runs fn as a named step and prints its duration; a failure names the step.
  * @template {{ note?: string } | void} T
  * @param {string} name
