@@ -10,7 +10,7 @@ import { REPO, STATE, goCache, binDir } from '../lib/paths.mjs'
 import { LabError, seconds, upFigures } from '../lib/step.mjs'
 import { goBuild, goEnv } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, portFromEnv, runOrExplain } from '../lib/proc.mjs'
+import { stopDaemon, runningPid, waitFor, ensurePortFree, portFromEnv, runOrExplain, runDaemon } from '../lib/proc.mjs'
 import { kubeClient, applyOrExplain, apiReady as readyz, nodeIsReady, waitDefaultServiceAccount } from '../lib/kube.mjs'
 
 export const name = 'kubernetes'
@@ -418,17 +418,10 @@ export async function up() {
   for (const spec of daemonSpecs(bin, await kwokStages())) {
     // a daemon running with other arguments than this lab gives it (an older lab) is restarted with the new ones:
     // same addresses, CA and kubeconfigs, so clients only see a few seconds without an answer
-    const args = runningArgs(spec.name)
-    if (args && JSON.stringify(args) !== JSON.stringify(spec.args)) {
-      await stopDaemon(spec.name)
-      restarted.push(spec.name)
-    }
-    if (!runningPid(spec.name)) {
-      fs.mkdirSync(DIR, { recursive: true })
-      startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
-      started++
-    }
-    await waitFor(spec.name, spec.ready, spec.timeoutMs ?? 60000)
+    fs.mkdirSync(DIR, { recursive: true })
+    const done = await runDaemon(spec, { cwd: DIR })
+    if (done.stopped) restarted.push(spec.name)
+    if (done.started) started++
   }
   await ensureObjects()
   await waitFor('kwok', async () => {

@@ -16,7 +16,7 @@ import { STATE } from '../lib/paths.mjs'
 import { LabError, seconds, upFigures } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree } from '../lib/proc.mjs'
+import { stopDaemon, runningPid, ensurePortFree, runDaemon } from '../lib/proc.mjs'
 import { parse } from 'yaml'
 import { REPO } from '../lib/paths.mjs'
 import { kubeClient, applyObject, messageOf, readObject } from '../lib/kube.mjs'
@@ -139,17 +139,9 @@ export const chainsInPlace = async () => (await $`iptables -w -S KUBE-ROUTER-FOR
 /** Starts it (or restarts it when its binary or arguments changed); waits until healthy with its chains in place. */
 /** @param {{ dir: string }} bin @param {boolean} rebuilt */
 async function ensureDaemon(bin, rebuilt) {
-  const want = args()
-  const have = runningArgs(DAEMON)
-  if (have && (rebuilt || JSON.stringify(have) !== JSON.stringify(want))) await stopDaemon(DAEMON)
-  let started = false
-  if (!runningPid(DAEMON)) {
-    await ensurePortFree(DAEMON, HEALTH_PORT, 'LAB_NETPOL_HEALTH_PORT')
-    startDaemon(DAEMON, path.join(bin.dir, 'kube-router'), want, { cwd: DIR })
-    started = true
-  }
-  await waitFor(DAEMON, async () => Boolean(runningPid(DAEMON)) && (await healthy()) && (await chainsInPlace()), 90000)
-  return started
+  if (!runningPid(DAEMON)) await ensurePortFree(DAEMON, HEALTH_PORT, 'LAB_NETPOL_HEALTH_PORT')
+  const spec = { name: DAEMON, cmd: path.join(bin.dir, 'kube-router'), args: args(), timeoutMs: 90000, ready: async () => (await healthy()) && (await chainsInPlace()) }
+  return (await runDaemon(spec, { restart: rebuilt, cwd: DIR })).started
 }
 
 export async function up() {

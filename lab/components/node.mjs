@@ -10,7 +10,7 @@ import { $ } from 'zx'
 import { binDir } from '../lib/paths.mjs'
 import { LabError, seconds, upFigures } from '../lib/step.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree, sleep, logFile } from '../lib/proc.mjs'
+import { stopDaemon, runningPid, waitFor, ensurePortFree, sleep, logFile, runDaemon } from '../lib/proc.mjs'
 import { deleteObject, nodeIsReady } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import { KUBE_VERSION } from './kubernetes.mjs'
@@ -60,26 +60,11 @@ export async function up() {
 
   const started = []
   for (const spec of daemonSpecs(bin, ids)) {
-    const args = runningArgs(spec.name)
-    if (args && (changed.has(spec.role) || JSON.stringify(args) !== JSON.stringify(spec.args))) await stopDaemon(spec.name)
-    if (!runningPid(spec.name)) {
-      startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
-      started.push(spec.name)
-    }
     // a daemon that exits while starting is started again, a few times: the kubelet gives up at once when the CRI
     // plugin is still initialising (`validate CRI v1 runtime API ...: server is not initialized yet`), which a
     // containerd that already answers its own API can still be, on a busy machine
-    let restarts = 0
-    await waitFor(spec.name, async () => {
-      if (!runningPid(spec.name)) {
-        if (restarts >= 5) return false // waitFor ends with the log tail
-        restarts++
-        await sleep(1000)
-        startDaemon(spec.name, spec.cmd, spec.args, { cwd: DIR })
-        return false
-      }
-      return spec.ready()
-    }, spec.timeoutMs ?? 60000)
+    const { started: now, restarts } = await runDaemon(spec, { restart: changed.has(spec.role), retries: 5, cwd: DIR })
+    if (now) started.push(spec.name)
     if (restarts) process.stdout.write(`  ${spec.name} exited while starting and was started again (${restarts}x): see ${logFile(spec.name)}\n`)
     if (spec.role === 'kubelet') {
       await waitFor(spec.name, () => ensureNodeMarks(), 60000)

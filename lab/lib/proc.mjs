@@ -156,6 +156,33 @@ export function portOpen(port, host = '127.0.0.1') {
 }
 
 /**
+ * Makes a daemon run as `spec` says: stopped first when it runs with other arguments (or `restart`), started when it
+ * is not running, then waited for until `spec.ready()` (the log tail after `spec.timeoutMs`, default 60 s). `retries`:
+ * how many times a daemon that exits while starting is started again (default none). Resolves to what it did.
+ * @param {DaemonSpec} spec
+ * @param {{ restart?: boolean, retries?: number, cwd?: string }} [options]
+ */
+export async function runDaemon(spec, { restart = false, retries = 0, cwd } = {}) {
+  const args = runningArgs(spec.name)
+  const stopped = args !== undefined && (restart || JSON.stringify(args) !== JSON.stringify(spec.args))
+  if (stopped) await stopDaemon(spec.name)
+  const started = !runningPid(spec.name)
+  if (started) startDaemon(spec.name, spec.cmd, spec.args, { cwd })
+  let restarts = 0
+  await waitFor(spec.name, async () => {
+    if (!runningPid(spec.name)) {
+      if (restarts >= retries) return false // waitFor ends with the log tail
+      restarts++
+      await sleep(1000)
+      startDaemon(spec.name, spec.cmd, spec.args, { cwd })
+      return false
+    }
+    return spec.ready()
+  }, spec.timeoutMs ?? 60000)
+  return { stopped, started, restarts }
+}
+
+/**
  * Fails clearly when a host port that a pod on the real node's host network needs is held by another process than
  * `program` (its name as `ss` shows it: 15 characters at most); `who` says what listens there.
  * @param {number[]} ports
