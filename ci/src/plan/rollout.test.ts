@@ -191,6 +191,17 @@ describe('the pods of a workload\'s newest revision', () => {
     expect(revisionPods(deploy, [rs('old', '3')], [old])).toEqual([]) // the new ReplicaSet not made yet
   })
 
+  it('leaves out a pod that ended for good (evicted, or stopped by a node shutdown): the controller replaced it', () => {
+    const evicted = { ...pod('api-new-1', crashing), status: { ...pod('api-new-1', crashing).status, phase: 'Failed' } }
+    const replacement = pod('api-new-2', { ready: true, state: { running: {} } })
+    expect(podsVerdict([evicted])?.state).toBe('failed') // its exits alone would fail the rollout
+    expect(revisionPods(deploy, [rs('new', '4')], [evicted, replacement])).toEqual([replacement])
+    const finished = { ...evicted, status: { ...evicted.status, phase: 'Succeeded' } }
+    expect(revisionPods(deploy, [rs('new', '4')], [finished])).toEqual([])
+    const running = { ...evicted, status: { ...evicted.status, phase: 'Running' } }
+    expect(revisionPods(deploy, [rs('new', '4')], [running])).toEqual([running])
+  })
+
   it('a StatefulSet: the pods labelled with its update revision', () => {
     const sts: Workload = { kind: 'StatefulSet', status: { updateRevision: 'postgres-2' } }
     const a = pod('postgres-0', {}, { 'controller-revision-hash': 'postgres-2' })

@@ -90,6 +90,8 @@ export interface PodLike {
     ownerReferences?: { kind?: string; name?: string }[]
   }
   status?: {
+    /** Failed or Succeeded: the pod ended for good (evicted, or stopped by a node shutdown); its owner replaces it. */
+    phase?: string
     containerStatuses?: { name: string; ready?: boolean; restartCount?: number; state?: ContainerState; lastState?: ContainerState }[]
   }
 }
@@ -104,15 +106,20 @@ export const CRASH_EXITS = 3
 export const STUCK_REASONS = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']
 
 const REVISION = 'deployment.kubernetes.io/revision'
+/** Pod phases from which no container runs again. */
+const ENDED = ['Failed', 'Succeeded']
 
 /** The label selector of a workload's pods (its matchLabels), for a list call. */
 export const podSelector = (w: Workload): string =>
   Object.entries(w.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')
 
 /**
- * The pods of a workload's newest revision that are not being deleted: for a Deployment, those of the ReplicaSet
- * carrying its revision; for a StatefulSet, those labelled with its update revision. The rollback's wait therefore
- * never judges the failed release's pods still going away.
+ * The pods of a workload's newest revision that are not being deleted and have not ended: for a Deployment, those of
+ * the ReplicaSet carrying its revision; for a StatefulSet, those labelled with its update revision. The rollback's wait
+ * therefore never judges the failed release's pods still going away, nor a pod that ended for good (phase Failed or
+ * Succeeded: evicted under disk pressure, or stopped by a node shutdown), which the kubelet never restarts and the
+ * controller has already replaced; its exits are history, not the rollout's (seen: an evicted exporter's three exits
+ * failed a prod deploy and its rollback, with the replacement pod Ready).
  */
 export function revisionPods(w: Workload, replicaSets: PodLike[], pods: PodLike[]): PodLike[] {
   let matches: (p: PodLike) => boolean
@@ -128,7 +135,7 @@ export function revisionPods(w: Workload, replicaSets: PodLike[], pods: PodLike[
     if (!revision) return []
     matches = (p) => p.metadata?.labels?.['controller-revision-hash'] === revision
   }
-  return pods.filter((p) => !p.metadata?.deletionTimestamp && matches(p))
+  return pods.filter((p) => !p.metadata?.deletionTimestamp && !ENDED.includes(p.status?.phase ?? '') && matches(p))
 }
 
 /**
