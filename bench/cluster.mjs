@@ -7,11 +7,11 @@ import fs from 'node:fs'
 import * as k8s from '@kubernetes/client-node'
 import { binDir } from '../lab/lib/paths.mjs'
 import { waitDefaultServiceAccount } from '../lab/lib/kube.mjs'
+import { pollUntil } from '../lab/lib/proc.mjs'
 import * as kube from '../lab/components/kubernetes.mjs'
 
 const cold = process.argv.includes('--cold')
 const secs = (t0) => Number(((performance.now() - t0) / 1000).toFixed(1))
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const figures = {}
 
 await kube.down()
@@ -50,12 +50,11 @@ await objects.patch({
     template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'bench/web:1' }] } },
   },
 }, undefined, undefined, 'bench', true, k8s.PatchStrategy.ServerSideApply)
-for (;;) {
-  const d = await apps.readNamespacedDeployment({ name: 'web', namespace: ns })
-  if (d.status?.availableReplicas === 3 && d.status?.observedGeneration === d.metadata?.generation) break
-  if (performance.now() - t0 > 120000) throw new Error(`3-replica Deployment not available after 120s: ${JSON.stringify(d.status)}`)
-  await sleep(100)
-}
+await pollUntil(() => apps.readNamespacedDeployment({ name: 'web', namespace: ns }), {
+  timeoutMs: 120000 - (performance.now() - t0), everyMs: 100,
+  done: (d) => d.status?.availableReplicas === 3 && d.status?.observedGeneration === d.metadata?.generation,
+  onTimeout: (d) => new Error(`3-replica Deployment not available after 120s: ${JSON.stringify(/** @type {k8s.V1Deployment} */ (d)?.status)}`),
+})
 figures['3-replica Deployment available s'] = secs(t0)
 await core.deleteNamespace({ name: ns })
 

@@ -11,13 +11,13 @@ import * as k8s from '@kubernetes/client-node'
 import * as lc from '../lab/components/log-collector.mjs'
 import * as node from '../lab/components/node.mjs'
 import { query } from '../scripts/logs.mjs'
+import { pollUntil } from '../lab/lib/proc.mjs'
 
 const arg = (name, dflt) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt }
 const LINES = Number(arg('lines', '15'))
 const INTERVAL = Number(arg('interval', '1000'))
 const id = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`
 const ns = `lab-logs-bench-${id}`
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const kc = new k8s.KubeConfig()
 kc.loadFromFile(process.env.KUBECONFIG_LAB)
@@ -25,12 +25,10 @@ const core = kc.makeApiClient(k8s.CoreV1Api)
 
 /** Polls the store for `q` every 100 ms → when it was first found (ms since the epoch). */
 async function foundAt(url, q, timeoutMs = 60000) {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    if ((await query(url, q, { since: '15m', limit: 1 })).length) return Date.now()
-    if (Date.now() > end) throw new Error(`${q}: not found after ${timeoutMs / 1000}s`)
-    await sleep(100)
-  }
+  await pollUntil(async () => (await query(url, q, { since: '15m', limit: 1 })).length > 0, {
+    timeoutMs, everyMs: 100, onTimeout: () => new Error(`${q}: not found after ${timeoutMs / 1000}s`),
+  })
+  return Date.now()
 }
 
 const stats = (xs) => {

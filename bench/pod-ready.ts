@@ -6,6 +6,7 @@
 // The Kubernetes API gives these times to the second: figures are whole seconds.
 import * as k8s from '@kubernetes/client-node'
 import { labVar } from '../lab/env.js'
+import { pollUntil } from '../lab/lib/proc.mjs'
 import { Kube } from '../ci/src/adapters/kubernetes.js'
 
 const args = process.argv.slice(2)
@@ -25,13 +26,10 @@ async function main(): Promise<void> {
   if (restart) {
     const before = new Set((await live()).map((p) => p.metadata!.uid))
     for (const p of await live()) await core.deleteNamespacedPod({ name: p.metadata!.name!, namespace })
-    const end = Date.now() + 600_000
-    for (;;) {
-      const pods = await live()
-      if (pods.length && pods.every((p) => !before.has(p.metadata!.uid) && ready(p))) break
-      if (Date.now() > end) throw new Error(`${namespace}: pods not all Ready again after 600 s`)
-      await new Promise((r) => setTimeout(r, 1000))
-    }
+    await pollUntil(live, {
+      timeoutMs: 600_000, everyMs: 1000, done: (pods) => pods.length > 0 && pods.every((p) => !before.has(p.metadata!.uid) && ready(p)),
+      onTimeout: () => new Error(`${namespace}: pods not all Ready again after 600 s`),
+    })
   }
   const rows = (await live()).map((p) => {
     const created = at(p.metadata?.creationTimestamp)

@@ -21,6 +21,7 @@ import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
 import { environment } from '../../ci/src/config/environments.js'
 import { ADDRESS, NAMESPACE, PORTS, TLS_SECRET } from './ingress.mjs'
 import { prepareNamespace } from './storage.mjs'
+import { pollUntil } from '../lib/proc.mjs'
 
 const run = promisify(execFile)
 const REPO = path.resolve(import.meta.dirname, '..', '..')
@@ -96,17 +97,13 @@ async function waitServed(host: string, urlPath: string, timeoutMs = 60000): Pro
  */
 async function waitHostsOwned(timeoutMs = 300000): Promise<void> {
   type Ingress = KubeObject & { spec: { rules?: { host?: string }[] } }
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const others = (await admin.list<Ingress>('networking.k8s.io/v1', 'Ingress'))
-      .filter((i) => i.metadata.namespace !== dev.namespace && (i.spec.rules ?? []).some((r) => r.host === DASHBOARD || r.host === API))
-    if (!others.length) return
-    if (Date.now() > until) {
-      throw new Error(`dev's hosts are also named by ${others.map((i) => `${i.metadata.namespace}/${i.metadata.name}`).join(', ')}: ` +
-        'a test namespace must give its Ingress hosts of its own (lab/lib/ingress-ca.mjs certificateFor issues their certificate)')
-    }
-    await new Promise((r) => setTimeout(r, 5000))
-  }
+  const others = async () => (await admin.list<Ingress>('networking.k8s.io/v1', 'Ingress'))
+    .filter((i) => i.metadata.namespace !== dev.namespace && (i.spec.rules ?? []).some((r) => r.host === DASHBOARD || r.host === API))
+  await pollUntil(others, {
+    timeoutMs, everyMs: 5000, done: (found) => found.length === 0,
+    onTimeout: (found) => new Error(`dev's hosts are also named by ${Array.isArray(found) ? found.map((i: Ingress) => `${i.metadata.namespace}/${i.metadata.name}`).join(', ') : String(found)}: ` +
+      'a test namespace must give its Ingress hosts of its own (lab/lib/ingress-ca.mjs certificateFor issues their certificate)'),
+  })
 }
 
 /**

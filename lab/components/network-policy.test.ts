@@ -13,6 +13,7 @@ import { labVar } from '../env.js'
 import { allowed, type Endpoint, type Port } from '../../ci/src/plan/network-flows.js'
 import type { K8sObject } from '../../ci/src/plan/manifests.js'
 import { status as agentStatus } from './network-policy.mjs'
+import { pollUntil } from '../lib/proc.mjs'
 import { deployApp, readyPods, apiUrl, type AppEnv } from './app-env.testkit.js'
 
 const kc = new k8s.KubeConfig()
@@ -63,13 +64,10 @@ async function probe(sources: Source[], round: string): Promise<Map<string, bool
   const result = new Map<string, boolean>()
   for (const [i, p] of pods.entries()) {
     await core.createNamespacedPod({ namespace: p.metadata!.namespace!, body: p })
-    const until = Date.now() + 120_000
-    for (;;) {
-      const live = await core.readNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace! })
-      if (live.status?.phase === 'Succeeded' || live.status?.phase === 'Failed') break
-      if (Date.now() > until) throw new Error(`probe pod ${p.metadata!.name} still ${live.status?.phase} after 120 s`)
-      await new Promise((r) => setTimeout(r, 1000))
-    }
+    await pollUntil(() => core.readNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace! }), {
+      timeoutMs: 120_000, everyMs: 1000, done: (live) => live.status?.phase === 'Succeeded' || live.status?.phase === 'Failed',
+      onTimeout: (live) => new Error(`probe pod ${p.metadata!.name} still ${(live as k8s.V1Pod | undefined)?.status?.phase} after 120 s`),
+    })
     const log = await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace: p.metadata!.namespace! })
     for (const t of targets) {
       const line = log.split('\n').find((l) => l.startsWith(`${t.ip}:${t.port.port} `))

@@ -3,7 +3,7 @@
 // Stopping, restarting and unregistering a node is done to a second node of the file's own (instance 1), never to the
 // lab's node, which other test files use at the same time.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { runningPid } from '../lib/proc.mjs'
+import { pollUntil, runningPid } from '../lib/proc.mjs'
 import { waitDefaultServiceAccount } from '../lib/kube.mjs'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -62,15 +62,11 @@ async function eventMatching(name: string, pattern: RegExp, timeoutMs = 30000): 
 
 /** Polls the pod until `done` holds; on timeout fails with the pod's status and events. */
 async function waitPod(name: string, what: string, done: (p: k8s.V1Pod) => boolean, timeoutMs = 90000): Promise<k8s.V1Pod> {
-  const until = Date.now() + timeoutMs
-  let last: k8s.V1Pod | undefined
-  while (Date.now() < until) {
-    last = await core.readNamespacedPod({ name, namespace: ns })
-    if (done(last)) return last
-    await new Promise((r) => setTimeout(r, 500))
-  }
-  throw new Error(`pod ${ns}/${name} is not ${what} after ${timeoutMs / 1000}s: ${JSON.stringify(last?.status, null, 1)}\n` +
-    `events:\n${(await events(name)).join('\n')}`)
+  return pollUntil(() => core.readNamespacedPod({ name, namespace: ns }), {
+    timeoutMs, everyMs: 500, done,
+    onTimeout: async (last) => new Error(`pod ${ns}/${name} is not ${what} after ${timeoutMs / 1000}s: ${JSON.stringify((last as k8s.V1Pod | undefined)?.status, null, 1)}\n` +
+      `events:\n${(await events(name)).join('\n')}`),
+  })
 }
 
 const condition = (p: k8s.V1Pod, type: string) => p.status?.conditions?.find((c) => c.type === type)?.status
