@@ -193,13 +193,14 @@ def main() -> int:
     for var, lab in (("PROMETHEUS_IMAGE", "LAB_IMAGE_PROMETHEUS"), ("ALERTMANAGER_IMAGE", "LAB_IMAGE_ALERTMANAGER"),
                      ("WEBHOOK_IMAGE", "LAB_IMAGE_PYTHON_RUNTIME"), ("OTELCOL_IMAGE", "LAB_IMAGE_OTELCOL"),
                      ("POSTGRES_EXPORTER_IMAGE", "LAB_IMAGE_POSTGRES_EXPORTER"), ("REDIS_EXPORTER_IMAGE", "LAB_IMAGE_REDIS_EXPORTER"),
-                     ("VICTORIALOGS_IMAGE", "LAB_IMAGE_VICTORIALOGS")):
+                     ("VICTORIALOGS_IMAGE", "LAB_IMAGE_VICTORIALOGS"), ("JAEGER_IMAGE", "LAB_IMAGE_JAEGER")):
         if not os.environ.get(var) and os.environ.get(lab):
             os.environ[var] = os.environ[lab]
 
     tmp = Path(tempfile.mkdtemp(prefix="gmi-monsmoke-"))
     (tmp / "secrets").mkdir()
-    ports = {k: free_port() for k in ("API_PORT", "ANALYTICS_PORT", "DASHBOARD_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "VICTORIALOGS_PORT")}
+    # JAEGER_PORT too: the profile's Jaeger starts with the rest, and the lab's own Jaeger holds 16686 on the host
+    ports = {k: free_port() for k in ("API_PORT", "ANALYTICS_PORT", "DASHBOARD_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "VICTORIALOGS_PORT", "JAEGER_PORT")}
     env = {"POSTGRES_PASSWORD": secrets.token_hex(16), "REDIS_PASSWORD": secrets.token_hex(16),
            "GMI_BOOTSTRAP_API_KEY": "gmi_monsmoke_" + secrets.token_hex(16), **{k: str(v) for k, v in ports.items()},
            **test_configs(tmp, "2s")}
