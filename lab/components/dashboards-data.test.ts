@@ -5,7 +5,10 @@
 // as Grafana would ask it, returns at least one finite value. Grafana itself is not run (AGPL), its queries are.
 // The time of all queries of one dashboard together is bench/dashboards.ts's figure. Needs `make lab-up`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { KubeObject } from '../../ci/src/adapters/kubernetes.js'
+import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
+import { backupNamespace } from '../../ci/src/steps/backup.js'
+import { labVar } from '../env.js'
+import { removePrefix } from './dr.testkit.js'
 import { EnvironmentName } from '../../ci/src/config/environments.js'
 import { askDashboard, panelQueries, withoutData, type Answer } from '../lib/dashboards.js'
 import { deployApp, type AppEnv } from './app-env.testkit.js'
@@ -46,14 +49,18 @@ async function drive(): Promise<number> {
 }
 
 beforeAll(async () => {
-  app = await deployApp('dash', ['lab-real-node'], EnvironmentName.staging)
+  // with the backup components and one backup run, so that the overview's "Last successful backup" has its series
+  // (kube_cronjob_status_last_successful_time, set once the CronJob's first Job succeeded)
+  app = await deployApp('dash', ['lab-real-node', 'backup', 'lab-backup'], EnvironmentName.staging)
   traffic = drive()
+  await backupNamespace(Kube.fromFile(labVar('KUBECONFIG_DEPLOYER')), app.env.namespace, 900, () => {})
 }, 900_000)
 
 afterAll(async () => {
   stop = true
   await traffic?.catch(() => 0)
   await app?.remove()
+  if (app) removePrefix(app.env.namespace) // its backup in the lab's object store
 })
 
 describe('the dashboards have data', () => {
