@@ -7,7 +7,8 @@ keeps one in ten) and the `monitoring` profile's collector, log store and Jaeger
 API, opens the dashboard in headless Chromium once, and asks Jaeger's query API (api/traces?service=dashboard) for
 what that page run left. Checks: exactly one new trace rooted at the dashboard's `dashboard page` span; spans of the
 dashboard, the API, the graph service and analytics in it; analytics' Redis call in it; every span's parent in the
-same trace (nothing detached); the API's JSON access line of that run names the trace (trace_id). And a keyed write's
+same trace (nothing detached); the API's JSON access line of that run names the trace (trace_id), and VictoriaLogs
+finds that run's lines by it (the collector ships them with trace_id a field). And a keyed write's
 trace holds the API's Postgres call (the key check: no dashboard read touches Postgres) and its Redis call. Prints
 one line per check and `N passed, N failed`; exit 0 only if all passed.
 
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from browser import Page
 from compose_smoke import SERVICES, Abort, Checks, Stack, compose_cmd, COMPOSE_FILE, free_port, http, wait_for
+from monitoring_smoke import logsql
 
 TRACED = ("dashboard", "api", "graph", "analytics")
 
@@ -86,7 +88,7 @@ def main() -> int:
            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318", "OTEL_TRACES_SAMPLER_ARG": "1",
            **{k: str(v) for k, v in ports.items()}}
     stack = TracingStack(a.project, env)
-    api, dash, jaeger = (f"http://127.0.0.1:{ports[k]}" for k in ("API_PORT", "DASHBOARD_PORT", "JAEGER_PORT"))
+    api, dash, jaeger, store = (f"http://127.0.0.1:{ports[k]}" for k in ("API_PORT", "DASHBOARD_PORT", "JAEGER_PORT", "VICTORIALOGS_PORT"))
     c = Checks()
     print(f"compose: {' '.join(stack.base)}", flush=True)
     for k in ("API_IMAGE", "ANALYTICS_IMAGE", "DASHBOARD_IMAGE", "OTELCOL_IMAGE", "VICTORIALOGS_IMAGE", "JAEGER_IMAGE"):
@@ -146,6 +148,15 @@ def main() -> int:
         c.check(f"the API's JSON access lines name the trace (trace_id {trace['traceID']}: {len(mine)} lines, routes "
                 f"{sorted({ln.get('route') for ln in mine})})", len(mine) >= 2 and all(ln.get("trace_sampled") for ln in mine),
                 f"{len(lines)} JSON lines; with a trace_id: {[ln.get('trace_id') for ln in lines if 'trace_id' in ln][:10]}")
+        # and in the log store: the collector ships those lines with trace_id a field, so a LogsQL query by the trace's
+        # id finds every service's lines of that page load (the way from a log line to its trace and back)
+        tid = trace["traceID"].rjust(32, "0")
+        def shipped():
+            found = logsql(store, f'trace_id:="{tid}"', 200)
+            return bool(found) and any('"route": "/graph"' in e.get("_msg", "") for e in found), found
+        got = wait_for(shipped, 60, 1) or (False, [])
+        c.check(f"VictoriaLogs finds that page load's lines by trace_id ({len(got[1])} lines, from "
+                f"{sorted({e.get('container.name', e.get('logger', '?')) for e in got[1]})})", bool(got[0]), json.dumps(got[1])[:600])
 
         # -- Postgres: the key check of a keyed write ----------------------------------------------------------------
         def write_trace():
