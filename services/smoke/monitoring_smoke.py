@@ -163,7 +163,7 @@ def check_alert_travels(c: Checks, stack: Stack, prom: str, name: str, job: str,
             f"a dedup key, severity critical, summary, runbook ({took})", ok, json.dumps(e)[:600])
     if e:
         print(f"fault → page: {name} ({job}) {e['received'] - stopped_at:.1f}s (for: {SHORT_FOR} in this test, "
-              f"the rule's own is longer; Alertmanager's group_wait 30s)", flush=True)
+              f"the rule's own is longer; the pagerduty route's group_wait 10s)", flush=True)
     chat = wait_for(lambda: (any(f"[FIRING] {name} (critical)" in a.get("title", "") and runbook in a.get("text", "")
                                  for d in received(stack, "webhook") for a in d.get("attachments", [])), None), 30, 1)
     c.check(f"{name} also reached the chat's webhook ([FIRING] {name} (critical), with its runbook)", bool(chat and chat[0]))
