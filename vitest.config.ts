@@ -24,6 +24,7 @@ export const LAB_TESTS = [
   'ci/src/steps/sign.test.ts',
   'lab/components/**/*.test.ts',
   'lab/engine.test.ts',
+  'lab/lib/images.test.ts',
 ]
 
 const ALL_TESTS = ['ci/**/*.test.ts', 'lab/**/*.test.ts']

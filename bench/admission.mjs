@@ -14,6 +14,7 @@ import * as admission from '../lab/components/admission.mjs'
 import * as signing from '../lab/components/signing.mjs'
 import { pinned } from '../lab/components/log-collector.mjs'
 import { percentile, timeRuns } from './timing.mjs'
+import { deleteTags, registryTags } from '../lab/lib/images.mjs'
 
 $.verbose = false
 const runs = Number(argv.runs ?? 20)
@@ -52,13 +53,8 @@ const pct = (ms, p) => percentile(ms, p)
 
 async function cleanup() {
   for (const n of [opted, plain]) await core.deleteNamespace({ name: n }).catch(() => undefined)
-  const base = `http://${release}/v2/graphmemory/admission-bench`
-  const tags = await fetch(`${base}/tags/list`, { headers: { authorization: auth } }).then((r) => r.json()).catch(() => ({}))
-  for (const tag of tags.tags ?? []) {
-    const head = await fetch(`${base}/manifests/${tag}`, { method: 'HEAD', headers: { authorization: auth, accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } })
-    const d = head.headers.get('docker-content-digest')
-    if (d) await fetch(`${base}/manifests/${d}`, { method: 'DELETE', headers: { authorization: auth } })
-  }
+  const headers = { authorization: auth }
+  await deleteTags(release, 'graphmemory/admission-bench', await registryTags(release, 'graphmemory/admission-bench', headers), headers)
   fs.rmSync(work, { recursive: true, force: true })
 }
 

@@ -15,6 +15,7 @@ import * as signing from './signing.mjs'
 import { pinned } from './log-collector.mjs'
 import { render } from './kustomize.mjs'
 import { kubeClient } from '../lib/kube.mjs'
+import { deleteTags, registryTags } from '../lib/images.mjs'
 
 const env = (name: string): string => {
   const v = process.env[name]
@@ -37,7 +38,6 @@ let cosign: string
 const images: Record<'unsigned' | 'other' | 'lab' | 'bundle', string> = { unsigned: '', other: '', lab: '', bundle: '' }
 
 const releaseAuth = () => `Basic ${Buffer.from(`${env('LAB_RELEASE_USER')}:${fs.readFileSync(env('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim()}`).toString('base64')}`
-const MANIFEST = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json'
 
 /** Builds a one-file image (its content unique to this run) and pushes it; returns `repo@digest`. */
 function pushTinyImage(tag: string): string {
@@ -80,17 +80,9 @@ async function refusal(image: string, namespace = ns): Promise<string | undefine
 
 /** Removes the test's manifests (the images and their signature tags) from the release registry. */
 async function deleteManifests() {
-  const base = `http://${env('LAB_RELEASE_REGISTRY')}/v2/graphmemory/admission-test`
-  const tags = await fetch(`${base}/tags/list`, { headers: { authorization: releaseAuth() } }).then((r) => r.json()).catch(() => ({ tags: [] }))
-  const digests = new Set<string>()
-  for (const tag of (tags.tags ?? []) as string[]) {
-    const ours = tag.startsWith(id) || Object.values(images).some((i) => i && tag.startsWith(i.split('@')[1].replace(':', '-')))
-    if (!ours) continue
-    const head = await fetch(`${base}/manifests/${tag}`, { method: 'HEAD', headers: { authorization: releaseAuth(), accept: MANIFEST } })
-    const d = head.headers.get('docker-content-digest')
-    if (d) digests.add(d)
-  }
-  for (const d of digests) await fetch(`${base}/manifests/${d}`, { method: 'DELETE', headers: { authorization: releaseAuth() } })
+  const [host, repo, headers] = [env('LAB_RELEASE_REGISTRY'), 'graphmemory/admission-test', { authorization: releaseAuth() }]
+  const ours = (tag: string) => tag.startsWith(id) || Object.values(images).some((i) => i && tag.startsWith(i.split('@')[1].replace(':', '-')))
+  await deleteTags(host, repo, (await registryTags(host, repo, headers)).filter(ours), headers)
 }
 
 beforeAll(async () => {

@@ -4,6 +4,7 @@
 // lab's node, which other test files use at the same time.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { pollUntil, runningPid } from '../lib/proc.mjs'
+import { deleteTags } from '../lib/images.mjs'
 import { waitDefaultServiceAccount } from '../lib/kube.mjs'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -209,10 +210,7 @@ describe('the lab real node', () => {
     await waitPod('with-secret', 'running', running)
     // the test image's tag leaves the registry again (its layers are the mirror image's, shared)
     const auth = `Basic ${Buffer.from(`${env('LAB_RELEASE_USER')}:${fs.readFileSync(env('LAB_RELEASE_PASSWORD_FILE'), 'utf8').trim()}`).toString('base64')}`
-    const manifest = `http://${release}/v2/lab-test/node-pull/manifests`
-    const head = await fetch(`${manifest}/${ns}`, { method: 'HEAD', headers: { authorization: auth, accept: 'application/vnd.docker.distribution.manifest.v2+json' } })
-    const digest = head.headers.get('docker-content-digest')
-    if (digest) await fetch(`${manifest}/${digest}`, { method: 'DELETE', headers: { authorization: auth } })
+    await deleteTags(release, 'lab-test/node-pull', [ns], { authorization: auth })
   })
 
   it('a Service name resolves from another pod (cluster DNS) and reaches the first pod (kube-proxy)', async () => {

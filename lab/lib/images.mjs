@@ -34,6 +34,38 @@ export async function manifestDigest(host, repo, tag, headers = {}) {
   return r?.status === 200 ? r.headers.get('docker-content-digest') ?? undefined : undefined
 }
 
+/**
+ * The tags of `repo` in the registry at `host` (none when it has none or does not answer); `headers` adds e.g. an
+ * authorization.
+ * @param {string} host
+ * @param {string} repo
+ * @param {Record<string, string>} [headers]
+ * @returns {Promise<string[]>}
+ */
+export async function registryTags(host, repo, headers = {}) {
+  const r = await fetch(`http://${host}/v2/${repo}/tags/list`, { headers }).catch(() => undefined)
+  const body = r?.ok ? await r.json().catch(() => ({})) : {}
+  return Array.isArray(body?.tags) ? body.tags : []
+}
+
+/**
+ * Deletes from the registry at `host` the manifests that `repo`'s `tags` name (whatever their type; each digest once);
+ * resolves to the digests it deleted. `headers` adds e.g. an authorization.
+ * @param {string} host
+ * @param {string} repo
+ * @param {string[]} tags
+ * @param {Record<string, string>} [headers]
+ */
+export async function deleteTags(host, repo, tags, headers = {}) {
+  const digests = new Set()
+  for (const tag of tags) {
+    const d = await manifestDigest(host, repo, tag, headers)
+    if (d) digests.add(d)
+  }
+  for (const d of digests) await fetch(`http://${host}/v2/${repo}/manifests/${d}`, { method: 'DELETE', headers })
+  return [...digests]
+}
+
 /** True when the registry `ref` names (host/repo:tag) holds it. @param {string} ref */
 export const inRegistry = async (ref) => {
   const p = parseRef(ref)
