@@ -85,7 +85,9 @@ describe('disaster recovery on the real node', () => {
   it('a backup run counts for its CronJob: lastSuccessfulTime, and kube-state-metrics\' series the alert reads', async () => {
     const admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
     const ns = result.restored.env.namespace
-    type Cron = KubeObject & { status?: { lastSuccessfulTime?: string } }
+    type Cron = KubeObject & { spec?: { suspend?: boolean }; status?: { lastSuccessfulTime?: string } }
+    // the restores suspended the schedule around their restore Jobs and put it back
+    expect((await admin.get<Cron>({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', namespace: ns }))?.spec?.suspend).toBe(false)
     let last: string | undefined
     for (let i = 0; i < 60 && !last; i++) {
       last = (await admin.get<Cron>({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', namespace: ns }))?.status?.lastSuccessfulTime

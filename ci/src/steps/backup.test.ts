@@ -54,6 +54,7 @@ describe('restore', () => {
     expect(c.tasks).toEqual(['verify'])
     expect(c.names('Lease', NS)).toEqual([])
     expect(c.names('Job', NS)).toEqual([]) // deleted once read
+    expect(c.calls.filter((x) => x.verb === 'apply')).toEqual([]) // the schedule untouched
   })
 
   it('refuses while another deploy holds the environment\'s lock, before any Job', async () => {
@@ -69,6 +70,10 @@ describe('restore', () => {
     const r = await restoreNamespace(c, { prefix: 'graphmemory-prod', target: NS, from: 'latest', log: (l) => lines.push(l) })
     expect(r).toMatchObject({ name: '20261205T093000Z', memories: 3, links: 2 })
     expect(c.tasks).toEqual(['verify', 'restore'])
+    // the schedule was suspended around the restore Job only, then put back
+    const applied = c.calls.filter((x) => x.verb === 'apply' && x.id === `CronJob/${NS}/backup`).length
+    expect(applied).toBe(2)
+    expect((c.objects.get(`CronJob/${NS}/backup`)?.spec as { suspend?: boolean }).suspend).toBe(false)
     expect(lines.join('\n')).toMatch(/restore plan for graphmemory-dev \(a drill: graphmemory-prod's backups.*\n.*backup 20261205T093000Z: 4.6 KiB, checksums verified/)
   })
 

@@ -143,10 +143,29 @@ export async function restoreNamespace(kube: KubeClient, o: RestoreOptions): Pro
     const verified = await progress.step('verify', name, () => runTask(kube, o.target, cron, { kind: 'verify', from: name, prefix: o.prefix }, timeoutMs))
     const plan = restorePlan(o.prefix, o.target, verified, o.prefix)
     log(plan)
-    const restored = await progress.step('restore', String(verified.name), () =>
-      runTask(kube, o.target, cron, { kind: 'restore', from: String(verified.name), prefix: o.prefix }, timeoutMs))
-    return { name: String(verified.name), memories: Number(restored.memories), links: Number(restored.links), plan }
+    // no scheduled backup starts while the stores are being replaced (it could capture one restored and one not)
+    const resume = await suspendSchedule(kube, o.target)
+    try {
+      const restored = await progress.step('restore', String(verified.name), () =>
+        runTask(kube, o.target, cron, { kind: 'restore', from: String(verified.name), prefix: o.prefix }, timeoutMs))
+      return { name: String(verified.name), memories: Number(restored.memories), links: Number(restored.links), plan }
+    } finally {
+      await resume().catch((err: Error) => log(`could not resume the backup schedule of ${o.target}: ${err.message}; run \`kubectl -n ${o.target} patch cronjob ${CRONJOB} -p '{"spec":{"suspend":false}}'\``))
+    }
   }, log)
+}
+
+/** The field manager of the restore's suspension of the schedule (apart from the deploy's, which never sets it). */
+const SUSPENDER = 'graphmemory-restore'
+
+/** Suspends the backup CronJob's schedule unless it already is; returns how to put it back as it was. */
+async function suspendSchedule(kube: KubeClient, namespace: string): Promise<() => Promise<void>> {
+  const live = await kube.get<KubeObject & { spec?: { suspend?: boolean } }>({ apiVersion: 'batch/v1', kind: 'CronJob', name: CRONJOB, namespace })
+  if (live?.spec?.suspend) return async () => {}
+  const set = (suspend: boolean) => kube.apply({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: CRONJOB, namespace }, spec: { suspend } } as KubeObject,
+    { fieldManager: SUSPENDER })
+  await set(true)
+  return async () => { await set(false) }
 }
 
 /**
