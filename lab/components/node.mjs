@@ -20,7 +20,7 @@ import { ensureIdentities } from './node/pki.mjs'
 import { ensureNetwork, mountsUnder, removeNetwork, strayNetns } from './node/network.mjs'
 import { writeConfigs } from './node/configs.mjs'
 import { PORTS, ctr, daemonSpecs, httpOk } from './node/daemons.mjs'
-import { client, ensureNodeMarks, ensureObjects, readNode } from './node/objects.mjs'
+import { client, deleteLeftoverPods, ensureNodeMarks, ensureObjects, readNode } from './node/objects.mjs'
 
 export const name = 'node'
 
@@ -72,9 +72,10 @@ export async function up() {
     }
   }
   await waitFor(daemonName('kubelet'), async () => nodeIsReady(await readNode()), 120000)
-  const note = started.length
+  const cleared = await deleteLeftoverPods()
+  const note = (cleared ? `${cleared} pods a shutdown or an eviction left behind deleted; ` : '') + (started.length
     ? `${NODE_NAME} Ready (${bin.built.length ? `built ${bin.built.join(', ')} in ${seconds(t0, tBuilt)}s, ` : ''}${pushed ? 'pause image pushed, ' : ''}started ${started.join(', ')} in ${seconds(tBuilt, performance.now())}s)`
-    : `${NODE_NAME} already Ready`
+    : `${NODE_NAME} already Ready`)
   return { note, built: bin.built, ...upFigures(t0, tBuilt) }
 }
 

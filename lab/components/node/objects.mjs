@@ -89,3 +89,22 @@ export async function ensureNodeMarks() {
 export async function readNode() {
   return readObject(client(), { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME } })
 }
+
+/**
+ * Deletes the pods of this node that ended for good although their restart policy is Always: only a shutdown of the
+ * machine (the kubelet's graceful node shutdown ends them, Succeeded or Failed) or an eviction does that. Their owners
+ * made new pods long ago, but they stay listed, with their old addresses and exits, until deleted (the cluster's pod
+ * GC waits for thousands of them): tests that list a namespace's pods, and Prometheus's discovery, would see them.
+ * Pods that may end on their own (Jobs: restart policy Never or OnFailure) are kept. Returns how many were deleted.
+ */
+/** True for a pod that ended for good although its restart policy is Always. @param {import('@kubernetes/client-node').V1Pod} p */
+export const isLeftover = (p) => ['Failed', 'Succeeded'].includes(p.status?.phase ?? '') && (p.spec?.restartPolicy ?? 'Always') === 'Always'
+
+export async function deleteLeftoverPods() {
+  const pods = (await client().core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${NODE_NAME}` })).items
+  const leftovers = pods.filter(isLeftover)
+  for (const p of leftovers) {
+    await client().core.deleteNamespacedPod({ name: p.metadata?.name ?? '', namespace: p.metadata?.namespace ?? '' }).catch(() => undefined)
+  }
+  return leftovers.length
+}
