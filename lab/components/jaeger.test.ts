@@ -73,7 +73,10 @@ const sender = (name: string, app: string, traceId: string): k8s.V1Pod => ({
     containers: [{
       name: 'sender', image: labVar('LAB_IMAGE_PYTHON_RUNTIME'), imagePullPolicy: 'IfNotPresent',
       command: ['python3', '-c', [
-        'import sys, urllib.request',
+        'import sys, time, urllib.request',
+        // the policy agent programs a new pod's address some seconds after the pod starts (kube-router reacts to the
+        // pod's events): sent at once, a refused pod's packets can pass before its rules exist
+        'time.sleep(10)',
         'r = urllib.request.Request(sys.argv[1] + "/v1/traces", data=sys.argv[2].encode(), headers={"Content-Type": "application/json"})',
         'print(urllib.request.urlopen(r, timeout=10).status)',
       ].join('\n'), OTLP, JSON.stringify(otlpSpan(`lab-trace-${app}`, traceId, `${app} probe`))],
@@ -134,8 +137,9 @@ describe('the lab\'s trace store', () => {
     expect(spans.map((s) => s.operationName)).toEqual(['api probe'])
     // postgres is not among the services allow-otlp-egress names: default-deny holds its connection. The policy agent
     // applies a new namespace's policies to a new pod within seconds of their watch events (seen: a sender started 6 s
-    // after the policies got through once), so the refusal is awaited for at most 60 s, each attempt a new trace id
-    const deadline = Date.now() + 60_000
+    // after the policies got through once; in a CI run every sender for 60 s), so each sender waits 10 s before it
+    // sends, and the refusal is awaited for at most 150 s, each attempt a new trace id
+    const deadline = Date.now() + 150_000
     let denied = ''
     let phase = ''
     for (let n = 0; phase !== 'Failed' && Date.now() < deadline; n++) {
@@ -149,5 +153,5 @@ describe('the lab\'s trace store', () => {
     expect(logs).toMatch(/timed out|URLError/)
     await new Promise((r) => setTimeout(r, 5000)) // the collector's batch (2 s) and Jaeger's (1 s), had it been sent
     expect(await stored(denied)).toBeUndefined()
-  })
+  }, 360_000)
 })
