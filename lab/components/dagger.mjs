@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
-import { REPO, STATE, binDir } from '../lib/paths.mjs'
+import { LOGS, REPO, STATE, binDir } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
@@ -78,10 +78,25 @@ async function brokenState() {
   return (logs.stdout + logs.stderr).split('\n').find((l) => l.includes('failed to create engine')) ?? ''
 }
 
+/**
+ * Keeps the last lines the engine container logged in state/logs/dagger-engine.<suffix>.log (nothing when there is
+ * no container): a container that died or broke its state is removed before the next start, and with it the reason.
+ * Returns the file's path, or '' when nothing was kept. @param {string} suffix
+ */
+async function keepEngineLog(suffix) {
+  const r = await $`docker logs --timestamps --tail 300 ${CONTAINER}`.nothrow().quiet()
+  if (r.exitCode !== 0) return ''
+  const file = path.join(LOGS, `dagger-engine.${suffix}.log`)
+  fs.mkdirSync(LOGS, { recursive: true })
+  fs.writeFileSync(file, r.stdout + r.stderr)
+  return file
+}
+
 async function startEngine() {
   fs.mkdirSync(path.dirname(CONFIG), { recursive: true })
   fs.writeFileSync(CONFIG, engineToml())
   fs.writeFileSync(GC_CONFIG, engineJson())
+  await keepEngineLog('previous')
   await down()
   const args = [
     '-d', '--name', CONTAINER, '--restart', 'unless-stopped', '--network', 'host',
@@ -115,9 +130,12 @@ async function startOrReset() {
   if (await startEngine()) return 'started'
   const reason = await brokenState()
   if (!reason) await failedToStart()
+  const kept = await keepEngineLog('broken')
   await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
   await $`docker volume rm ${VOLUME}`.nothrow().quiet()
-  if (await startEngine()) return `started with an empty cache: its state was broken (${reason.trim().slice(0, 160)})`
+  if (await startEngine()) {
+    return `started with an empty cache: its state was broken (${reason.trim().slice(0, 160)}; the engine that ran before it: ${path.join(LOGS, 'dagger-engine.previous.log')}, the broken start: ${kept})`
+  }
   await failedToStart()
 }
 
