@@ -188,6 +188,20 @@ def _terminate(signum, frame):  # turn SIGTERM into an exception so the stack is
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def report_abort(c: "Checks", stack: "Stack", run: str, e: BaseException, tail: int = 20) -> None:
+    """What a smoke run that stopped early prints: an Abort's reason, or any other exception as the failed check
+    "<run> completed"; then the stack's containers and their last log lines (each of the smoke tests ends so)."""
+    if isinstance(e, Abort):
+        print(f"aborted: {e}", flush=True)
+    else:
+        c.check(f"{run} completed", False, f"{type(e).__name__}: {e}")
+    try:
+        print(stack.run("ps", check=False).stdout)
+        print(stack.run("logs", "--tail", str(tail), check=False).stdout[-6000:])
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -442,15 +456,7 @@ def main() -> int:
                                                 "not writable by uid 10001: Permission denied"],
                 f"rc={r.returncode} {r.stderr[-600:]}")
     except (Abort, Exception, KeyboardInterrupt) as e:  # noqa: BLE001
-        if isinstance(e, Abort):
-            print(f"aborted: {e}", flush=True)
-        else:
-            c.check("smoke run completed", False, f"{type(e).__name__}: {e}")
-        try:
-            print(stack.run("ps", check=False).stdout)
-            print(stack.run("logs", "--tail", "30", check=False).stdout[-6000:])
-        except Exception:  # noqa: BLE001
-            pass
+        report_abort(c, stack, "smoke run", e, tail=30)
     finally:
         if not a.keep:
             stack.run("down", "-v", "--remove-orphans", check=False)

@@ -40,7 +40,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from compose_smoke import COMPOSE_FILE, ROOT, SERVICES, Abort, Checks, Stack, compose_cmd, docker_bin, free_port, http, wait_for
+from compose_smoke import COMPOSE_FILE, ROOT, SERVICES, Abort, Checks, Stack, compose_cmd, docker_bin, free_port, http, wait_for, report_abort
 
 HERE = Path(__file__).resolve().parent
 WEBHOOK_FILE = HERE / "monitoring-webhook.yml"
@@ -307,15 +307,7 @@ def main() -> int:
         check_resolved(c, stack, "ServiceDown", "docs/runbooks/alerts/service-down.md", down_page, routing_key)
         check_resolved(c, stack, "RedisDown", "docs/runbooks/alerts/redis-down.md", redis_page, routing_key)
     except (Abort, KeyboardInterrupt, Exception) as e:  # noqa: BLE001
-        if isinstance(e, Abort):
-            print(f"aborted: {e}", flush=True)
-        else:
-            c.check("monitoring smoke run completed", False, f"{type(e).__name__}: {e}")
-        try:
-            print(stack.run("ps", check=False).stdout)
-            print(stack.run("logs", "--tail", "20", check=False).stdout[-6000:])
-        except Exception:  # noqa: BLE001
-            pass
+        report_abort(c, stack, "monitoring smoke run", e)
     finally:
         if not a.keep:
             stack.run("down", "-v", "--remove-orphans", check=False)

@@ -29,7 +29,7 @@ import urllib.parse
 from pathlib import Path
 
 from browser import Page
-from compose_smoke import SERVICES, Abort, Checks, Stack, compose_cmd, COMPOSE_FILE, free_port, http, wait_for
+from compose_smoke import SERVICES, Abort, Checks, Stack, compose_cmd, COMPOSE_FILE, free_port, http, wait_for, report_abort
 from monitoring_smoke import logsql
 
 TRACED = ("dashboard", "api", "graph", "analytics")
@@ -167,15 +167,7 @@ def main() -> int:
         c.check("a keyed write's trace holds the API's Postgres call (the key check) and its Redis call",
                 bool(got[0]), json.dumps([summary(t) for t in traces(jaeger, "api", operation="POST /memories")])[:800])
     except (Abort, KeyboardInterrupt, Exception) as e:  # noqa: BLE001
-        if isinstance(e, Abort):
-            print(f"aborted: {e}", flush=True)
-        else:
-            c.check("tracing smoke run completed", False, f"{type(e).__name__}: {e}")
-        try:
-            print(stack.run("ps", check=False).stdout)
-            print(stack.run("logs", "--tail", "20", check=False).stdout[-6000:])
-        except Exception:  # noqa: BLE001
-            pass
+        report_abort(c, stack, "tracing smoke run", e)
     finally:
         if not a.keep:
             stack.run("down", "-v", "--remove-orphans", check=False)
