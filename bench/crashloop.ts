@@ -10,8 +10,8 @@ import * as k8s from '@kubernetes/client-node'
 import { labVar } from '../lab/env.js'
 import { pinnedRef } from '../lab/lib/images.mjs'
 import { NODE_LABEL, NODE_TAINT } from '../lab/components/node.mjs'
-import { deployApp } from '../lab/components/app-env.testkit.js'
-import { Kube, type KubeObject } from '../ci/src/adapters/kubernetes.js'
+import { deployApp, serviceUrl } from '../lab/components/app-env.testkit.js'
+import { Kube } from '../ci/src/adapters/kubernetes.js'
 import { EnvironmentName } from '../ci/src/config/environments.js'
 
 const arg = (name: string, dflt: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt }
@@ -20,12 +20,6 @@ kc.loadFromFile(labVar('KUBECONFIG_LAB'))
 const core = kc.makeApiClient(k8s.CoreV1Api)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** A Service's address from this machine (cluster IP through kube-proxy). */
-async function serviceUrl(namespace: string, name: string, port: number): Promise<string> {
-  const svc = await Kube.fromFile(labVar('KUBECONFIG_LAB')).get<KubeObject & { spec: { clusterIP: string } }>({ apiVersion: 'v1', kind: 'Service', name, namespace })
-  if (!svc) throw new Error(`no Service ${name} in ${namespace}: a staging or prod namespace (with the monitoring component) is needed`)
-  return `http://${svc.spec.clusterIP}:${port}`
-}
 
 const getJson = async (url: string): Promise<any> => (await fetch(url, { signal: AbortSignal.timeout(10_000) })).json() // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -33,8 +27,9 @@ async function main(): Promise<void> {
   const given = arg('namespace', '')
   const app = given ? undefined : await deployApp('crashloop', ['lab-real-node'], EnvironmentName.staging)
   const ns = given || app!.env.namespace
-  const prometheus = await serviceUrl(ns, 'prometheus', 9090)
-  const alertmanager = await serviceUrl(ns, 'alertmanager', 9093)
+  const admin = Kube.fromFile(labVar('KUBECONFIG_LAB')) // a staging or prod namespace: the monitoring component's Services
+  const prometheus = await serviceUrl(admin, ns, 'prometheus')
+  const alertmanager = await serviceUrl(admin, ns, 'alertmanager')
   const pod = `crashloop-${Date.now().toString(36)}`
   const t0 = Date.now()
   const at = () => `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s`

@@ -11,7 +11,8 @@
 // data; lab/components/dashboards-data.test.ts is the test that every panel does.
 import { labVar } from '../lab/env.js'
 import { ask, askDashboard, panelQueries } from '../lab/lib/dashboards.js'
-import { Kube, type KubeObject } from '../ci/src/adapters/kubernetes.js'
+import { Kube } from '../ci/src/adapters/kubernetes.js'
+import { serviceUrl } from '../lab/components/app-env.testkit.js'
 
 const arg = (name: string, dflt: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : dflt }
 const NAMESPACE = arg('namespace', 'graphmemory-prod')
@@ -21,9 +22,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const ms = (x: number): string => `${Math.round(x)} ms`
 
 async function main(): Promise<void> {
-  const svc = await Kube.fromFile(labVar('KUBECONFIG_LAB')).get<KubeObject & { spec: { clusterIP: string } }>({ apiVersion: 'v1', kind: 'Service', name: 'prometheus', namespace: NAMESPACE })
-  if (!svc) throw new Error(`no Service prometheus in ${NAMESPACE}: deploy staging or prod first (make deploy ENV=prod)`)
-  const prometheus = `http://${svc.spec.clusterIP}:9090`
+  const prometheus = await serviceUrl(Kube.fromFile(labVar('KUBECONFIG_LAB')), NAMESPACE, 'prometheus')
+    .catch((err: Error) => { throw new Error(`${err.message}: deploy staging or prod first (make deploy ENV=prod)`) })
   const dashboards = [...new Set(panelQueries().map((q) => q.dashboard))]
   process.stdout.write(`Prometheus of ${NAMESPACE} (${prometheus}), ${ROUNDS} rounds, all of a dashboard's queries at once\n\n`)
   process.stdout.write(`${'dashboard'.padEnd(22)} ${'queries'.padStart(7)} ${'with data'.padStart(9)} ${'median'.padStart(8)} ${'worst'.padStart(8)} ${'baseline'.padStart(9)}  slowest query (median)\n`)

@@ -101,9 +101,12 @@ export async function readyPods(admin: Kube, namespace: string, app: string): Pr
   return pods.filter((p) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'))
 }
 
-/** The API's address from this machine: its Service's cluster IP, reached through kube-proxy's rules on the host. */
-export async function apiUrl(admin: Kube, namespace: string): Promise<string> {
-  const svc = await admin.get<KubeObject & { spec: { clusterIP: string; ports: { port: number }[] } }>({ apiVersion: 'v1', kind: 'Service', name: 'api', namespace })
-  if (!svc) throw new Error(`no Service api in ${namespace}`)
+/** A Service's address from this machine: its cluster IP and first port, reached through kube-proxy's rules on the host. */
+export async function serviceUrl(admin: Kube, namespace: string, name: string): Promise<string> {
+  const svc = await admin.get<KubeObject & { spec: { clusterIP: string; ports: { port: number }[] } }>({ apiVersion: 'v1', kind: 'Service', name, namespace })
+  if (!svc) throw new Error(`no Service ${name} in ${namespace}`)
   return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}`
 }
+
+/** The API's address from this machine (serviceUrl of Service api). */
+export const apiUrl = (admin: Kube, namespace: string): Promise<string> => serviceUrl(admin, namespace, 'api')

@@ -5,28 +5,24 @@
 // as Grafana would ask it, returns at least one finite value. Grafana itself is not run (AGPL), its queries are.
 // The time of all queries of one dashboard together is bench/dashboards.ts's figure. Needs `make lab-up`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
+import { Kube } from '../../ci/src/adapters/kubernetes.js'
 import { backupNamespace } from '../../ci/src/steps/backup.js'
 import { labVar } from '../env.js'
 import { removePrefix } from './dr.testkit.js'
 import { EnvironmentName } from '../../ci/src/config/environments.js'
 import { askDashboard, panelQueries, withoutData, type Answer } from '../lib/dashboards.js'
-import { deployApp, type AppEnv } from './app-env.testkit.js'
+import { deployApp, serviceUrl, type AppEnv } from './app-env.testkit.js'
 
 let app: AppEnv
 let stop = false
 let traffic: Promise<number> | undefined
 
-/** A Service's address from this machine (its cluster IP, through kube-proxy's rules on the host). */
-async function serviceUrl(name: string): Promise<string> {
-  const svc = await app.admin.get<KubeObject & { spec: { clusterIP: string; ports: { port: number }[] } }>({ apiVersion: 'v1', kind: 'Service', name, namespace: app.env.namespace })
-  if (!svc) throw new Error(`no Service ${name} in ${app.env.namespace}`)
-  return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}`
-}
+/** A Service's address from this machine. */
+const serviceOf = (name: string): Promise<string> => serviceUrl(app.admin, app.env.namespace, name)
 
 /** Steady requests of every kind the panels count, until stopped; resolves with how many were sent. */
 async function drive(): Promise<number> {
-  const [api, analytics, dashboard] = await Promise.all(['api', 'analytics', 'dashboard'].map(serviceUrl))
+  const [api, analytics, dashboard] = await Promise.all(['api', 'analytics', 'dashboard'].map(serviceOf))
   const key = app.secrets['graphmemory-api']['bootstrap-api-key']
   const json = { 'content-type': 'application/json', 'x-api-key': key }
   const send = (url: string, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '')
@@ -65,7 +61,7 @@ afterAll(async () => {
 
 describe('the dashboards have data', () => {
   it('every panel query of both dashboards returns a finite value from the live Prometheus under traffic', async () => {
-    const prometheus = await serviceUrl('prometheus')
+    const prometheus = await serviceOf('prometheus')
     const dashboards = [...new Set(panelQueries().map((q) => q.dashboard))]
     expect(dashboards.sort()).toEqual(['performance-metrics', 'production-overview'])
     // the rate windows need a few scrapes (15 s apart) and the recording rules an evaluation after them

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../env.js'
 import * as jaeger from './jaeger.mjs'
 import * as lc from './log-collector.mjs'
-import { deployApp, type AppEnv } from './app-env.testkit.js'
+import { deployApp, serviceUrl, type AppEnv } from './app-env.testkit.js'
 import * as node from './node.mjs'
 import type { KubeObject } from '../../ci/src/adapters/kubernetes.js'
 
@@ -33,12 +33,6 @@ async function tracesSince(sinceUs: number): Promise<Trace[]> {
   return ((await r.json()) as { data?: Trace[] }).data ?? []
 }
 
-/** The address of a Service of the test's namespace from this machine (kube-proxy's rules on the host). */
-async function serviceUrl(name: string): Promise<string> {
-  const svc = await app!.admin.get<KubeObject & { spec: { clusterIP: string; ports: { port: number }[] } }>({ apiVersion: 'v1', kind: 'Service', name, namespace: app!.env.namespace })
-  if (!svc) throw new Error(`no Service ${name} in ${app!.env.namespace}`)
-  return `http://${svc.spec.clusterIP}:${svc.spec.ports[0].port}`
-}
 
 describe('a dashboard page load on the lab cluster', () => {
   beforeAll(async () => {
@@ -58,7 +52,7 @@ describe('a dashboard page load on the lab cluster', () => {
 
   it('is one trace in Jaeger across the dashboard, API, graph service and analytics, with analytics\' Redis call', async () => {
     const since = Date.now() * 1000
-    const url = await serviceUrl('dashboard')
+    const url = await serviceUrl(app!.admin, app!.env.namespace, 'dashboard')
     const { stdout } = await run(labVar('LAB_SMOKE_PYTHON'), [path.join(REPO, 'services', 'smoke', 'browser.py'), `${url}/`, 'GraphMemory-IDE', 'Connected components'], { timeout: 200000 })
     expect(stdout).toContain('missing: []')
     const t0 = Date.now()
