@@ -8,25 +8,15 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from app.main import create_app
 from app.settings import Settings
-from graphmemory_common import tracing
+from traced import spans  # noqa: F401 - the fixture
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 PARENT_ID = 0xB7AD6B7169203331
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-
-
-@pytest.fixture
-def spans(monkeypatch):
-    exporter = InMemorySpanExporter()
-    make_provider = tracing.provider
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # never reached: spans stay in memory
-    monkeypatch.setattr(tracing, "provider", lambda name, _=None: make_provider(name, exporter))
-    yield exporter
 
 
 def test_a_summary_continues_the_callers_trace_to_the_api_and_redis(spans, api, redis_url):

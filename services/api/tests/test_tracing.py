@@ -11,27 +11,17 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from app.main import create_app
 from app.settings import Settings
+from traced import spans  # noqa: F401 - the fixture
 from conftest import BOTH_GRAPHS, KEY
 from graphmemory_common import logs, tracing
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 PARENT_ID = 0x00F067AA0BA902B7
 TRACEPARENT = f"00-{TRACE_ID:032x}-{PARENT_ID:016x}-01"
-
-
-@pytest.fixture
-def spans(monkeypatch):
-    """Tracing on (an endpoint set), every span of the apps made meanwhile kept in this exporter."""
-    exporter = InMemorySpanExporter()
-    make_provider = tracing.provider
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # never reached: spans stay in memory
-    monkeypatch.setattr(tracing, "provider", lambda name, _=None: make_provider(name, exporter))
-    yield exporter
 
 
 @pytest.fixture
