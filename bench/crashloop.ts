@@ -9,7 +9,7 @@
 import * as k8s from '@kubernetes/client-node'
 import { labVar } from '../lab/env.js'
 import { pinnedRef } from '../lab/lib/images.mjs'
-import { NODE_LABEL, NODE_TAINT } from '../lab/components/node.mjs'
+import { realNodePod } from '../lab/components/pods.testkit.js'
 import { deployApp, serviceUrl } from '../lab/components/app-env.testkit.js'
 import { Kube } from '../ci/src/adapters/kubernetes.js'
 import { EnvironmentName } from '../ci/src/config/environments.js'
@@ -33,20 +33,11 @@ async function main(): Promise<void> {
   const pod = `crashloop-${Date.now().toString(36)}`
   const t0 = Date.now()
   const at = () => `${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s`
-  await core.createNamespacedPod({ namespace: ns, body: {
-    metadata: { name: pod, labels: { 'app.kubernetes.io/part-of': 'graphmemory-ide' } },
-    spec: {
-      nodeSelector: { [NODE_LABEL.key]: NODE_LABEL.value },
-      tolerations: [{ key: NODE_TAINT.key, operator: 'Equal', value: NODE_TAINT.value, effect: NODE_TAINT.effect }],
-      automountServiceAccountToken: false, terminationGracePeriodSeconds: 1,
-      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{
-        name: 'api', image: await pinnedRef(labVar('LAB_IMAGE_DEBIAN')), imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo crashing; exit 3'],
-        resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } },
-        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-      }],
-    },
-  } })
+  await core.createNamespacedPod({ namespace: ns, body: realNodePod(pod, {
+    name: 'api', image: await pinnedRef(labVar('LAB_IMAGE_DEBIAN')), command: ['sh', '-c', 'echo crashing; exit 3'],
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '32Mi' } },
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+  }, { labels: { 'app.kubernetes.io/part-of': 'graphmemory-ide' }, restartPolicy: 'Always' }) }) // Always: it must loop
   process.stdout.write(`namespace ${ns}: pod ${pod} (container api, exits 3) created; Prometheus ${prometheus}, Alertmanager ${alertmanager}\n`)
   const seen: Record<string, string> = {}
   const mark = (what: string) => { if (!seen[what]) { seen[what] = at(); process.stdout.write(`${seen[what]}  ${what}\n`) } }

@@ -14,6 +14,7 @@ import { labVar } from '../env.js'
 import * as jaeger from './jaeger.mjs'
 import * as lc from './log-collector.mjs'
 import * as node from './node.mjs'
+import { realNodePod } from './pods.testkit.js'
 
 const REPO = path.resolve(__dirname, '..', '..')
 const id = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`
@@ -62,28 +63,17 @@ async function stored(traceId: string): Promise<{ operationName: string; process
 }
 
 /** A pod on the real node, labelled as the service `app`, that POSTs one span to the collector; exit 0 when accepted. */
-const sender = (name: string, app: string, traceId: string): k8s.V1Pod => ({
-  metadata: { name, labels: { 'app.kubernetes.io/name': app } },
-  spec: {
-    nodeSelector: { [node.NODE_LABEL.key]: node.NODE_LABEL.value },
-    tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: node.NODE_TAINT.effect }],
-    restartPolicy: 'Never',
-    automountServiceAccountToken: false,
-    securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-    containers: [{
-      name: 'sender', image: labVar('LAB_IMAGE_PYTHON_RUNTIME'), imagePullPolicy: 'IfNotPresent',
-      command: ['python3', '-c', [
-        'import sys, time, urllib.request',
-        // the policy agent programs a new pod's address some seconds after the pod starts (kube-router reacts to the
-        // pod's events): sent at once, a refused pod's packets can pass before its rules exist
-        'time.sleep(10)',
-        'r = urllib.request.Request(sys.argv[1] + "/v1/traces", data=sys.argv[2].encode(), headers={"Content-Type": "application/json"})',
-        'print(urllib.request.urlopen(r, timeout=10).status)',
-      ].join('\n'), OTLP, JSON.stringify(otlpSpan(`lab-trace-${app}`, traceId, `${app} probe`))],
-      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-    }],
-  },
-})
+const sender = (name: string, app: string, traceId: string): k8s.V1Pod => realNodePod(name, {
+  name: 'sender', image: labVar('LAB_IMAGE_PYTHON_RUNTIME'),
+  command: ['python3', '-c', [
+    'import sys, time, urllib.request',
+    // the policy agent programs a new pod's address some seconds after the pod starts (kube-router reacts to the
+    // pod's events): sent at once, a refused pod's packets can pass before its rules exist
+    'time.sleep(10)',
+    'r = urllib.request.Request(sys.argv[1] + "/v1/traces", data=sys.argv[2].encode(), headers={"Content-Type": "application/json"})',
+    'print(urllib.request.urlopen(r, timeout=10).status)',
+  ].join('\n'), OTLP, JSON.stringify(otlpSpan(`lab-trace-${app}`, traceId, `${app} probe`))],
+}, { labels: { 'app.kubernetes.io/name': app } })
 
 /** Runs a sender to its end; its phase (Succeeded when the collector took the span). */
 async function send(name: string, app: string, traceId: string): Promise<string> {

@@ -14,6 +14,7 @@ import { render } from './kustomize.mjs'
 import { waitDefaultServiceAccount } from '../lib/kube.mjs'
 import { until } from '../lib/until.testkit.js'
 import * as node from './node.mjs'
+import { realNodePod } from './pods.testkit.js'
 import { dryApply, refusal } from '../lib/api-checks.js'
 import { query } from '../../scripts/logs.mjs'
 
@@ -39,21 +40,8 @@ const collectorPod = (namespace: string): k8s.V1Pod => {
 }
 
 /** A pod on the real node, in the application-like namespace, that prints `lines` and exits. */
-const writer = (name: string, lines: string[]): k8s.V1Pod => ({
-  metadata: { name },
-  spec: {
-    nodeSelector: { [node.NODE_LABEL.key]: node.NODE_LABEL.value },
-    tolerations: [{ key: node.NODE_TAINT.key, operator: 'Equal', value: node.NODE_TAINT.value, effect: node.NODE_TAINT.effect }],
-    restartPolicy: 'Never',
-    automountServiceAccountToken: false,
-    securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-    containers: [{
-      name: 'writer', image: labVar('LAB_IMAGE_DEBIAN'), imagePullPolicy: 'IfNotPresent',
-      command: ['sh', '-c', 'printf "%s\\n" "$@"', 'writer', ...lines],
-      securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-    }],
-  },
-})
+const writer = (name: string, lines: string[]): k8s.V1Pod =>
+  realNodePod(name, { name: 'writer', image: labVar('LAB_IMAGE_DEBIAN'), command: ['sh', '-c', 'printf "%s\\n" "$@"', 'writer', ...lines] })
 
 
 /** A line as the store returns it: its fields (the JSON line's, the resource's), `_msg` (the line) and `_time`. */
