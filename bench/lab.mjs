@@ -32,15 +32,22 @@ if (argv['cold-builds']) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-lab-builds-'))
   const script = `
     const { components } = await import(${JSON.stringify(path.join(REPO, 'lab/components/index.mjs'))})
+    const fs = await import('node:fs')
+    // CPU seconds of every finished child process (utime+stime of waited-for descendants: the go builds)
+    const childCpu = () => { const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' '); return (Number(f[13]) + Number(f[14])) / 100 }
     for (const c of components.filter((c) => c.build)) {
-      const t0 = performance.now()
+      const t0 = performance.now(), cpu0 = childCpu()
       await c.build()
-      console.log('✓ ' + c.name + ' (' + ((performance.now() - t0) / 1000).toFixed(1) + 's)')
+      console.log('✓ ' + c.name + ' (' + ((performance.now() - t0) / 1000).toFixed(1) + 's) cpu ' + (childCpu() - cpu0).toFixed(0) + 's')
     }`
   const t0 = performance.now()
-  const r = await $({ env: { ...process.env, LAB_HOME: home } })`node --input-type=module -e ${script}`
+  const p = $({ env: { ...process.env, LAB_HOME: home } })`node --input-type=module -e ${script}`
+  p.stdout.pipe(process.stdout) // each component's line as it finishes: a cold run is long
+  const r = await p
   const steps = Object.fromEntries([...r.stdout.matchAll(/^✓ (\S+) \(([\d.]+)s\)/gm)].map((m) => [m[1], Number(m[2])]))
   print('cold Go builds (empty module and build caches)', { steps, total: (performance.now() - t0) / 1000 })
+  console.log('CPU seconds per component (load-independent; wall time on an idle 2-core machine is about half):')
+  for (const m of r.stdout.matchAll(/^✓ (\S+) .*cpu (\d+)s$/gm)) console.log(`  ${m[1].padEnd(14)} ${m[2]}s`)
   fs.rmSync(home, { recursive: true, force: true })
 } else if (argv.cold) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-lab-cold-'))

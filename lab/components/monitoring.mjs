@@ -86,8 +86,13 @@ const PROMTOOL_TARGETS = [
 ]
 
 /** Builds (or reuses) promtool at the lowest CPU priority; its folder is the prometheus image's build context. */
+const buildPromtool = () => goBuild({ module: 'promtool', version: `v${PROMETHEUS_VERSION.replace(/^2\./, '0.')}`, targets: PROMTOOL_TARGETS, nice: true })
+
+/** Builds (or reuses) every Go binary of this component: promtool and Prometheus, then the collector and kube-state-metrics. */
 export async function build() {
-  return goBuild({ module: 'promtool', version: `v${PROMETHEUS_VERSION.replace(/^2\./, '0.')}`, targets: PROMTOOL_TARGETS, nice: true })
+  const promtool = await buildPromtool()
+  for (const g of GO_IMAGES) await goBuild({ module: g.module, version: g.version, targets: g.targets, nice: true })
+  return promtool
 }
 
 /**
