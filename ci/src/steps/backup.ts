@@ -6,6 +6,7 @@
 import crypto from 'node:crypto'
 import type { Secret, Service } from '@dagger.io/dagger'
 import type { Kube, KubeClient, KubeObject } from '../adapters/kubernetes.js'
+import { poll } from '../adapters/poll.js'
 import { environment } from '../config/environments.js'
 import { PipelineError } from '../errors.js'
 import {
@@ -42,9 +43,10 @@ export async function runTask(kube: KubeClient, namespace: string, cron: CronJob
   await kube.create(job as unknown as KubeObject)
   const ref = { apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, namespace }
   try {
-    const until = Date.now() + timeoutMs
-    for (;;) {
+    let phase = 'not created'
+    return await poll(async () => {
       const [pod] = await kube.list<PodLike>('v1', 'Pod', { namespace, labelSelector: `job-name=${job.metadata.name}` })
+      phase = pod?.status?.phase ?? 'not created'
       const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])]
       const failed = statuses.find((s) => s.state?.terminated && s.state.terminated.exitCode !== 0)
       if (failed) {
@@ -60,9 +62,11 @@ export async function runTask(kube: KubeClient, namespace: string, cron: CronJob
       const state = await kube.get<JobLike>(ref)
       const gone = state?.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True')
       if (gone) throw taskError(task, namespace, 'the Job', undefined, `${gone.reason ?? 'failed'}: ${gone.message ?? ''}`.trim())
-      if (Date.now() > until) throw taskError(task, namespace, 'the Job', undefined, `not finished after ${timeoutMs / 1000} s (pod ${pod?.status?.phase ?? 'not created'})`)
-      await new Promise((r) => setTimeout(r, 1000))
-    }
+      return undefined
+    }, {
+      timeoutMs, everyMs: 1000,
+      onTimeout: () => { throw taskError(task, namespace, 'the Job', undefined, `not finished after ${timeoutMs / 1000} s (pod ${phase})`) },
+    })
   } finally {
     // a backup run stays for the CronJob's controller to count (its history limit removes it); the others go now
     if (task.kind !== 'run') await kube.delete(ref, { propagationPolicy: 'Background' }).catch(() => undefined)

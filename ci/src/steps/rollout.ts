@@ -1,6 +1,7 @@
 // Step helper: wait until every Deployment and StatefulSet of a release has rolled out, or say which did not and why
 // (its condition and its recent events, and those of its ReplicaSets and pods).
 import type { KubeClient, KubeObject } from '../adapters/kubernetes.js'
+import { poll } from '../adapters/poll.js'
 import { objectId, type K8sObject } from '../plan/manifests.js'
 import { WAITED_KINDS, podSelector, podsVerdict, revisionPods, rolloutVerdict, type PodLike, type RolloutVerdict, type Workload } from '../plan/rollout.js'
 
@@ -32,8 +33,6 @@ export async function recentEvents(kube: Pick<KubeClient, 'list'>, namespace: st
     .slice(-count)
     .map((e) => `${e.type ?? ''} ${e.reason ?? ''} ${e.involvedObject?.kind ?? ''}/${e.involvedObject?.name ?? ''}: ${e.message ?? ''}`.trim())
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** How a rollout is waited for. */
 export interface WaitOptions {
@@ -76,7 +75,8 @@ export async function waitForRollout(kube: RolloutClient, objects: K8sObject[], 
   const last = new Map<string, RolloutVerdict>()
   let pending = waited
   let podsReadAt = started
-  while (pending.length) {
+  // done when every workload is ready or one has failed; at the timeout the verdicts below name what was not ready
+  await poll(async () => {
     const readPods = Date.now() - podsReadAt >= podCheckMs
     if (readPods) podsReadAt = Date.now()
     const verdicts = await Promise.all(pending.map(async (o) => {
@@ -89,11 +89,9 @@ export async function waitForRollout(kube: RolloutClient, objects: K8sObject[], 
       if (v.state === 'ready' && last.get(objectId(o))?.state !== 'ready') log(`ready: ${objectId(o)} (${v.reason})`)
       last.set(objectId(o), v)
     }
-    if (verdicts.some(({ v }) => v.state === 'failed')) break
     pending = verdicts.filter(({ v }) => v.state !== 'ready').map(({ o }) => o)
-    if (!pending.length || Date.now() >= deadline) break
-    await sleep(pollMs)
-  }
+    return verdicts.some(({ v }) => v.state === 'failed') || !pending.length ? 'done' : undefined
+  }, { timeoutMs: timeoutSeconds * 1000, everyMs: pollMs, onTimeout: () => 'timed out' })
   const timedOut = Date.now() >= deadline
   const failed = waited.filter((o) => last.get(objectId(o))?.state === 'failed' || (timedOut && last.get(objectId(o))?.state !== 'ready'))
   return Promise.all(failed.map(async (o) => {
