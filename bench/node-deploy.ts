@@ -89,6 +89,7 @@ try {
   const secrets = {
     'graphmemory-postgres': { password: crypto.randomBytes(12).toString('hex') }, 'graphmemory-redis': { password: crypto.randomBytes(12).toString('hex') },
     'graphmemory-api': { 'bootstrap-api-key': crypto.randomBytes(12).toString('hex') }, 'graphmemory-tls': { 'tls.crt': 'x', 'tls.key': 'x' },
+    'graphmemory-backup-s3': { 'access-key-id': crypto.randomBytes(8).toString('hex'), 'secret-access-key': crypto.randomBytes(12).toString('hex') },
   }
   const t0 = performance.now()
   const log = (line: string) => { if (line.startsWith('ready: ')) figures[`  first deploy: ${line.replace(/ \(.*/, '')} at s`] = secs(t0) }

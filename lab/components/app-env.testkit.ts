@@ -9,7 +9,7 @@ import { labVar } from '../env.js'
 import { labPinned, labPipeline, publishLabImages, repoSource } from '../pipeline.js'
 import { roleBinding } from './deployer.mjs'
 import { ensurePullSecret } from './node.mjs'
-import { BACKUP_SECRET, ensureBackupSecret } from './object-store.mjs'
+import { BACKUP_SECRET, credentials as objectStoreKeys } from './object-store.mjs'
 import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
 import { EnvironmentName, environment, type Environment } from '../../ci/src/config/environments.js'
 import { parseManifests } from '../../ci/src/plan/manifests.js'
@@ -47,14 +47,16 @@ function secretsFor(req: Awaited<ReturnType<typeof requiredSecrets>>): Record<st
   const out = Object.fromEntries(Object.entries(req.secrets).map(([name, s]) => [name, Object.fromEntries(s.keys.map((k) => [k,
     /url/.test(k) ? `http://127.0.0.1:9/${crypto.randomBytes(6).toString('hex')}` : crypto.randomBytes(12).toString('hex')]))]))
   delete out['lab-release-pull'] // the lab writes it (ensurePullSecret), never the deploy
-  delete out[BACKUP_SECRET] // the lab writes it too (object-store.mjs ensureBackupSecret): the lab store's key pair
+  const { accessKeyId, secretAccessKey } = objectStoreKeys() // the backups' key pair: the lab object store's
+  out[BACKUP_SECRET] = { 'access-key-id': accessKeyId, 'secret-access-key': secretAccessKey }
   return out
 }
 
 /**
  * Publishes (cached), renders and deploys dev (or the overlay named: staging and prod bring the monitoring component,
- * Prometheus included) with lab-real-node (or the components given, e.g. with the backup
- * ones: lab-real-node, backup, lab-backup) into a fresh namespace; resolves once it rolled out.
+ * Prometheus included; every overlay the backup CronJob) with lab-real-node (or the components given, e.g.
+ * lab-real-node and lab-backup, whose backups go to the lab's object store) into a fresh namespace; resolves once it
+ * rolled out.
  */
 export async function deployApp(label: string, components: string[] = ['lab-real-node'], overlay: EnvironmentName = EnvironmentName.dev): Promise<AppEnv> {
   const admin = Kube.fromFile(labVar('KUBECONFIG_LAB'))
@@ -79,7 +81,6 @@ export async function deployApp(label: string, components: string[] = ['lab-real
   try {
     await admin.apply(roleBinding(namespace) as KubeObject)
     await ensurePullSecret(namespace)
-    if (components.includes('lab-backup')) await ensureBackupSecret(namespace)
     const objects = parseManifests(manifest.replaceAll(base.namespace, namespace)).map((o) => ownHosts(o, namespace)) as KubeObject[]
     const secrets = secretsFor(required!)
     await deployRelease(deployer, {

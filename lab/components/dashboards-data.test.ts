@@ -47,7 +47,7 @@ async function drive(): Promise<number> {
 beforeAll(async () => {
   // with the backup components and one backup run, so that the overview's "Last successful backup" has its series
   // (kube_cronjob_status_last_successful_time, set once the CronJob's first Job succeeded)
-  app = await deployApp('dash', ['lab-real-node', 'backup', 'lab-backup'], EnvironmentName.staging)
+  app = await deployApp('dash', ['lab-real-node', 'lab-backup'], EnvironmentName.staging)
   traffic = drive()
   await backupNamespace(Kube.fromFile(labVar('KUBECONFIG_DEPLOYER')), app.env.namespace, 900, () => {})
 }, 900_000)

@@ -11,6 +11,7 @@ import { environmentTls } from '../lib/ingress-ca.mjs'
 import { messageOf } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import { apply, CA_FILE } from './kubernetes.mjs'
+import { BACKUP_SECRET, credentials as objectStoreKeys } from './object-store.mjs'
 
 export const name = 'deployer'
 
@@ -92,6 +93,12 @@ export const DEPLOY_SECRETS = path.join(SECRETS, 'deploy')
  */
 const labValue = (/** @type {string} */ key) => (/url$/i.test(key) ? `http://127.0.0.1:9/lab-${key}` : crypto.randomBytes(24).toString('hex'))
 
+/** The lab object store's key pair, as the keys of the backup component's Secret. */
+function backupKeys() {
+  const { accessKeyId, secretAccessKey } = objectStoreKeys()
+  return { 'access-key-id': accessKeyId, 'secret-access-key': secretAccessKey }
+}
+
 /**
  * The values of an environment's Secrets in the lab, following the committed list (k8s/overlays/<env>/
  * required-secrets.yaml): values already made are kept, a Secret or key the list gained is made, one it lost is
@@ -108,11 +115,12 @@ async function writeDeploySecrets(env) {
   /** @type {Record<string, Record<string, string>>} */
   const values = {}
   for (const [name, { type, keys }] of Object.entries(required)) {
-    // the Ingress certificate is always the lab ingress CA's for the overlay's hosts (kept in state, renewed there)
+    // values the lab owns elsewhere: the Ingress certificate is the lab ingress CA's for the overlay's hosts (kept in
+    // state, renewed there); the backups' key pair is the lab object store's
     /** @type {Record<string, string>} */
-    const tls = type === 'kubernetes.io/tls' ? await environmentTls(env) : {}
+    const fixed = type === 'kubernetes.io/tls' ? await environmentTls(env) : name === BACKUP_SECRET ? backupKeys() : {}
     const kept = before[name] ?? {}
-    values[name] = Object.fromEntries(keys.map((k) => [k, tls[k] ?? kept[k] ?? labValue(k)]))
+    values[name] = Object.fromEntries(keys.map((k) => [k, fixed[k] ?? kept[k] ?? labValue(k)]))
   }
   const text = stringify(values)
   if (!exists(file) || fs.readFileSync(file, 'utf8') !== text) fs.writeFileSync(file, text, { mode: 0o600 })

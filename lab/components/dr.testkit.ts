@@ -12,7 +12,7 @@ import { backupNamespace, restoreNamespace } from '../../ci/src/steps/backup.js'
 import { apiUrl, deployApp, type AppEnv } from './app-env.testkit.js'
 import { BUCKET, DATA } from './object-store.mjs'
 
-export const COMPONENTS = ['lab-real-node', 'backup', 'lab-backup']
+export const COMPONENTS = ['lab-real-node', 'lab-backup']
 
 /** The API of a deployed copy, with a key. */
 export class Api {

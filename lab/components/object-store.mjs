@@ -9,8 +9,8 @@
 // component lets the backup pods through the NetworkPolicies to exactly that address and port.
 // The access key pair is made once and kept as two files (mode 0600) in the lab's secrets folder; lab.env names the
 // files, never the values. The daemon reads the pair from its environment (RCLONE_AUTH_KEY), not from its arguments,
-// so it never shows in a process list. `ensureBackupSecret(namespace)` writes the same pair into a namespace as the
-// Secret the backup component reads.
+// so it never shows in a process list. The lab's deploy secrets (deployer.mjs) give the same pair to every deploy as
+// the Secret the backup component reads (graphmemory-backup-s3).
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
@@ -18,8 +18,6 @@ import { STATE, SECRETS } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { startDaemon, stopDaemon, runningPid, runningArgs, waitFor, ensurePortFree } from '../lib/proc.mjs'
-import { kubeClient, applyObject, messageOf } from '../lib/kube.mjs'
-import * as kubernetes from './kubernetes.mjs'
 import * as node from './node.mjs'
 
 export const name = 'object-store'
@@ -29,7 +27,7 @@ export const VERSION = 'v1.75.1' // github.com/rclone/rclone in lab/go/rclone/go
 export const PORT = 9190
 /** The bucket the environments' backups go to (one prefix per namespace inside it). */
 export const BUCKET = 'graphmemory-backups'
-/** The Secret the backup component reads its access key pair from (k8s/components/backup/required-secrets.yaml). */
+/** The Secret the backup component reads its access key pair from (on every overlay's required-secrets.yaml). */
 export const BACKUP_SECRET = 'graphmemory-backup-s3'
 /** Where the buckets' folders are. */
 export const DATA = path.join(STATE, 'object-store', 'data')
@@ -61,10 +59,12 @@ function ensureCredentials() {
 }
 
 /**
- * The access key pair, read from its files.
+ * The access key pair, read from its files (made on first use: the deployer component writes it into the lab's deploy
+ * secrets before this component's up() runs).
  * @returns {{ accessKeyId: string, secretAccessKey: string }}
  */
 export function credentials() {
+  ensureCredentials()
   return { accessKeyId: fs.readFileSync(ACCESS_KEY_ID_FILE, 'utf8').trim(), secretAccessKey: fs.readFileSync(SECRET_ACCESS_KEY_FILE, 'utf8').trim() }
 }
 
@@ -127,21 +127,3 @@ export function env() {
   }
 }
 
-/**
- * Writes the store's access key pair into a namespace as the Secret the backup component reads (the lab's stand-in
- * for the one an online deploy is given), like the pull secret the node component writes.
- * @param {string} namespace
- */
-export async function ensureBackupSecret(namespace) {
-  const { accessKeyId, secretAccessKey } = credentials()
-  const obj = {
-    apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-    metadata: { name: BACKUP_SECRET, namespace, labels: { 'app.kubernetes.io/managed-by': 'graphmemory-lab' } },
-    stringData: { 'access-key-id': accessKeyId, 'secret-access-key': secretAccessKey },
-  }
-  try {
-    await applyObject(kubeClient(kubernetes.env().KUBECONFIG_LAB), obj)
-  } catch (err) {
-    throw new LabError(`writing Secret ${BACKUP_SECRET} into ${namespace} failed`, messageOf(err), 'check that the namespace exists (`kubectl get ns`), then try again')
-  }
-}

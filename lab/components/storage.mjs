@@ -35,8 +35,11 @@ const CONFIGMAP = 'local-path-config'
 /** Where the volumes' folders are, on the host (the real node's filesystem is the host's). */
 export const VOLUMES = path.join(STATE, 'storage', 'volumes')
 export const IMAGE = `${MIRROR}/gmi-lab/local-path-provisioner:${VERSION}`
-/** The kustomize components the lab's deploys render by default (ci/cli/defaults.ts reads LAB_DEPLOY_COMPONENTS). */
-export const DEPLOY_COMPONENTS = 'lab-real-node'
+/**
+ * The kustomize components the lab's deploys render by default (ci/cli/defaults.ts reads LAB_DEPLOY_COMPONENTS): the
+ * pods on the real node with their volumes here, and the backups to the lab's object store (object-store.mjs).
+ */
+export const DEPLOY_COMPONENTS = 'lab-real-node,lab-backup'
 /** The lab's environments: `prepareNamespace()` acts only on these. */
 export const ENV_NAMESPACES = ['graphmemory-dev', 'graphmemory-staging', 'graphmemory-prod']
 

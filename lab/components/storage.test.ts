@@ -87,7 +87,7 @@ describe('the lab storage (local-path provisioner on the real node)', () => {
 
   it('publishes its class, and leaves the cluster default (the kwok nodes\' host-path class) alone', async () => {
     expect(env('LAB_STORAGE_CLASS')).toBe(storage.STORAGE_CLASS)
-    expect(env('LAB_DEPLOY_COMPONENTS')).toBe('lab-real-node')
+    expect(env('LAB_DEPLOY_COMPONENTS')).toBe('lab-real-node,lab-backup')
     const kc = kubeClient(env('KUBECONFIG_LAB'))
     const sc = await kc.objects.read({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: storage.STORAGE_CLASS } }) as k8s.V1StorageClass
     expect({ provisioner: sc.provisioner, binding: sc.volumeBindingMode, reclaim: sc.reclaimPolicy })

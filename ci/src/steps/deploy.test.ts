@@ -77,6 +77,7 @@ const secrets = (): SecretValues => ({
   'graphmemory-redis': { password: crypto.randomBytes(12).toString('hex') },
   'graphmemory-api': { 'bootstrap-api-key': crypto.randomBytes(12).toString('hex') },
   'graphmemory-tls': { 'tls.crt': 'not checked by the API server', 'tls.key': 'not checked either' },
+  'graphmemory-backup-s3': { 'access-key-id': crypto.randomBytes(8).toString('hex'), 'secret-access-key': crypto.randomBytes(12).toString('hex') },
 })
 
 const request = (env: Environment, required: RequiredSecrets, manifest: string, extra: Partial<ReleaseRequest> = {}): ReleaseRequest =>

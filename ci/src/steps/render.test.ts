@@ -9,6 +9,7 @@ import { connection, dag } from '@dagger.io/dagger'
 import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
+import { until } from '../../../lab/lib/until.testkit.js'
 import { labPinned, labRenderImages, repoSource } from '../../../lab/pipeline.js'
 import { Kube, KubeError, type KubeObject } from '../adapters/kubernetes.js'
 import { ENVIRONMENT_NAMES, environment, type EnvironmentName } from '../config/environments.js'
@@ -109,22 +110,29 @@ describe('render (kustomize in the lab engine)', () => {
     }
   })
 
-  it.each(ENVIRONMENT_NAMES)('%s: the quota holds every workload with its HPA at maximum plus a rollout\'s surge pod each', (name) => {
+  it.each(ENVIRONMENT_NAMES)('%s: the quota holds every workload with its HPA at maximum plus a rollout\'s surge pod each, and a backup run', (name) => {
     const objs = objectsOf(name)
     type Res = { cpu?: string; memory?: string }
-    type Pods = { replicas?: number; strategy?: { type?: string; rollingUpdate?: { maxSurge?: number } }; template: { spec: { containers: { resources?: { limits?: Res; requests?: Res } }[] } } }
+    type Container = { resources?: { limits?: Res; requests?: Res } }
+    type Workload = { replicas?: number; strategy?: { type?: string; rollingUpdate?: { maxSurge?: number } } }
     const cpu = (v = '0') => (v.endsWith('m') ? Number(v.slice(0, -1)) / 1000 : Number(v))
     const mem = (v = '0') => Number(v.replace(/(Mi|Gi)$/, '')) * (v.endsWith('Gi') ? 1024 : v.endsWith('Mi') ? 1 : 1 / 2 ** 20)
     const need = { 'limits.cpu': 0, 'limits.memory': 0, 'requests.cpu': 0, 'requests.memory': 0, pods: 0 }
-    for (const w of objs.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')) {
-      const spec = w.spec as Pods
+    const amounts = (c: Container) => ({
+      'limits.cpu': cpu(c.resources?.limits?.cpu), 'limits.memory': mem(c.resources?.limits?.memory),
+      'requests.cpu': cpu(c.resources?.requests?.cpu), 'requests.memory': mem(c.resources?.requests?.memory),
+    })
+    expect(podSpecs(objs).filter((p) => p.object.kind === 'CronJob').map((p) => p.object.metadata.name)).toEqual(['backup'])
+    for (const { object: w, spec } of podSpecs(objs)) {
       const hpa = objs.find((o) => o.kind === 'HorizontalPodAutoscaler' && (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === w.metadata.name)
-      const pods = ((hpa?.spec as { maxReplicas?: number } | undefined)?.maxReplicas ?? spec.replicas ?? 1) + (w.kind === 'Deployment' && spec.strategy?.type !== 'Recreate' ? spec.strategy?.rollingUpdate?.maxSurge ?? 1 : 0)
-      for (const c of spec.template.spec.containers) {
-        need['limits.cpu'] += pods * cpu(c.resources?.limits?.cpu)
-        need['limits.memory'] += pods * mem(c.resources?.limits?.memory)
-        need['requests.cpu'] += pods * cpu(c.resources?.requests?.cpu)
-        need['requests.memory'] += pods * mem(c.resources?.requests?.memory)
+      const ws = w.spec as Workload
+      // a CronJob (concurrencyPolicy Forbid) runs one pod at a time
+      const pods = w.kind === 'CronJob' ? 1 : ((hpa?.spec as { maxReplicas?: number } | undefined)?.maxReplicas ?? ws.replicas ?? 1) + (w.kind === 'Deployment' && ws.strategy?.type !== 'Recreate' ? ws.strategy?.rollingUpdate?.maxSurge ?? 1 : 0)
+      // what the quota counts for a pod: its containers' sum, or its largest init container if that is more
+      const sum = (spec.containers as Container[]).map(amounts)
+      const init = ((spec.initContainers ?? []) as Container[]).map(amounts)
+      for (const k of Object.keys(need).filter((x) => x !== 'pods') as Exclude<keyof typeof need, 'pods'>[]) {
+        need[k] += pods * Math.max(sum.reduce((a, c) => a + c[k], 0), ...init.map((c) => c[k]))
       }
       need.pods += pods
     }
@@ -159,8 +167,8 @@ const OUTSIDE: Endpoint[] = [
 const INTERNET: Endpoint = { name: 'internet', ip: '203.0.113.10' }
 
 /**
- * The flows the application is meant to have (k8s/base/network-policies.yaml and
- * k8s/components/monitoring/network-policies.yaml say why), as [from, to, TCP port]; only those whose two ends the
+ * The flows the application is meant to have (k8s/base/network-policies.yaml, k8s/components/monitoring/ and
+ * k8s/components/backup/network-policies.yaml say why), as [from, to, TCP port]; only those whose two ends the
  * environment runs apply (dev has no monitoring). "*outside" is every end outside the namespace (the Kubernetes API
  * and the alert receivers have addresses the policy cannot name).
  */
@@ -177,6 +185,8 @@ const INTENDED: [string, string, number][] = [
   // the services' spans to the cluster's collector (OTEL_EXPORTER_OTLP_ENDPOINT)
   ['api', 'otel-collector', 4318], ['graph', 'otel-collector', 4318], ['analytics', 'otel-collector', 4318],
   ['dashboard', 'otel-collector', 4318],
+  // the hourly backup (k8s/components/backup, every overlay): the graph's snapshot, pg_dump, the object store over HTTPS
+  ['backup', 'graph', 8001], ['backup', 'postgres', 5432], ['backup', 'internet', 443],
   // open, though no container listens there: the scrape rule (monitoring-scrape, and prometheus' egress) lists the
   // three services' ports for all three; one rule per service would close these six
   ['prometheus', 'api', 8002], ['prometheus', 'api', 8501], ['prometheus', 'analytics', 8000],
@@ -186,7 +196,7 @@ const INTENDED: [string, string, number][] = [
 /** The intended flows of an environment whose pods are `pods`, as allowedFlows writes them. */
 function intendedFlows(pods: Endpoint[]): string[] {
   const outside = [...OUTSIDE, INTERNET].map((e) => e.name)
-  const present = new Set([...pods, ...OUTSIDE].map((e) => e.name))
+  const present = new Set([...pods, ...OUTSIDE, INTERNET].map((e) => e.name))
   const flows = INTENDED.flatMap(([from, to, port]) => (to === '*outside' ? outside : [to])
     .filter((t) => present.has(from) && (to === '*outside' || present.has(t)))
     .map((t) => `${from} → ${t} TCP/${port}`))
@@ -255,11 +265,9 @@ describe('the rendered manifests on the lab API server', () => {
     const policy = objs.filter((o) => ['ServiceAccount', 'LimitRange', 'ResourceQuota'].includes(o.kind))
     for (const o of policy) await kube.apply(inNamespace(o, testNs))
     const quota = policy.find((o) => o.kind === 'ResourceQuota')!
-    for (let i = 0; i < 60; i++) { // quota admission refuses pods until the controller has computed status.hard
-      const q = await kube.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: quota.metadata.name, namespace: testNs })
-      if (q?.status?.hard) break
-      await new Promise((r) => setTimeout(r, 250))
-    }
+    // quota admission refuses pods until the controller has computed status.hard
+    await until(`quota ${quota.metadata.name}'s status in ${testNs}`, async () =>
+      (await kube.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: quota.metadata.name, namespace: testNs }))?.status?.hard, 15000, 250)
     const rest = objs.filter((o) => o.kind !== 'Namespace' && !policy.includes(o))
     for (const o of rest) {
       const out = await kube.apply(inNamespace(o, testNs), { dryRun: true })
@@ -267,7 +275,7 @@ describe('the rendered manifests on the lab API server', () => {
     }
     const pods = podSpecs(objs).map((at) => podFrom(at, testNs))
     const monitoringPods = monitored(name) ? ['alertmanager-dry-run', 'grafana-dry-run', 'postgres-exporter-dry-run', 'prometheus-dry-run', 'redis-exporter-dry-run'] : []
-    expect(pods.map((p) => p.metadata.name).sort()).toEqual([...monitoringPods, 'analytics-dry-run', 'api-dry-run', 'dashboard-dry-run', 'graph-dry-run', 'postgres-0', 'redis-0'].sort())
+    expect(pods.map((p) => p.metadata.name).sort()).toEqual([...monitoringPods, 'analytics-dry-run', 'api-dry-run', 'backup-dry-run', 'dashboard-dry-run', 'graph-dry-run', 'postgres-0', 'redis-0'].sort())
     for (const p of pods) await kube.apply(p, { dryRun: true })
     console.log(`${name}: ${rest.length + 1} objects and ${pods.length} pods accepted in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
