@@ -20,8 +20,8 @@ cluster-auth = --kubeconfig file:$$KUBECONFIG_DEPLOYER
 ENV ?= prod
 # Extra kustomize components rendered into the environment (folders of k8s/components, comma-separated). Unset: the
 # lab's default, LAB_DEPLOY_COMPONENTS in lab.env (lab-real-node: the application's pods on the lab's real node, data
-# on its volumes; dev, staging and prod fit there at once: docs/lab-kubernetes.md). COMPONENTS= (empty): none, the
-# pods go to the kwok nodes.
+# on its volumes; dev, staging and prod fit there at once: docs/lab-kubernetes.md; lab-backup: the backups to the
+# lab's object store). COMPONENTS= (empty): none, the pods go to the kwok nodes.
 deploy-components = $(if $(filter-out undefined,$(origin COMPONENTS)),$(COMPONENTS),$$LAB_DEPLOY_COMPONENTS)
 # An environment deployed to the kwok nodes before moves to the real node's volumes (lab/components/storage.mjs)
 prepare-env = $(with-lab) node lab/components/storage.mjs prepare --components "$(deploy-components)"
@@ -119,7 +119,7 @@ verify: deps
 history: deps
 	$(pipeline) history --env $(ENV) $(cluster-auth)
 
-## backup: back ENV up now (its backup CronJob's Job: Postgres and the graph to the object store, verified); ENV must be deployed with the backup component (COMPONENTS=lab-real-node,backup,lab-backup in the lab)
+## backup: back ENV up now (its backup CronJob's Job: Postgres and the graph to the object store, verified)
 backup: deps
 	$(pipeline) backup --env $(ENV) $(cluster-auth)
 
