@@ -9,20 +9,18 @@ import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { listenOnFreePort } from '../../../lab/lib/proc.mjs'
 import { Kube, KubeError, type DeploymentState, type KubeObject } from './kubernetes.js'
+import { poll } from './poll.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Polls get() until ok(value); on timeout fails with the last value seen. */
+/** Polls get() until ok(value) (a value ok never accepts undefined); on timeout fails with the last value seen. */
 async function waitUntil<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90000): Promise<T> {
-  const until = Date.now() + timeoutMs
   let last: T | undefined
-  while (Date.now() < until) {
-    last = await get()
-    if (ok(last)) return last
-    await sleep(500)
-  }
-  const seen = JSON.stringify(last, (k, v) => (k === 'managedFields' ? undefined : v), 1)
-  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last seen: ${seen}`)
+  return poll(async () => (ok(last = await get()) ? last : undefined), {
+    timeoutMs, everyMs: 500,
+    onTimeout: () => {
+      const seen = JSON.stringify(last, (k, v) => (k === 'managedFields' ? undefined : v), 1)
+      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last seen: ${seen}`)
+    },
+  })
 }
 
 let kube: Kube

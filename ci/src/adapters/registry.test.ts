@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { freePort } from '../../../lab/lib/proc.mjs'
 import { explainRegistryError, isAuthFailure, publish, registryOf } from './registry.js'
+import { poll } from './poll.js'
 
 const nonce = () => crypto.randomBytes(6).toString('hex')
 
@@ -105,11 +106,13 @@ class ThrowawayRegistry {
     this.proc = spawn(cmd, args as string[], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc.stderr!.on('data', (d) => { this.log += d })
     this.proc.stdout!.on('data', (d) => { this.log += d })
-    for (let i = 0; i < 100; i++) {
-      if ((await fetch(`http://${this.address}/v2/`).catch(() => null))?.status === 200) return this
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    throw new Error(`docker-registry did not answer on ${this.address}: ${this.log}`)
+    let seen = 'no answer'
+    await poll(async () => {
+      const r = await fetch(`http://${this.address}/v2/`).catch((err: Error) => err)
+      seen = r instanceof Error ? `${r.message} ${String((r.cause as Error | undefined)?.message ?? '')}`.trim() : `HTTP ${r.status}`
+      return seen === 'HTTP 200' ? true : undefined
+    }, { timeoutMs: 10000, everyMs: 100, onTimeout: () => { throw new Error(`docker-registry did not answer on ${this.address} (last: ${seen}): ${this.log}`) } })
+    return this
   }
 
   stop() {

@@ -171,11 +171,9 @@ describe('the staging render with monitoring on the lab API server', () => {
     for (const o of objs.filter((x) => ['ServiceAccount', 'LimitRange', 'ResourceQuota'].includes(x.kind))) {
       await admin.apply({ ...structuredClone(o), metadata: { ...structuredClone(o.metadata), namespace: ns } } as KubeObject)
     }
-    for (let i = 0; i < 60; i++) { // quota admission refuses pods until the controller has computed status.hard
-      const q = await admin.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: 'graphmemory-quota', namespace: ns })
-      if (q?.status?.hard) break
-      await new Promise((r) => setTimeout(r, 250))
-    }
+    // quota admission refuses pods until the controller has computed status.hard
+    await expect.poll(async () => (await admin.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: 'graphmemory-quota', namespace: ns }))?.status?.hard,
+      { timeout: 30000, interval: 250, message: `ResourceQuota ${ns}/graphmemory-quota: status.hard computed by the controller` }).toBeTruthy()
     const pods = podSpecs(objs).filter((at) => APPS.includes(at.object.metadata.name))
     expect(pods.map((at) => at.object.metadata.name).sort()).toEqual([...APPS].sort())
     for (const at of pods) {
