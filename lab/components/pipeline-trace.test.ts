@@ -10,6 +10,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { labVar } from '../env.js'
+import { pollUntil } from '../lib/proc.mjs'
 
 const run = promisify(execFile)
 const REPO = path.resolve(import.meta.dirname, '..', '..')
@@ -19,18 +20,21 @@ interface JaegerTrace { traceID: string; spans: JaegerSpan[]; processes: Record<
 
 /**
  * The trace as Jaeger's query API returns it once it holds every span named in `names` (the SDK and the CLI export
- * in batches, each on its own schedule), or what it has at the deadline.
+ * in batches, each on its own schedule); at the deadline fails naming the spans it has.
  */
-async function trace(id: string, names: string[], deadlineMs = 60_000): Promise<JaegerTrace | undefined> {
-  const until = Date.now() + deadlineMs
-  let last: JaegerTrace | undefined
-  while (Date.now() < until) {
-    const res = await fetch(`${labVar('LAB_JAEGER_URL')}/api/traces/${id}`).catch(() => undefined)
-    if (res?.ok) last = ((await res.json()) as { data: JaegerTrace[] }).data[0]
-    if (last && names.every((n) => last!.spans.some((sp) => sp.operationName === n))) return last
-    await new Promise((r) => setTimeout(r, 2000))
+async function trace(id: string, names: string[], deadlineMs = 60_000): Promise<JaegerTrace> {
+  const read = async () => {
+    const res = await fetch(`${labVar('LAB_JAEGER_URL')}/api/traces/${id}`)
+    if (!res.ok) throw new Error(`Jaeger answers ${res.status}`)
+    const t = ((await res.json()) as { data?: JaegerTrace[] }).data?.[0]
+    if (!t) throw new Error('Jaeger has no such trace yet')
+    return t
   }
-  return last
+  return pollUntil(read, {
+    timeoutMs: deadlineMs, everyMs: 2000, done: (t) => names.every((n) => t.spans.some((sp) => sp.operationName === n)),
+    onTimeout: (last) => new Error(`trace ${id}: not every span of ${names.join(', ')} in Jaeger after ${deadlineMs / 1000}s; ` +
+      `${last instanceof Error ? last.message : `it has ${(last as JaegerTrace).spans.map((sp) => sp.operationName).join(', ')}`}`),
+  })
 }
 
 describe('a pipeline run is one trace in the lab\'s Jaeger', () => {
@@ -41,17 +45,16 @@ describe('a pipeline run is one trace in the lab\'s Jaeger', () => {
     const id = /^trace: ([0-9a-f]{32})$/m.exec(stderr)?.[1]
     expect(id, stderr.slice(-2000)).toBeDefined()
     const t = await trace(id!, ['pipeline plan', 'deploy.plan', 'Container.withExec'])
-    expect(t, `trace ${id} not in Jaeger`).toBeDefined()
-    const service = (s: JaegerSpan) => t!.processes[s.processID].serviceName
-    const names = t!.spans.map((s) => s.operationName)
+    const service = (s: JaegerSpan) => t.processes[s.processID].serviceName
+    const names = t.spans.map((s) => s.operationName)
     expect(names).toContain('pipeline plan')
     expect(names).toContain('deploy.plan')
-    const root = t!.spans.find((s) => s.operationName === 'pipeline plan')!
-    const plan = t!.spans.find((s) => s.operationName === 'deploy.plan')!
+    const root = t.spans.find((s) => s.operationName === 'pipeline plan')!
+    const plan = t.spans.find((s) => s.operationName === 'deploy.plan')!
     expect(plan.references?.[0]?.spanID).toBe(root.spanID)
     // the engine's spans (the render's kustomize in a container, the source upload) came through the same trace
-    const engine = t!.spans.filter((s) => service(s) !== service(root))
-    expect(engine.length, `services: ${[...new Set(t!.spans.map(service))].join(', ')}`).toBeGreaterThan(0)
+    const engine = t.spans.filter((s) => service(s) !== service(root))
+    expect(engine.length, `services: ${[...new Set(t.spans.map(service))].join(', ')}`).toBeGreaterThan(0)
     expect(engine.some((s) => /withExec|exec|kustomize/i.test(s.operationName)), names.join(', ')).toBe(true)
     // the kubeconfig went in as a Dagger Secret: none of its credentials is in any span
     const creds = (parse(fs.readFileSync(labVar('KUBECONFIG_DEPLOYER'), 'utf8')) as { users: { user: Record<string, unknown> }[] }).users
@@ -60,8 +63,8 @@ describe('a pipeline run is one trace in the lab\'s Jaeger', () => {
     const text = JSON.stringify(t)
     expect(creds.filter((c) => text.includes(c.slice(0, 32)))).toEqual([])
     // one tree: every span but the root has its parent in this trace
-    const ids = new Set(t!.spans.map((s) => s.spanID))
-    const orphans = t!.spans.filter((s) => s !== root && !(s.references ?? []).some((r) => ids.has(r.spanID)))
+    const ids = new Set(t.spans.map((s) => s.spanID))
+    const orphans = t.spans.filter((s) => s !== root && !(s.references ?? []).some((r) => ids.has(r.spanID)))
     expect(orphans.map((s) => `${service(s)}: ${s.operationName}`)).toEqual([])
   }, 600_000)
 })
