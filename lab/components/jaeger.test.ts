@@ -15,6 +15,8 @@ import * as jaeger from './jaeger.mjs'
 import * as lc from './log-collector.mjs'
 import * as node from './node.mjs'
 import { realNodePod } from './pods.testkit.js'
+import { pollUntil } from '../lib/proc.mjs'
+import { until } from '../lib/until.testkit.js'
 
 const REPO = path.resolve(__dirname, '..', '..')
 const id = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`
@@ -29,16 +31,6 @@ const LAB_DNS = path.join(REPO, 'k8s', 'components', 'lab-real-node', 'node-dns.
 
 let core: k8s.CoreV1Api
 let net: k8s.NetworkingV1Api
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`${what}: not seen after ${timeoutMs / 1000}s`)
-    await new Promise((r) => setTimeout(r, 500))
-  }
-}
 
 const hex = (bytes: number) => crypto.randomBytes(bytes).toString('hex')
 
@@ -78,10 +70,11 @@ const sender = (name: string, app: string, traceId: string): k8s.V1Pod => realNo
 /** Runs a sender to its end; its phase (Succeeded when the collector took the span). */
 async function send(name: string, app: string, traceId: string): Promise<string> {
   await core.createNamespacedPod({ namespace: appNs, body: sender(name, app, traceId) })
-  return until(`the pod ${name} finished`, async () => {
-    const p = await core.readNamespacedPod({ name, namespace: appNs })
-    return ['Succeeded', 'Failed'].includes(p.status?.phase ?? '') ? p.status!.phase : undefined
-  }, 90000)
+  const p = await pollUntil(() => core.readNamespacedPod({ name, namespace: appNs }), {
+    timeoutMs: 90000, everyMs: 500, done: (q) => ['Succeeded', 'Failed'].includes(q.status?.phase ?? ''),
+    onTimeout: (last) => new Error(`the pod ${appNs}/${name} did not finish in 90s: ${last instanceof Error ? last.message : `phase ${(last as k8s.V1Pod).status?.phase}`}`),
+  })
+  return p.status!.phase!
 }
 
 describe('the lab\'s trace store', () => {
@@ -141,7 +134,8 @@ describe('the lab\'s trace store', () => {
     const logs = await core.readNamespacedPodLog({ name: (await core.listNamespacedPod({ namespace: appNs, labelSelector: 'app.kubernetes.io/name=postgres' }))
       .items.find((p) => p.status?.phase === 'Failed')!.metadata!.name!, namespace: appNs })
     expect(logs).toMatch(/timed out|URLError/)
-    await new Promise((r) => setTimeout(r, 5000)) // the collector's batch (2 s) and Jaeger's (1 s), had it been sent
+    // fixed, not a poll: it proves an absence (the collector's batch, 2 s, and Jaeger's, 1 s, had the span been sent)
+    await new Promise((r) => setTimeout(r, 5000))
     expect(await stored(denied)).toBeUndefined()
   }, 360_000)
 })
