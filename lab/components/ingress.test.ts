@@ -81,14 +81,16 @@ async function deployDev(): Promise<void> {
   })
 }
 
-/** Waits until the ingress serves `host` (a new Ingress or Secret reaches the controller within seconds). */
+/**
+ * Waits until the ingress serves `host` (a new Ingress or Secret reaches the controller within seconds); on timeout
+ * fails with the last answer.
+ */
 async function waitServed(host: string, urlPath: string, timeoutMs = 60000): Promise<Answer> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const r = await viaIngress(host, urlPath, { ca }).catch((err: Error) => ({ status: 0, body: err.message, headers: {} }))
-    if (r.status === 200 || Date.now() > until) return r
-    await new Promise((res) => setTimeout(res, 1000))
-  }
+  return pollUntil(() => viaIngress(host, urlPath, { ca }), {
+    timeoutMs, everyMs: 1000, done: (r) => r.status === 200,
+    onTimeout: (last) => new Error(`the ingress does not serve ${host}${urlPath} after ${timeoutMs / 1000}s: ` +
+      `${last instanceof Error ? last.message : `${(last as Answer).status} ${(last as Answer).body.slice(0, 200)}`}`),
+  })
 }
 
 /**
@@ -126,8 +128,7 @@ beforeAll(async () => {
   })
   if (!(await devRunning())) await deployDev()
   await waitHostsOwned()
-  const ready = await waitServed(DASHBOARD, '/_stcore/health', 120000)
-  if (ready.status !== 200) throw new Error(`the ingress does not serve ${DASHBOARD}: ${ready.status} ${ready.body.slice(0, 200)}`)
+  await waitServed(DASHBOARD, '/_stcore/health', 120000)
 }, 1_500_000) // hang guard: a deploy from source on a cold engine
 
 afterAll(async () => {
