@@ -136,15 +136,10 @@ describe('NetworkPolicies on the real node (kube-router)', () => {
     // polled for up to 60 s: right after a deploy the API may have asked for `postgres` before its pod was Ready (a
     // headless Service: no name then), and the cluster DNS keeps that answer for up to 30 s (CoreDNS `cache 30`)
     const url = `${await apiUrl(app.admin, app.env.namespace)}/ready`
-    const until = Date.now() + 60_000
-    let last: { status: number; body: unknown }
-    do {
+    await expect.poll(async () => {
       const r = await fetch(url, { signal: AbortSignal.timeout(20_000) })
-      last = { status: r.status, body: await r.json() }
-      if (r.status === 200) break
-      await new Promise((res) => setTimeout(res, 2000))
-    } while (Date.now() < until)
-    expect(last, JSON.stringify(last.body)).toMatchObject({ status: 200, body: { status: 'ready', failing: [] } })
+      return { status: r.status, body: await r.json() as unknown }
+    }, { timeout: 60_000, interval: 2000, message: `${url}: ready, nothing failing` }).toMatchObject({ status: 200, body: { status: 'ready', failing: [] } })
   })
 
   it('opens exactly the flows the evaluator allows for the stored policies: the allowed ones connect, the rest are refused', async () => {
