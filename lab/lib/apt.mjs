@@ -14,8 +14,25 @@ export async function missingApt(packages) {
   return missing
 }
 
-/** Installs the Debian packages that are not installed yet; returns their names. @param {string[]} packages */
-export async function ensureApt(packages) {
+/**
+ * The install running now: apt holds one lock, and lab-up's builds run beside the components' start.
+ * @type {Promise<unknown>}
+ */
+let queue = Promise.resolve()
+
+/**
+ * Installs the Debian packages that are not installed yet, one call at a time in this process; returns their names.
+ * @param {string[]} packages
+ * @returns {Promise<string[]>}
+ */
+export function ensureApt(packages) {
+  const run = queue.then(() => install(packages))
+  queue = run.catch(() => undefined)
+  return run
+}
+
+/** @param {string[]} packages */
+async function install(packages) {
   const missing = await missingApt(packages)
   if (missing.length === 0) return []
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }

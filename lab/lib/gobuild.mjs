@@ -95,9 +95,37 @@ export async function writableCopy(from, to) {
  * @param {{ module: string, version: string, targets: GoTarget[], moduleDir?: string, nice?: boolean, name?: string }} options
  * @returns {Promise<{ dir: string, built: boolean }>}
  */
-export async function goBuild({ module, version, targets, moduleDir = path.join(REPO, 'lab', 'go', module), nice = false, name = module }) {
+export function goBuild({ module, version, targets, moduleDir = path.join(REPO, 'lab', 'go', module), nice = false, name = module }) {
   const out = binDir(name, version)
   const stamp = stampOf(moduleDir, targets)
+  const key = `${out}@${stamp}`
+  let build = inFlight.get(key)
+  if (!build) {
+    build = buildInto(out, stamp, { module, targets, moduleDir, nice })
+      .then((r) => (r.built ? (builtHere.add(key), r) : { ...r, built: builtHere.has(key) }))
+      .finally(() => inFlight.delete(key))
+    inFlight.set(key, build)
+  }
+  return build
+}
+
+/**
+ * lab-up starts the builds ahead (lab/lib/build-ahead.mjs) and each component's up() asks again: a caller whose build is
+ * running waits for it, and one asking after this process built it hears `built: true` (so a daemon running the old
+ * binary is restarted). A failed build is not remembered: the next caller tries again and reports the error.
+ * @type {Map<string, Promise<{ dir: string, built: boolean }>>}
+ */
+const inFlight = new Map()
+/** @type {Set<string>} */
+const builtHere = new Set()
+
+/**
+ * @param {string} out
+ * @param {string} stamp
+ * @param {{ module: string, targets: GoTarget[], moduleDir: string, nice: boolean }} options
+ * @returns {Promise<{ dir: string, built: boolean }>}
+ */
+async function buildInto(out, stamp, { module, targets, moduleDir, nice }) {
   const stampFile = path.join(out, '.stamp')
   const done = fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp
   if (done && targets.every((t) => fs.existsSync(path.join(out, t.out)))) return { dir: out, built: false }
