@@ -13,6 +13,7 @@ import * as jaeger from './jaeger.mjs'
 import * as lc from './log-collector.mjs'
 import { deployApp, serviceUrl, type AppEnv } from './app-env.testkit.js'
 import * as node from './node.mjs'
+import { pollUntil } from '../lib/proc.mjs'
 import type { KubeObject } from '../../ci/src/adapters/kubernetes.js'
 
 const run = promisify(execFile)
@@ -56,14 +57,13 @@ describe('a dashboard page load on the lab cluster', () => {
     const { stdout } = await run(labVar('LAB_SMOKE_PYTHON'), [path.join(REPO, 'services', 'smoke', 'browser.py'), `${url}/`, 'GraphMemory-IDE', 'Connected components'], { timeout: 200000 })
     expect(stdout).toContain('missing: []')
     const t0 = Date.now()
-    let found: Trace[] = []
-    while (Date.now() - t0 < 60000) {
-      found = (await tracesSince(since)).filter((t) => TRACED.every((s) => t.spans.some((x) => serviceOf(t, x) === s)))
-      if (found.length) break
-      await new Promise((r) => setTimeout(r, 1000))
-    }
     const summary = (t: Trace) => t.spans.map((s) => `${serviceOf(t, s)}:${s.operationName}`).sort().join(', ')
-    console.log(`tracing: the page load's trace in Jaeger after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${found[0] ? summary(found[0]) : 'none'}`)
+    const found = await pollUntil(async () => (await tracesSince(since)).filter((t) => TRACED.every((s) => t.spans.some((x) => serviceOf(t, x) === s))), {
+      timeoutMs: 60000, everyMs: 1000, done: (f) => f.length > 0,
+      onTimeout: async (last) => new Error(`no trace across ${TRACED.join(', ')} in Jaeger 60s after the page load; ` +
+        `${last instanceof Error ? last.message : `the traces since: ${(await tracesSince(since)).map(summary).join(' | ') || 'none'}`}`),
+    })
+    console.log(`tracing: the page load's trace in Jaeger after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary(found[0])}`)
     expect(found.length).toBe(1)
     const [trace] = found
     const ids = new Set(trace.spans.map((s) => s.spanID))
