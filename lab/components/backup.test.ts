@@ -12,6 +12,7 @@ import { RELEASE_LABEL } from '../../ci/src/plan/releases.js'
 import { apiUrl } from './app-env.testkit.js'
 import { Api, drill, removePrefix, runSql, storeFolder, view, type DrillResult } from './dr.testkit.js'
 import { credentials } from './object-store.mjs'
+import { until } from '../lib/until.testkit.js'
 
 let result: DrillResult
 const lines: string[] = []
@@ -88,20 +89,15 @@ describe('disaster recovery on the real node', () => {
     type Cron = KubeObject & { spec?: { suspend?: boolean }; status?: { lastSuccessfulTime?: string } }
     // the restores suspended the schedule around their restore Jobs and put it back
     expect((await admin.get<Cron>({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', namespace: ns }))?.spec?.suspend).toBe(false)
-    let last: string | undefined
-    for (let i = 0; i < 60 && !last; i++) {
-      last = (await admin.get<Cron>({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', namespace: ns }))?.status?.lastSuccessfulTime
-      if (!last) await new Promise((r) => setTimeout(r, 1000))
-    }
-    expect(Date.now() - Date.parse(last!)).toBeLessThan(20 * 60 * 1000)
+    const last = await until(`CronJob ${ns}/backup's status.lastSuccessfulTime`,
+      async () => (await admin.get<Cron>({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'backup', namespace: ns }))?.status?.lastSuccessfulTime, 60000, 1000)
+    expect(Date.now() - Date.parse(last)).toBeLessThan(20 * 60 * 1000)
     const svc = await admin.get<KubeObject & { spec: { clusterIP: string } }>({ apiVersion: 'v1', kind: 'Service', name: 'kube-state-metrics', namespace: 'graphmemory-kube-state-metrics' })
-    let series: string | undefined
-    for (let i = 0; i < 30 && !series; i++) {
+    const series = await until(`kube-state-metrics' kube_cronjob_status_last_successful_time of ${ns}/backup`, async () => {
       const text = await (await fetch(`http://${svc!.spec.clusterIP}:8080/metrics`)).text()
-      series = text.split('\n').find((l) => l.startsWith('kube_cronjob_status_last_successful_time{') && l.includes(`namespace="${ns}"`) && l.includes('cronjob="backup"'))
-      if (!series) await new Promise((r) => setTimeout(r, 1000))
-    }
-    expect(Number(series!.split(' ').pop())).toBe(Math.floor(Date.parse(last!) / 1000))
+      return text.split('\n').find((l) => l.startsWith('kube_cronjob_status_last_successful_time{') && l.includes(`namespace="${ns}"`) && l.includes('cronjob="backup"'))
+    }, 30000, 1000)
+    expect(Number(series.split(' ').pop())).toBe(Math.floor(Date.parse(last) / 1000))
   })
 
   it('never shows the object store\'s credentials: not in the CronJob\'s or Jobs\' specs, release records, or a log line', async () => {

@@ -11,6 +11,7 @@ import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
 import { backupNamespace, restoreNamespace } from '../../ci/src/steps/backup.js'
 import { apiUrl, deployApp, type AppEnv } from './app-env.testkit.js'
 import { BUCKET, DATA } from './object-store.mjs'
+import { pollUntil } from '../lib/proc.mjs'
 
 export const COMPONENTS = ['lab-real-node', 'lab-backup']
 
@@ -27,15 +28,15 @@ export class Api {
     return { status: r.status, body: (text ? JSON.parse(text) : undefined) as T }
   }
 
-  /** Waits until the API answers /ready. */
+  /** Waits until the API answers /ready; on timeout fails with its last answer. */
   async ready(timeoutMs = 180000): Promise<void> {
-    const until = Date.now() + timeoutMs
-    for (;;) {
-      const ok = await fetch(`${this.url}/ready`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false)
-      if (ok) return
-      if (Date.now() > until) throw new Error(`the API at ${this.url} not ready after ${timeoutMs / 1000} s`)
-      await new Promise((r) => setTimeout(r, 1000))
-    }
+    await pollUntil(async () => {
+      const r = await fetch(`${this.url}/ready`, { signal: AbortSignal.timeout(5000) })
+      return { ok: r.ok, said: `HTTP ${r.status} ${(await r.text()).slice(0, 300)}` }
+    }, {
+      timeoutMs, everyMs: 1000, done: (r) => r.ok,
+      onTimeout: (last) => new Error(`the API at ${this.url} not ready after ${timeoutMs / 1000} s: ${last instanceof Error ? last.message : (last as { said: string }).said}`),
+    })
   }
 }
 
@@ -73,11 +74,11 @@ export async function writeData(app: AppEnv): Promise<Written> {
 /** Deletes a namespace and waits until it (with its claims) is gone. */
 export async function deleteNamespace(admin: Kube, namespace: string, timeoutMs = 300000): Promise<void> {
   await admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace }).catch(() => undefined)
-  const until = Date.now() + timeoutMs
-  while (await admin.get<KubeObject>({ apiVersion: 'v1', kind: 'Namespace', name: namespace })) {
-    if (Date.now() > until) throw new Error(`namespace ${namespace} still there after ${timeoutMs / 1000} s`)
-    await new Promise((r) => setTimeout(r, 1000))
-  }
+  await pollUntil(() => admin.get<KubeObject & { status?: { phase?: string } }>({ apiVersion: 'v1', kind: 'Namespace', name: namespace }), {
+    timeoutMs, everyMs: 1000, done: (ns) => !ns,
+    onTimeout: (last) => new Error(`namespace ${namespace} still there after ${timeoutMs / 1000} s: ` +
+      `${last instanceof Error ? last.message : `phase ${(last as { status?: { phase?: string } } | undefined)?.status?.phase}`}`),
+  })
 }
 
 /** The folder of a backup (or of a whole prefix) in the lab's object store, on the host. */
@@ -105,14 +106,14 @@ export async function runSql(kube: Kube, namespace: string, sql: string, timeout
     command: ['sh', '-c', 'for i in $(seq 60); do pg_isready -q -t 2 && break; sleep 1; done\nPGPASSWORD="$(cat /run/secrets/postgres/password)" exec psql -v ON_ERROR_STOP=1 -c "$SQL"'] }
   await kube.create({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name, namespace },
     spec: { backoffLimit: 0, template: { metadata: { labels: template.metadata.labels }, spec: { ...template.spec, initContainers: [], containers: [container] } } } } as KubeObject)
-  const until = Date.now() + timeoutMs
+  type Job = KubeObject & { status?: { succeeded?: number; failed?: number } }
   try {
-    for (;;) {
-      const job = await kube.get<KubeObject & { status?: { succeeded?: number; failed?: number } }>({ apiVersion: 'batch/v1', kind: 'Job', name, namespace })
-      if (job?.status?.succeeded) return
-      if (job?.status?.failed || Date.now() > until) throw new Error(`the SQL Job ${name} in ${namespace} did not succeed`)
-      await new Promise((r) => setTimeout(r, 1000))
-    }
+    const job = await pollUntil(() => kube.get<Job>({ apiVersion: 'batch/v1', kind: 'Job', name, namespace }), {
+      timeoutMs, everyMs: 1000, done: (j) => Boolean(j?.status?.succeeded || j?.status?.failed),
+      onTimeout: (last) => new Error(`the SQL Job ${name} in ${namespace} not finished after ${timeoutMs / 1000} s: ` +
+        `${last instanceof Error ? last.message : JSON.stringify((last as Job | undefined)?.status ?? 'not found')}`),
+    })
+    if (!job?.status?.succeeded) throw new Error(`the SQL Job ${name} in ${namespace} failed: ${JSON.stringify(job?.status)}`)
   } finally {
     await kube.delete({ apiVersion: 'batch/v1', kind: 'Job', name, namespace }, { propagationPolicy: 'Background' }).catch(() => undefined)
   }
@@ -160,13 +161,11 @@ export async function drill(log: (line: string) => void = (l) => process.stderr.
     await restoreNamespace(deployer, { prefix: source.env.namespace, target: restored.env.namespace, from: 'latest', log })
     const tRestored = Date.now()
     const api = new Api(await apiUrl(restored.admin, restored.env.namespace), written.key)
-    let after: unknown
-    const until = Date.now() + 120000
-    for (;;) {
-      after = await view(api, written.ids).catch((e: Error) => e.message)
-      if (JSON.stringify(after) === JSON.stringify(written.view) || Date.now() > until) break
-      await new Promise((r) => setTimeout(r, 500))
-    }
+    const after = await pollUntil(() => view(api, written.ids), {
+      timeoutMs: 120000, everyMs: 500, done: (seen) => JSON.stringify(seen) === JSON.stringify(written.view),
+      onTimeout: (last) => new Error(`the restored API does not answer with the data written before the disaster after 120 s: ` +
+        `${last instanceof Error ? last.message : JSON.stringify(last)}; written: ${JSON.stringify(written.view)}`),
+    })
     const tAnswered = Date.now()
     log(`restored in ${s(tRedeployed, tRestored)} s; the API answered with the data ${s(tRestored, tAnswered)} s later`)
     return {
