@@ -7,7 +7,7 @@ import { LOGS, REPO, STATE, binDir } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureApt } from '../lib/apt.mjs'
-import { runOrExplain } from '../lib/proc.mjs'
+import { pollUntil, runOrExplain } from '../lib/proc.mjs'
 import { MIRROR } from './registries.mjs'
 import { DEBIAN_IMAGE } from './base-images.mjs'
 import { imageStamp } from '../lib/images.mjs'
@@ -110,15 +110,15 @@ async function startEngine() {
   return waitUntilAnswering(120000)
 }
 
-/** Waits for the engine to answer; false when it does not within the time given. @param {number} timeoutMs */
+/**
+ * Waits for the engine to answer: true when it does; false at once when its state is broken, or when it does not
+ * answer within the time given. The false is a verdict, not silence: the callers restart the engine, reset its
+ * broken state, or fail with its log (failedToStart). @param {number} timeoutMs
+ */
 async function waitUntilAnswering(timeoutMs) {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if ((await containerSteady()) && (await engineAnswers())) return true
-    if (await brokenState()) return false
-    await new Promise((r) => setTimeout(r, 1000))
-  }
-  return false
+  const outcome = async () => ((await containerSteady()) && (await engineAnswers()) ? 'up' : (await brokenState()) ? 'broken' : undefined)
+  return pollUntil(outcome, { timeoutMs, everyMs: 1000, onTimeout: () => new Error('the engine did not answer') })
+    .then((o) => o === 'up', () => false)
 }
 
 /**

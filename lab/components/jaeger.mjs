@@ -16,6 +16,7 @@ import crypto from 'node:crypto'
 import { $ } from 'zx'
 import { REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
+import { pollUntil } from '../lib/proc.mjs'
 import { goBuild } from '../lib/gobuild.mjs'
 import { ensureBinaryImage, inRegistry } from '../lib/images.mjs'
 import { MIRROR } from './registries.mjs'
@@ -99,13 +100,13 @@ async function start(stamp) {
   ]
   const r = await $`docker run ${args} ${IMAGE} --config=/etc/jaeger/config.yaml`.nothrow().quiet()
   if (r.exitCode !== 0) throw new LabError('starting the Jaeger container failed', r.stderr.trim(), 'run `make lab-status`, fix what it shows, then `make lab-up`')
-  const until = Date.now() + 60000
-  while (Date.now() < until) {
-    if (await answers()) return
-    await new Promise((res) => setTimeout(res, 500))
-  }
-  const logs = await $`docker logs --tail 20 ${CONTAINER}`.nothrow().quiet()
-  throw new LabError(`Jaeger does not answer at ${QUERY_URL} after 60s`, `${logs.stdout}${logs.stderr}`.trim(), `fix ${path.relative(REPO, CONFIG)} or the image, then run \`make lab-up\``)
+  await pollUntil(answers, {
+    timeoutMs: 60000, everyMs: 500,
+    onTimeout: async () => {
+      const logs = await $`docker logs --tail 20 ${CONTAINER}`.nothrow().quiet()
+      return new LabError(`Jaeger does not answer at ${QUERY_URL} after 60s`, `${logs.stdout}${logs.stderr}`.trim(), `fix ${path.relative(REPO, CONFIG)} or the image, then run \`make lab-up\``)
+    },
+  })
 }
 
 /** Builds and pushes the image if needed, and (re)starts the container when its image, config or address changed. */
