@@ -12,7 +12,7 @@ import { connection } from '@dagger.io/dagger'
 import { stringify } from 'yaml'
 import net from 'node:net'
 import * as k8s from '@kubernetes/client-node'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { labVar } from '../../../lab/env.js'
 import { labPinned, labPipeline, labRegistryAuth, labSigning, publishLabImages, repoSource } from '../../../lab/pipeline.js'
 import { roleBinding } from '../../../lab/components/deployer.mjs'
@@ -150,15 +150,7 @@ async function expectRunning(ns: string, api: string, manifest = template): Prom
 
 /** Polls until every workload of the namespace has its pods Ready on the node (expectRunning passes), or fails with it. */
 async function waitRunning(ns: string, api: string, manifest = template, timeoutMs = TIMEOUT_SECONDS * 1000): Promise<void> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await expectRunning(ns, api, manifest)
-    } catch (err) {
-      if (Date.now() > until) throw err
-      await new Promise((r) => setTimeout(r, 1000))
-    }
-  }
+  await vi.waitFor(() => expectRunning(ns, api, manifest), { timeout: timeoutMs, interval: 1000 })
 }
 
 describe('deploy on the real node (pods really run)', () => {
