@@ -102,7 +102,7 @@ describe('the lab storage (local-path provisioner on the real node)', () => {
 
   it('binds a claim on the real node to a folder under the lab\'s state; a non-root pod writes it and a new pod reads it back', async () => {
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: claim('data') })
-    // WaitForFirstConsumer: nothing is made before a pod uses the claim
+    // WaitForFirstConsumer: nothing is made before a pod uses the claim (a fixed wait, not a poll: it proves an absence)
     await sleep(2000)
     expect((await core.readNamespacedPersistentVolumeClaim({ name: 'data', namespace: ns })).status?.phase).toBe('Pending')
 
