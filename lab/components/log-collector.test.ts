@@ -199,7 +199,8 @@ describe('the log collector bundle', () => {
       return all.some((r) => r.request_id === `down-${id}`) ? all : undefined
     })
     console.log(`log collector: line written while down in the store ${((Date.now() - t0) / 1000).toFixed(1)} s after the collector was back`)
-    // give a re-read a batch timeout's chance to show up, then count: every line exactly once
+    // give a re-read a batch timeout's chance to show up, then count: every line exactly once (a fixed wait, not a
+    // poll: it proves an absence, no duplicate)
     await new Promise((r) => setTimeout(r, 3000))
     const final = await stored()
     const count = (pred: (r: Entry) => boolean) => final.filter(pred).length
