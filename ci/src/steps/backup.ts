@@ -29,7 +29,7 @@ export async function backupCronJob(kube: KubeClient, namespace: string): Promis
   const cron = await kube.get<KubeObject>({ apiVersion: 'batch/v1', kind: 'CronJob', name: CRONJOB, namespace })
   if (!cron) {
     throw new PipelineError(`no backups in ${namespace}`, `it has no CronJob ${CRONJOB}: it was deployed without the backup component`,
-      'deploy it with the backup component (add ../../components/backup to the overlay; in the lab: make deploy COMPONENTS=lab-real-node,backup,lab-backup)')
+      'deploy it again from this repository (every overlay renders ../../components/backup), or add that component to its overlay')
   }
   return cron as unknown as CronJobLike
 }
