@@ -49,15 +49,16 @@ async function events(name: string): Promise<string[]> {
   return list.items.map((e) => `${e.reason}: ${e.message}`)
 }
 
-/** The pod's events once one matches `pattern` (events are recorded a moment after the status they explain). */
+/**
+ * The pod's events once one matches `pattern` (events are recorded a moment after the status they explain); on
+ * timeout fails with the events seen.
+ */
 async function eventMatching(name: string, pattern: RegExp, timeoutMs = 30000): Promise<string> {
-  const until = Date.now() + timeoutMs
-  let all: string[] = []
-  while (Date.now() < until) {
-    all = await events(name)
-    if (all.some((e) => pattern.test(e))) return all.join('\n')
-    await new Promise((r) => setTimeout(r, 500))
-  }
+  const all = await pollUntil(() => events(name), {
+    timeoutMs, everyMs: 500, done: (seen) => seen.some((e) => pattern.test(e)),
+    onTimeout: (last) => new Error(`pod ${ns}/${name}: no event matching ${pattern} after ${timeoutMs / 1000}s; events:\n` +
+      `${Array.isArray(last) ? last.join('\n') : String(last)}`),
+  })
   return all.join('\n')
 }
 
@@ -138,31 +139,27 @@ describe('the lab real node', () => {
     await create(pod('crash', { command: ['python3', '-c', 'import sys; print("starting and failing"); sys.exit(3)'] }))
     // the kubelet's verdict: the container waits in CrashLoopBackOff between restarts (status), and says so in a
     // BackOff event; under load the status can lag behind the event, so either one, after a restart, counts
-    let p: k8s.V1Pod | undefined
-    const until = Date.now() + 120000
-    while (Date.now() < until) {
-      p = await core.readNamespacedPod({ name: 'crash', namespace: ns })
-      if (waiting(p)?.reason === 'CrashLoopBackOff') break
-      const restarted = (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1
-      if (restarted && (await events('crash')).some((e) => /^BackOff: Back-off restarting failed container/.test(e))) break
-      await new Promise((r) => setTimeout(r, 500))
-    }
-    const status = p!.status!.containerStatuses![0]
-    expect(waiting(p!)?.reason === 'CrashLoopBackOff' || (await events('crash')).some((e) => e.startsWith('BackOff:')),
-      `no CrashLoopBackOff: ${JSON.stringify(p?.status, null, 1)}\n${(await events('crash')).join('\n')}`).toBe(true)
+    const backedOff = async (p: k8s.V1Pod) => waiting(p)?.reason === 'CrashLoopBackOff' ||
+      ((p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && (await events('crash')).some((e) => /^BackOff: Back-off restarting failed container/.test(e)))
+    const { p } = await pollUntil(async () => {
+      const q = await core.readNamespacedPod({ name: 'crash', namespace: ns })
+      return { p: q, done: await backedOff(q) }
+    }, {
+      timeoutMs: 120000, everyMs: 500, done: (r) => r.done,
+      onTimeout: async (last) => new Error(`pod ${ns}/crash: no CrashLoopBackOff after 120s: ${last instanceof Error ? last.message : JSON.stringify((last as { p?: k8s.V1Pod } | undefined)?.p?.status, null, 1)}\n` +
+        `events:\n${(await events('crash')).join('\n')}`),
+    })
+    const status = p.status!.containerStatuses![0]
     expect(status.lastState?.terminated?.exitCode).toBe(3)
     expect(status.restartCount).toBeGreaterThanOrEqual(1)
     // the last run's output: while the container shows as terminated it is the current one; once it waits (back-off)
     // or runs again, the previous one (the kubelet keeps only the newest dead container of a pod, so asking for
     // `previous` while the newest is still shown as terminated finds nothing)
-    let last = ''
-    for (let i = 0; i < 30 && !last.includes('starting and failing'); i++) {
+    await expect.poll(async () => {
       const q = await core.readNamespacedPod({ name: 'crash', namespace: ns })
       const previous = !q.status?.containerStatuses?.[0]?.state?.terminated
-      last = await core.readNamespacedPodLog({ name: 'crash', namespace: ns, previous }).catch((e) => String(e))
-      if (!last.includes('starting and failing')) await new Promise((r) => setTimeout(r, 1000))
-    }
-    expect(last).toContain('starting and failing')
+      return core.readNamespacedPodLog({ name: 'crash', namespace: ns, previous }).catch((e) => String(e))
+    }, { timeout: 30000, interval: 1000, message: `the log of pod ${ns}/crash's last run` }).toContain('starting and failing')
   })
 
   it('an image reference whose digest does not exist gives ErrImagePull / ImagePullBackOff', async () => {
@@ -176,7 +173,7 @@ describe('the lab real node', () => {
   it('a failing readiness probe keeps a running pod unready', async () => {
     await create(pod('unready', webServer('never-ready', '/healthz')))
     await waitPod('unready', 'running', running)
-    await new Promise((r) => setTimeout(r, 6000)) // several probe periods
+    await new Promise((r) => setTimeout(r, 6000)) // fixed, not a poll: it proves an absence (no Ready over several probe periods)
     const p = await core.readNamespacedPod({ name: 'unready', namespace: ns })
     expect(running(p)).toBe(true)
     expect(condition(p, 'Ready')).toBe('False')
@@ -250,15 +247,12 @@ describe('the lab real node', () => {
         },
       },
     })
-    const until = Date.now() + 120000
-    let d: k8s.V1Deployment | undefined
-    while (Date.now() < until) {
-      d = await apps.readNamespacedDeployment({ name: 'crashing-release', namespace: ns })
-      if (d.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded')) break
-      await new Promise((r) => setTimeout(r, 1000))
-    }
-    expect(d?.status?.conditions?.find((c) => c.type === 'Progressing')?.reason, JSON.stringify(d?.status)).toBe('ProgressDeadlineExceeded')
-    expect(d?.status?.availableReplicas ?? 0).toBe(0)
+    const d = await pollUntil(() => apps.readNamespacedDeployment({ name: 'crashing-release', namespace: ns }), {
+      timeoutMs: 120000, everyMs: 1000,
+      done: (x) => x.status?.conditions?.find((c) => c.type === 'Progressing')?.reason === 'ProgressDeadlineExceeded',
+      onTimeout: (last) => new Error(`deployment ${ns}/crashing-release: no ProgressDeadlineExceeded after 120s: ${last instanceof Error ? last.message : JSON.stringify((last as k8s.V1Deployment | undefined)?.status)}`),
+    })
+    expect(d.status?.availableReplicas ?? 0).toBe(0)
   })
 
   it('a pod reaches the API server as https://kubernetes.default.svc with its service-account token and the cluster CA', async () => {
