@@ -151,7 +151,8 @@ describe('secrets', () => {
       const req = parseRequiredSecrets(fs.readFileSync(file, 'utf8'), file)
       expect(req).toMatchObject({ environment: name, namespace: env.namespace })
       const monitoring = name === 'dev' ? [] : ['graphmemory-alertmanager', 'graphmemory-grafana'] // the monitoring component's
-      expect(Object.keys(req.secrets).sort()).toEqual([...monitoring, 'graphmemory-api', 'graphmemory-postgres', 'graphmemory-redis', 'graphmemory-tls'].sort())
+      // every overlay renders the backup component, which reads the object store's key pair
+      expect(Object.keys(req.secrets).sort()).toEqual([...monitoring, 'graphmemory-api', 'graphmemory-backup-s3', 'graphmemory-postgres', 'graphmemory-redis', 'graphmemory-tls'].sort())
     }
   })
 })

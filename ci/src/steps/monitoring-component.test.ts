@@ -89,7 +89,7 @@ describe('the monitoring component', () => {
     expect(find(objs, 'RoleBinding', 'prometheus-discovery')).toBeDefined()
     expect(objs.filter((o) => o.kind.startsWith('Cluster'))).toEqual([])
     expect(find(objs, 'NetworkPolicy', 'monitoring-scrape')).toBeDefined()
-    expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).toMatchObject({ hard: { 'limits.cpu': '28', 'limits.memory': '26Gi', pods: '45' } })
+    expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).toMatchObject({ hard: { 'limits.cpu': '29', 'limits.memory': '27Gi', pods: '45' } })
   })
 
   it.each(['staging', 'prod'] as const)('%s: the exporters log in with the stores\' Secrets, are found by prometheus.yml as jobs postgres/redis, and the policies open exactly their flows', (name) => {
@@ -128,7 +128,7 @@ describe('the monitoring component', () => {
   it('dev has none of it', () => {
     const objs = rendered.get('dev')!
     for (const app of APPS) expect(objs.filter((o) => o.metadata.name.includes(app)).map(objectId)).toEqual([])
-    expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).not.toMatchObject({ hard: { 'limits.cpu': '28' } })
+    expect(find(objs, 'ResourceQuota', 'graphmemory-quota')?.spec).not.toMatchObject({ hard: { 'limits.cpu': '29' } })
   })
 
   it.each(['staging', 'prod'] as const)('%s: every ConfigMap made from monitoring/ holds exactly its files, byte for byte', (name) => {
