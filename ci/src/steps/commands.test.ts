@@ -71,11 +71,14 @@ describe('deploy commands (library mode, lab engine, registry and cluster)', () 
     expect(out.history).toMatch(/rollback to \d+/)
     expect(out.history).toMatch(/superseded/)
     // plan: against the running release nothing changes; another API digest changes exactly the image of the
-    // containers that run it: the API's and the graph service's (the same image, run as `python -m app graph`)
+    // containers that run it: the API's, the graph service's (the same image, run as `python -m app graph`) and the
+    // backup CronJob's (`python -m app backup run`)
     expect(out.planSame).toMatch(/^plan for dev: no changes/)
     expect(out.planApi.empty).toBe(false)
-    expect(out.planApi.entries.filter((e: { action: string }) => e.action !== 'unchanged')).toEqual(['api', 'graph'].map((name) =>
-      ({ object: `Deployment graphmemory-dev/${name}`, action: 'update', fields: ['spec.template.spec.containers[0].image'] })))
+    expect(out.planApi.entries.filter((e: { action: string }) => e.action !== 'unchanged')).toEqual([
+      ...['api', 'graph'].map((name) => ({ object: `Deployment graphmemory-dev/${name}`, action: 'update', fields: ['spec.template.spec.containers[0].image'] })),
+      { object: 'CronJob graphmemory-dev/backup', action: 'update', fields: ['spec.jobTemplate.spec.template.spec.containers[0].image'] },
+    ])
     expect(out.devAfterPlan).toEqual(out.imagesA) // plan changed nothing
   }, 1_800_000)
 })
