@@ -188,7 +188,7 @@ describe('deploy (guarded, on the lab cluster)', () => {
   it('refuses bad input with one message and changes no object: missing secret, invalid manifest, bad token', async () => {
     const { env, required } = await sandbox('refuse')
     await expect(deployRelease(deployer, request(env, required, manifestFor(env)))).rejects.toThrow(
-      /dev is missing required secrets: graphmemory-postgres\/password, graphmemory-redis\/password, graphmemory-api\/bootstrap-api-key, graphmemory-tls\/tls.crt, graphmemory-tls\/tls.key are neither given nor in namespace/)
+      /dev is missing required secrets: graphmemory-postgres\/password, graphmemory-redis\/password, graphmemory-api\/bootstrap-api-key, graphmemory-tls\/tls.crt, graphmemory-tls\/tls.key, graphmemory-backup-s3\/access-key-id, graphmemory-backup-s3\/secret-access-key are neither given nor in namespace/)
     expect(await generations(env.namespace)).toEqual({})
     expect(await admin.list('v1', 'Secret', { namespace: env.namespace, labelSelector: 'app.kubernetes.io/part-of=graphmemory-ide' })).toEqual([])
 
