@@ -34,9 +34,15 @@ let targets: Target[]
 
 const nsLabels = async (namespace: string) => ({ ...(await core.readNamespace({ name: namespace })).metadata?.labels, 'kubernetes.io/metadata.name': namespace })
 
-/** A pod with `labels` in `namespace` that tries each target (TCP connect, 3 s) and prints `<ip>:<port> open|closed`; never Ready, so no Service sends it traffic. */
+/**
+ * A pod with `labels` in `namespace` that tries each target and prints `<ip>:<port> open|closed`; never Ready, so no
+ * Service sends it traffic. A target is tried up to 5 times, a second apart (TCP connect, 3 s each), and is closed only
+ * when every try was refused: the policy agent adds a new pod to the policies' sets a moment after the pod starts, and
+ * a single early try once found an allowed flow (the API → Redis) closed.
+ */
 function probePod(name: string, namespace: string, labels: Record<string, string>, list: Target[]): k8s.V1Pod {
-  const script = 'for t in $TARGETS; do ( if timeout 3 bash -c "exec 3<>/dev/tcp/${t%:*}/${t#*:}" 2>/dev/null; then echo "$t open"; else echo "$t closed"; fi ) & done; wait'
+  const tryTarget = 'r=closed; for i in 1 2 3 4 5; do if timeout 3 bash -c "exec 3<>/dev/tcp/${t%:*}/${t#*:}" 2>/dev/null; then r=open; break; fi; sleep 1; done; echo "$t $r"'
+  const script = `for t in $TARGETS; do ( ${tryTarget} ) & done; wait`
   return {
     metadata: { name, namespace, labels: { ...labels, 'graphmemory.dev/test': 'netpol-probe' } },
     spec: {
@@ -48,7 +54,7 @@ function probePod(name: string, namespace: string, labels: Record<string, string
         name: 'probe', image: labVar('LAB_IMAGE_DEBIAN'), command: ['bash', '-c', script],
         env: [{ name: 'TARGETS', value: list.map((t) => `${t.ip}:${t.port.port}`).join(' ') }],
         readinessProbe: { exec: { command: ['false'] }, periodSeconds: 60 },
-        resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '50m', memory: '32Mi' } },
+        resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '500m', memory: '64Mi' } },
         securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
       }],
     },

@@ -8,7 +8,7 @@ import { SERVICES } from '../config/services.js'
 import { PipelineError } from '../errors.js'
 import {
   ATTESTATION_KINDS, ATTESTATION_TYPES, attestationFor, describeEvidence, junitSummary, policyViolations, provenancePredicate,
-  scanPredicate, testPredicate, type AttestationKind, type BuildInputs, type ImageEvidence, type ReleasePolicy,
+  registryUnreachable, scanPredicate, testPredicate, type AttestationKind, type BuildInputs, type ImageEvidence, type ReleasePolicy,
 } from '../plan/attestations.js'
 import type { ScanResult } from './scan.js'
 
@@ -81,10 +81,15 @@ export interface VerifyOptions {
   auth?: RegistryAuth
 }
 
-/** Checks one of the pipeline's images: its signature, and every attestation kind. */
+/**
+ * Checks one of the pipeline's images: its signature, and every attestation kind. A check the registry did not answer
+ * (a dropped or refused connection) is tried once more before it counts.
+ */
 async function inspect(name: string, ref: string, opts: VerifyOptions): Promise<ImageEvidence> {
   const types = ATTESTATION_KINDS.map((k) => ATTESTATION_TYPES[k].cosignType)
-  const seen = await inspectImage(opts.cosignImage, ref, opts.publicKey, types, opts.auth)
+  const look = () => inspectImage(opts.cosignImage, ref, opts.publicKey, types, opts.auth) // never from the cache
+  let seen = await look()
+  if (registryUnreachable([seen.signature, ...Object.values(seen.attestations)])) seen = await look()
   const digest = ref.slice(ref.lastIndexOf('@') + 1)
   const evidence: ImageEvidence = { name, ref, attestations: {}, missing: {} }
   if (!seen.signature.ok) evidence.signatureError = seen.signature.output || 'cosign found no signature'
