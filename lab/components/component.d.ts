@@ -34,4 +34,9 @@ export interface Component {
   status(): Promise<StatusRow[]>
   /** Variables written to the lab env file (state/lab.env). */
   env?(): Record<string, string>
+  /**
+   * Its Go builds alone (cached: a second call builds nothing), which lab-up starts ahead, two at a time, before the
+   * components start (lib/build-ahead.mjs); up() builds through the same function.
+   */
+  build?(): Promise<unknown>
 }
