@@ -71,12 +71,11 @@ export async function waitForRollout(kube: RolloutClient, objects: K8sObject[], 
   const { timeoutSeconds, pollMs = 300, podCheckMs = 1000, log = () => {} } = options
   const waited = objects.filter((o) => WAITED_KINDS.includes(o.kind))
   const started = Date.now()
-  const deadline = started + timeoutSeconds * 1000
   const last = new Map<string, RolloutVerdict>()
   let pending = waited
   let podsReadAt = started
   // done when every workload is ready or one has failed; at the timeout the verdicts below name what was not ready
-  await poll(async () => {
+  const outcome = await poll(async () => {
     const readPods = Date.now() - podsReadAt >= podCheckMs
     if (readPods) podsReadAt = Date.now()
     const verdicts = await Promise.all(pending.map(async (o) => {
@@ -92,7 +91,7 @@ export async function waitForRollout(kube: RolloutClient, objects: K8sObject[], 
     pending = verdicts.filter(({ v }) => v.state !== 'ready').map(({ o }) => o)
     return verdicts.some(({ v }) => v.state === 'failed') || !pending.length ? 'done' : undefined
   }, { timeoutMs: timeoutSeconds * 1000, everyMs: pollMs, onTimeout: () => 'timed out' })
-  const timedOut = Date.now() >= deadline
+  const timedOut = outcome === 'timed out'
   const failed = waited.filter((o) => last.get(objectId(o))?.state === 'failed' || (timedOut && last.get(objectId(o))?.state !== 'ready'))
   return Promise.all(failed.map(async (o) => {
     const v = last.get(objectId(o))!
