@@ -9,7 +9,7 @@ import { labVar } from '../env.js'
 import { labPinned, labPipeline, publishLabImages, repoSource } from '../pipeline.js'
 import { roleBinding } from './deployer.mjs'
 import { ensurePullSecret } from './node.mjs'
-import { BACKUP_SECRET, credentials as objectStoreKeys } from './object-store.mjs'
+import { BACKUP_SECRET, backupSecretValues } from './object-store.mjs'
 import { Kube, type KubeObject } from '../../ci/src/adapters/kubernetes.js'
 import { EnvironmentName, environment, type Environment } from '../../ci/src/config/environments.js'
 import { parseManifests } from '../../ci/src/plan/manifests.js'
@@ -47,8 +47,7 @@ function secretsFor(req: Awaited<ReturnType<typeof requiredSecrets>>): Record<st
   const out = Object.fromEntries(Object.entries(req.secrets).map(([name, s]) => [name, Object.fromEntries(s.keys.map((k) => [k,
     /url/.test(k) ? `http://127.0.0.1:9/${crypto.randomBytes(6).toString('hex')}` : crypto.randomBytes(12).toString('hex')]))]))
   delete out['lab-release-pull'] // the lab writes it (ensurePullSecret), never the deploy
-  const { accessKeyId, secretAccessKey } = objectStoreKeys() // the backups' key pair: the lab object store's
-  out[BACKUP_SECRET] = { 'access-key-id': accessKeyId, 'secret-access-key': secretAccessKey }
+  out[BACKUP_SECRET] = backupSecretValues() // the backups' key pair: the lab object store's
   return out
 }
 

@@ -11,7 +11,7 @@ import { environmentTls } from '../lib/ingress-ca.mjs'
 import { messageOf } from '../lib/kube.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import { apply, CA_FILE } from './kubernetes.mjs'
-import { BACKUP_SECRET, credentials as objectStoreKeys } from './object-store.mjs'
+import { BACKUP_SECRET, backupSecretValues } from './object-store.mjs'
 
 export const name = 'deployer'
 
@@ -93,12 +93,6 @@ export const DEPLOY_SECRETS = path.join(SECRETS, 'deploy')
  */
 const labValue = (/** @type {string} */ key) => (/url$/i.test(key) ? `http://127.0.0.1:9/lab-${key}` : crypto.randomBytes(24).toString('hex'))
 
-/** The lab object store's key pair, as the keys of the backup component's Secret. */
-function backupKeys() {
-  const { accessKeyId, secretAccessKey } = objectStoreKeys()
-  return { 'access-key-id': accessKeyId, 'secret-access-key': secretAccessKey }
-}
-
 /**
  * The values of an environment's Secrets in the lab, following the committed list (k8s/overlays/<env>/
  * required-secrets.yaml): values already made are kept, a Secret or key the list gained is made, one it lost is
@@ -118,7 +112,7 @@ async function writeDeploySecrets(env) {
     // values the lab owns elsewhere: the Ingress certificate is the lab ingress CA's for the overlay's hosts (kept in
     // state, renewed there); the backups' key pair is the lab object store's
     /** @type {Record<string, string>} */
-    const fixed = type === 'kubernetes.io/tls' ? await environmentTls(env) : name === BACKUP_SECRET ? backupKeys() : {}
+    const fixed = type === 'kubernetes.io/tls' ? await environmentTls(env) : name === BACKUP_SECRET ? backupSecretValues() : {}
     const kept = before[name] ?? {}
     values[name] = Object.fromEntries(keys.map((k) => [k, fixed[k] ?? kept[k] ?? labValue(k)]))
   }

@@ -68,6 +68,12 @@ export function credentials() {
   return { accessKeyId: fs.readFileSync(ACCESS_KEY_ID_FILE, 'utf8').trim(), secretAccessKey: fs.readFileSync(SECRET_ACCESS_KEY_FILE, 'utf8').trim() }
 }
 
+/** The key pair as the keys of the Secret the backup component reads (BACKUP_SECRET). */
+export function backupSecretValues() {
+  const { accessKeyId, secretAccessKey } = credentials()
+  return { 'access-key-id': accessKeyId, 'secret-access-key': secretAccessKey }
+}
+
 /**
  * The daemon's arguments: both addresses, the data folder, no VFS cache (the local backend writes in place).
  * @param {string} bin
