@@ -26,10 +26,12 @@ import * as networkPolicy from './network-policy.mjs'
 import * as testTools from './test-tools.mjs'
 
 /**
- * Every component, checked against the contract (component.d.ts) by `npx tsc -p lab`.
+ * Every component, checked against the contract (component.d.ts) by `npx tsc -p lab`. The policy agent starts right
+ * after the node: while it is down, the iptables rules it left behind still judge the node's pods against stale sets
+ * (a restarted machine's pods were refused the API server), so it syncs before any workload is waited for.
  * @type {import('./component.js').Component[]}
  */
-export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, storage, objectStore, victorialogs, jaeger, logCollector, kubeStateMetrics, admission, ingress, metricsServer, networkPolicy, testTools]
+export const components = [docker, registries, baseImages, dagger, scanners, signing, monitoring, kustomize, actionlint, kubernetes, deployer, node, networkPolicy, storage, objectStore, victorialogs, jaeger, logCollector, kubeStateMetrics, admission, ingress, metricsServer, testTools]
 
 /** Writes state/lab.env (KEY=value lines, loadable by make, shells and the tests). */
 export function writeEnvFile() {
