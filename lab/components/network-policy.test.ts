@@ -15,6 +15,7 @@ import type { K8sObject } from '../../ci/src/plan/manifests.js'
 import { status as agentStatus } from './network-policy.mjs'
 import { pollUntil } from '../lib/proc.mjs'
 import { deployApp, readyPods, apiUrl, type AppEnv } from './app-env.testkit.js'
+import { realNodePod } from './pods.testkit.js'
 
 const kc = new k8s.KubeConfig()
 kc.loadFromFile(labVar('KUBECONFIG_LAB'))
@@ -35,30 +36,21 @@ let targets: Target[]
 const nsLabels = async (namespace: string) => ({ ...(await core.readNamespace({ name: namespace })).metadata?.labels, 'kubernetes.io/metadata.name': namespace })
 
 /**
- * A pod with `labels` in `namespace` that tries each target and prints `<ip>:<port> open|closed`; never Ready, so no
- * Service sends it traffic. A target is tried up to 5 times, a second apart (TCP connect, 3 s each), and is closed only
+ * A pod on the real node (the shared realNodePod) with `labels` in `namespace` that tries each target and prints
+ * `<ip>:<port> open|closed`; never Ready, so no Service sends it traffic. A target is tried up to 5 times, a second apart (TCP connect, 3 s each), and is closed only
  * when every try was refused: the policy agent adds a new pod to the policies' sets a moment after the pod starts, and
  * a single early try once found an allowed flow (the API → Redis) closed.
  */
 function probePod(name: string, namespace: string, labels: Record<string, string>, list: Target[]): k8s.V1Pod {
   const tryTarget = 'r=closed; for i in 1 2 3 4 5; do if timeout 3 bash -c "exec 3<>/dev/tcp/${t%:*}/${t#*:}" 2>/dev/null; then r=open; break; fi; sleep 1; done; echo "$t $r"'
   const script = `for t in $TARGETS; do ( ${tryTarget} ) & done; wait`
-  return {
-    metadata: { name, namespace, labels: { ...labels, 'graphmemory.dev/test': 'netpol-probe' } },
-    spec: {
-      restartPolicy: 'Never', automountServiceAccountToken: false, enableServiceLinks: false, terminationGracePeriodSeconds: 0,
-      nodeSelector: { 'graphmemory.dev/real-node': 'true' },
-      tolerations: [{ key: 'graphmemory.dev/real-node', operator: 'Equal', value: 'true', effect: 'NoSchedule' }],
-      securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{
-        name: 'probe', image: labVar('LAB_IMAGE_DEBIAN'), command: ['bash', '-c', script],
-        env: [{ name: 'TARGETS', value: list.map((t) => `${t.ip}:${t.port.port}`).join(' ') }],
-        readinessProbe: { exec: { command: ['false'] }, periodSeconds: 60 },
-        resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '500m', memory: '64Mi' } },
-        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-      }],
-    },
-  }
+  const pod = realNodePod(name, {
+    name: 'probe', image: labVar('LAB_IMAGE_DEBIAN'), command: ['bash', '-c', script],
+    env: [{ name: 'TARGETS', value: list.map((t) => `${t.ip}:${t.port.port}`).join(' ') }],
+    readinessProbe: { exec: { command: ['false'] }, periodSeconds: 60 },
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '500m', memory: '64Mi' } },
+  }, { labels: { ...labels, 'graphmemory.dev/test': 'netpol-probe' } })
+  return { ...pod, metadata: { ...pod.metadata, namespace } }
 }
 
 /**
