@@ -184,8 +184,8 @@ async function waitCrds(names, timeoutMs = 30000) {
     await pollUntil(() => api.readCustomResourceDefinition({ name: n }), {
       timeoutMs: until - Date.now(), everyMs: 500,
       done: (crd) => Boolean(crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')),
-      onTimeout: (last) => new LabError(`the CRD ${n} is not established`,
-        last instanceof Error ? messageOf(last) : JSON.stringify(/** @type {k8s.V1CustomResourceDefinition} */ (last).status?.conditions ?? []), 'run `make lab-up` again'),
+      describe: (crd) => JSON.stringify(crd.status?.conditions ?? []),
+      onTimeout: (_, seen) => new LabError(`the CRD ${n} is not established`, seen, 'run `make lab-up` again'),
     })
   }
 }

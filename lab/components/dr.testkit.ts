@@ -34,8 +34,8 @@ export class Api {
       const r = await fetch(`${this.url}/ready`, { signal: AbortSignal.timeout(5000) })
       return { ok: r.ok, said: `HTTP ${r.status} ${(await r.text()).slice(0, 300)}` }
     }, {
-      timeoutMs, everyMs: 1000, done: (r) => r.ok,
-      onTimeout: (last) => new Error(`the API at ${this.url} not ready after ${timeoutMs / 1000} s: ${last instanceof Error ? last.message : (last as { said: string }).said}`),
+      timeoutMs, everyMs: 1000, done: (r) => r.ok, describe: (r) => r.said,
+      onTimeout: (_, seen) => new Error(`the API at ${this.url} not ready after ${timeoutMs / 1000} s: ${seen}`),
     })
   }
 }
@@ -75,9 +75,8 @@ export async function writeData(app: AppEnv): Promise<Written> {
 export async function deleteNamespace(admin: Kube, namespace: string, timeoutMs = 300000): Promise<void> {
   await admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace }).catch(() => undefined)
   await pollUntil(() => admin.get<KubeObject & { status?: { phase?: string } }>({ apiVersion: 'v1', kind: 'Namespace', name: namespace }), {
-    timeoutMs, everyMs: 1000, done: (ns) => !ns,
-    onTimeout: (last) => new Error(`namespace ${namespace} still there after ${timeoutMs / 1000} s: ` +
-      `${last instanceof Error ? last.message : `phase ${(last as { status?: { phase?: string } } | undefined)?.status?.phase}`}`),
+    timeoutMs, everyMs: 1000, done: (ns) => !ns, describe: (ns) => `phase ${ns?.status?.phase}`,
+    onTimeout: (_, seen) => new Error(`namespace ${namespace} still there after ${timeoutMs / 1000} s: ${seen}`),
   })
 }
 
@@ -110,8 +109,8 @@ export async function runSql(kube: Kube, namespace: string, sql: string, timeout
   try {
     const job = await pollUntil(() => kube.get<Job>({ apiVersion: 'batch/v1', kind: 'Job', name, namespace }), {
       timeoutMs, everyMs: 1000, done: (j) => Boolean(j?.status?.succeeded || j?.status?.failed),
-      onTimeout: (last) => new Error(`the SQL Job ${name} in ${namespace} not finished after ${timeoutMs / 1000} s: ` +
-        `${last instanceof Error ? last.message : JSON.stringify((last as Job | undefined)?.status ?? 'not found')}`),
+      describe: (j) => JSON.stringify(j ? j.status : 'not found'),
+      onTimeout: (_, seen) => new Error(`the SQL Job ${name} in ${namespace} not finished after ${timeoutMs / 1000} s: ${seen}`),
     })
     if (!job?.status?.succeeded) throw new Error(`the SQL Job ${name} in ${namespace} failed: ${JSON.stringify(job?.status)}`)
   } finally {
@@ -163,8 +162,8 @@ export async function drill(log: (line: string) => void = (l) => process.stderr.
     const api = new Api(await apiUrl(restored.admin, restored.env.namespace), written.key)
     const after = await pollUntil(() => view(api, written.ids), {
       timeoutMs: 120000, everyMs: 500, done: (seen) => JSON.stringify(seen) === JSON.stringify(written.view),
-      onTimeout: (last) => new Error(`the restored API does not answer with the data written before the disaster after 120 s: ` +
-        `${last instanceof Error ? last.message : JSON.stringify(last)}; written: ${JSON.stringify(written.view)}`),
+      onTimeout: (_, seen) => new Error(`the restored API does not answer with the data written before the disaster after 120 s: ` +
+        `${seen}; written: ${JSON.stringify(written.view)}`),
     })
     const tAnswered = Date.now()
     log(`restored in ${s(tRedeployed, tRestored)} s; the API answered with the data ${s(tRestored, tAnswered)} s later`)

@@ -88,8 +88,8 @@ async function deployDev(): Promise<void> {
 async function waitServed(host: string, urlPath: string, timeoutMs = 60000): Promise<Answer> {
   return pollUntil(() => viaIngress(host, urlPath, { ca }), {
     timeoutMs, everyMs: 1000, done: (r) => r.status === 200,
-    onTimeout: (last) => new Error(`the ingress does not serve ${host}${urlPath} after ${timeoutMs / 1000}s: ` +
-      `${last instanceof Error ? last.message : `${(last as Answer).status} ${(last as Answer).body.slice(0, 200)}`}`),
+    describe: (r) => `${r.status} ${r.body.slice(0, 200)}`,
+    onTimeout: (_, seen) => new Error(`the ingress does not serve ${host}${urlPath} after ${timeoutMs / 1000}s: ${seen}`),
   })
 }
 

@@ -72,7 +72,8 @@ async function send(name: string, app: string, traceId: string): Promise<string>
   await core.createNamespacedPod({ namespace: appNs, body: sender(name, app, traceId) })
   const p = await pollUntil(() => core.readNamespacedPod({ name, namespace: appNs }), {
     timeoutMs: 90000, everyMs: 500, done: (q) => ['Succeeded', 'Failed'].includes(q.status?.phase ?? ''),
-    onTimeout: (last) => new Error(`the pod ${appNs}/${name} did not finish in 90s: ${last instanceof Error ? last.message : `phase ${(last as k8s.V1Pod).status?.phase}`}`),
+    describe: (q) => `phase ${q.status?.phase}`,
+    onTimeout: (_, seen) => new Error(`the pod ${appNs}/${name} did not finish in 90s: ${seen}`),
   })
   return p.status!.phase!
 }

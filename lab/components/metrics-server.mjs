@@ -94,8 +94,8 @@ export async function apiServiceAvailable() {
 
 /** Waits until the aggregation layer answers for metrics.k8s.io (the API server reached metrics-server). */
 const waitAvailable = (timeoutMs = 120000) => pollUntil(apiServiceAvailable, {
-  timeoutMs, everyMs: 2000, done: (a) => a.ok,
-  onTimeout: (last) => new LabError('metrics.k8s.io is not available', last instanceof Error ? messageOf(last) : /** @type {{ why: string }} */ (last).why,
+  timeoutMs, everyMs: 2000, done: (a) => a.ok, describe: (a) => a.why,
+  onTimeout: (_, seen) => new LabError('metrics.k8s.io is not available', seen,
     'see the metrics-server pod\'s log (kubectl -n kube-system logs deploy/metrics-server) and the kube-apiserver log, then run `make lab-up`'),
 })
 

@@ -145,8 +145,8 @@ describe('the lab real node', () => {
       const q = await core.readNamespacedPod({ name: 'crash', namespace: ns })
       return { p: q, done: await backedOff(q) }
     }, {
-      timeoutMs: 120000, everyMs: 500, done: (r) => r.done,
-      onTimeout: async (last) => new Error(`pod ${ns}/crash: no CrashLoopBackOff after 120s: ${last instanceof Error ? last.message : JSON.stringify((last as { p?: k8s.V1Pod } | undefined)?.p?.status, null, 1)}\n` +
+      timeoutMs: 120000, everyMs: 500, done: (r) => r.done, describe: (r) => JSON.stringify(r.p.status, null, 1),
+      onTimeout: async (_, seen) => new Error(`pod ${ns}/crash: no CrashLoopBackOff after 120s: ${seen}\n` +
         `events:\n${(await events('crash')).join('\n')}`),
     })
     const status = p.status!.containerStatuses![0]
@@ -250,7 +250,8 @@ describe('the lab real node', () => {
     const d = await pollUntil(() => apps.readNamespacedDeployment({ name: 'crashing-release', namespace: ns }), {
       timeoutMs: 120000, everyMs: 1000,
       done: (x) => x.status?.conditions?.find((c) => c.type === 'Progressing')?.reason === 'ProgressDeadlineExceeded',
-      onTimeout: (last) => new Error(`deployment ${ns}/crashing-release: no ProgressDeadlineExceeded after 120s: ${last instanceof Error ? last.message : JSON.stringify((last as k8s.V1Deployment | undefined)?.status)}`),
+      describe: (x) => JSON.stringify(x.status),
+      onTimeout: (_, seen) => new Error(`deployment ${ns}/crashing-release: no ProgressDeadlineExceeded after 120s: ${seen}`),
     })
     expect(d.status?.availableReplicas ?? 0).toBe(0)
   })

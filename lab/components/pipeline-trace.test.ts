@@ -32,8 +32,8 @@ async function trace(id: string, names: string[], deadlineMs = 60_000): Promise<
   }
   return pollUntil(read, {
     timeoutMs: deadlineMs, everyMs: 2000, done: (t) => names.every((n) => t.spans.some((sp) => sp.operationName === n)),
-    onTimeout: (last) => new Error(`trace ${id}: not every span of ${names.join(', ')} in Jaeger after ${deadlineMs / 1000}s; ` +
-      `${last instanceof Error ? last.message : `it has ${(last as JaegerTrace).spans.map((sp) => sp.operationName).join(', ')}`}`),
+    describe: (t) => `it has ${t.spans.map((sp) => sp.operationName).join(', ')}`,
+    onTimeout: (_, seen) => new Error(`trace ${id}: not every span of ${names.join(', ')} in Jaeger after ${deadlineMs / 1000}s; ${seen}`),
   })
 }
 

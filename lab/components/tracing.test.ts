@@ -60,8 +60,8 @@ describe('a dashboard page load on the lab cluster', () => {
     const summary = (t: Trace) => t.spans.map((s) => `${serviceOf(t, s)}:${s.operationName}`).sort().join(', ')
     const found = await pollUntil(async () => (await tracesSince(since)).filter((t) => TRACED.every((s) => t.spans.some((x) => serviceOf(t, x) === s))), {
       timeoutMs: 60000, everyMs: 1000, done: (f) => f.length > 0,
-      onTimeout: async (last) => new Error(`no trace across ${TRACED.join(', ')} in Jaeger 60s after the page load; ` +
-        `${last instanceof Error ? last.message : `the traces since: ${(await tracesSince(since)).map(summary).join(' | ') || 'none'}`}`),
+      describe: async () => `the traces since: ${(await tracesSince(since)).map(summary).join(' | ') || 'none'}`,
+      onTimeout: (_, seen) => new Error(`no trace across ${TRACED.join(', ')} in Jaeger 60s after the page load; ${seen}`),
     })
     console.log(`tracing: the page load's trace in Jaeger after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${summary(found[0])}`)
     expect(found.length).toBe(1)

@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import * as k8s from '@kubernetes/client-node'
 import { LabError } from './step.mjs'
 import { logFile, pollUntil } from './proc.mjs'
+import { messageOf } from './errors.mjs'
 import { ObjectApi } from '../../ci/src/adapters/object-api.mjs'
 
 /** @typedef {ReturnType<typeof kubeClient>} KubeClient */
@@ -29,6 +30,9 @@ export function setImages(objects, official, image) {
   return objects
 }
 
+/** The API server's own words for a refused request (defined in errors.mjs, where the poll loop also uses it). */
+export { messageOf }
+
 /** Field manager of everything the lab applies. */
 export const FIELD_MANAGER = 'graphmemory-lab'
 
@@ -37,20 +41,6 @@ export const FIELD_MANAGER = 'graphmemory-lab'
  * @param {unknown} err
  */
 export const statusOf = (err) => (err instanceof k8s.ApiException ? err.code : 0)
-
-/**
- * The API server's own words for a refused request.
- * @param {unknown} err
- * @returns {string}
- */
-export function messageOf(err) {
-  if (!(err instanceof k8s.ApiException)) return err instanceof Error ? err.message : String(err)
-  let body = err.body
-  if (typeof body === 'string') {
-    try { body = JSON.parse(body) } catch { return `${err.code}: ${body}` }
-  }
-  return `${err.code}${body?.reason ? ` ${body.reason}` : ''}${body?.message ? `: ${body.message}` : ''}`
-}
 
 /**
  * Clients for one kubeconfig file: `core` (CoreV1Api), `objects` (apply/read/delete any kind), `kc`.
@@ -176,9 +166,9 @@ export async function readRollout(client, namespace, name, label = '') {
  */
 export async function waitDefaultServiceAccount(core, namespace, timeoutMs = 60000) {
   await pollUntil(() => core.readNamespacedServiceAccount({ name: 'default', namespace }), {
-    timeoutMs, everyMs: 250,
-    onTimeout: (last) => new LabError(`the default ServiceAccount of ${namespace} is not there after ${timeoutMs / 1000}s`,
-      last instanceof Error ? messageOf(last) : 'not made yet', `see ${logFile('kube-controller-manager')}, then run \`make lab-up\` again`),
+    timeoutMs, everyMs: 250, describe: () => 'not made yet',
+    onTimeout: (_, seen) => new LabError(`the default ServiceAccount of ${namespace} is not there after ${timeoutMs / 1000}s`,
+      seen, `see ${logFile('kube-controller-manager')}, then run \`make lab-up\` again`),
   })
 }
 
@@ -194,9 +184,9 @@ export async function waitDefaultServiceAccount(core, namespace, timeoutMs = 600
  */
 export async function waitRolledOut(client, namespace, what, rollout, timeoutMs = 120000) {
   return pollUntil(rollout, {
-    timeoutMs, everyMs: 1000, done: (r) => r.ready,
-    onTimeout: async (last) => new LabError(`${what} is not ready`,
-      `${last instanceof Error ? messageOf(last) : /** @type {R | undefined} */ (last)?.why}\n${(await podStates(client, namespace)).join('\n')}`,
+    timeoutMs, everyMs: 1000, done: (r) => r.ready, describe: (r) => r.why ?? 'not ready',
+    onTimeout: async (_, seen) => new LabError(`${what} is not ready`,
+      `${seen}\n${(await podStates(client, namespace)).join('\n')}`,
       `see \`kubectl -n ${namespace} describe pods\` with KUBECONFIG_LAB, then run \`make lab-up\` again`),
   })
 }

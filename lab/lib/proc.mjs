@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import { $ } from 'zx'
 import { RUN, LOGS } from './paths.mjs'
 import { LabError } from './step.mjs'
+import { messageOf } from './errors.mjs'
 
 /** @param {string} name */
 const pidFile = (name) => path.join(RUN, `${name}.pid`)
@@ -87,28 +88,37 @@ export function logTail(name, lines = 15) {
 
 /**
  * The lab's one poll loop: calls `check` every `everyMs` until `done(value)` (default: the value is truthy) and
- * resolves to that value; a rejection counts as "not yet". After `timeoutMs` it throws what `onTimeout(last)` gives
- * (`last`: the last value, or the last error): a wait never carries on silently.
+ * resolves to that value; a rejection counts as "not yet". After `timeoutMs` it throws what `onTimeout(last, seen)`
+ * gives: `last` is the last value or error, `seen` says what it was (a thrown error's message, in the API server's words
+ * for a refused request; else `describe(value)`, by default the value as JSON). A wait never carries on silently.
  * @template T
  * @param {() => Promise<T>} check
- * @param {{ timeoutMs: number, everyMs?: number, done?: (value: T) => boolean, onTimeout: (last: T | unknown) => Error | Promise<Error> }} options
+ * @param {{ timeoutMs: number, everyMs?: number, done?: (value: T) => boolean, describe?: (value: T) => string | Promise<string>, onTimeout: (last: T | unknown, seen: string) => Error | Promise<Error> }} options
  * @returns {Promise<T>}
  */
-export async function pollUntil(check, { timeoutMs, everyMs = 250, done = Boolean, onTimeout }) {
+export async function pollUntil(check, { timeoutMs, everyMs = 250, done = Boolean, describe = asJson, onTimeout }) {
   const until = Date.now() + timeoutMs
-  /** @type {T | unknown} */
-  let last
   for (;;) {
+    /** @type {{ value: T } | { error: unknown }} */
+    let last
     try {
       const value = await check()
       if (done(value)) return value
-      last = value
-    } catch (err) {
-      last = err
+      last = { value }
+    } catch (error) {
+      last = { error }
     }
-    if (Date.now() >= until) throw await onTimeout(last)
+    if (Date.now() >= until) {
+      const seen = 'error' in last ? messageOf(last.error) : await describe(last.value)
+      throw await onTimeout('error' in last ? last.error : last.value, seen)
+    }
     await sleep(everyMs)
   }
+}
+
+/** A value as JSON (what JSON cannot show, as String gives it). @param {unknown} value @returns {string} */
+function asJson(value) {
+  return JSON.stringify(value) ?? String(value)
 }
 
 /**

@@ -1,6 +1,7 @@
 // The lab's one poll loop, one run-or-explain and free-port helpers (lab/lib/proc.mjs), with real timers, processes and
 // sockets.
 import net from 'node:net'
+import * as k8s from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
 import { freePort, listenOnFreePort, pollUntil, runOrExplain } from './proc.mjs'
 import { LabError } from './step.mjs'
@@ -26,6 +27,21 @@ describe('pollUntil', () => {
     await expect(pollUntil(async () => { throw new Error('refused') }, {
       timeoutMs: 50, everyMs: 10, onTimeout: async (last) => new Error(`last error: ${(last as Error).message}`),
     })).rejects.toThrow('last error: refused')
+  })
+
+  it('hands onTimeout a description of what it last saw: a thrown error\'s message, describe(value), or the value as JSON', async () => {
+    const seen = (check: () => Promise<{ phase: string }>, describe?: (v: { phase: string }) => string) =>
+      pollUntil(check, { timeoutMs: 30, everyMs: 10, done: () => false, describe, onTimeout: (_, s) => new Error(s) }).catch((e: Error) => e.message)
+    expect(await seen(async () => { throw new Error('connection refused') }, (v) => `phase ${v.phase}`)).toBe('connection refused')
+    expect(await seen(async () => ({ phase: 'Pending' }), (v) => `phase ${v.phase}`)).toBe('phase Pending')
+    expect(await seen(async () => ({ phase: 'Pending' }))).toBe('{"phase":"Pending"}')
+    expect(await pollUntil(async () => undefined, { timeoutMs: 30, everyMs: 10, onTimeout: (_, s) => new Error(s) }).catch((e: Error) => e.message)).toBe('undefined')
+  })
+
+  it('describes a request the API server refused in its own words', async () => {
+    const refused = new k8s.ApiException(403, 'Forbidden', { reason: 'Forbidden', message: 'pods is forbidden: exceeded quota' }, {})
+    const message = await pollUntil(async () => { throw refused }, { timeoutMs: 30, everyMs: 10, onTimeout: (_, s) => new Error(s) }).catch((e: Error) => e.message)
+    expect(message).toBe('403 Forbidden: pods is forbidden: exceeded quota')
   })
 })
 

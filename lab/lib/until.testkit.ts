@@ -7,8 +7,8 @@ import { pollUntil } from './proc.mjs'
  */
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60000, everyMs = 500): Promise<T> {
   const value = await pollUntil(fn, {
-    timeoutMs, everyMs, done: (v) => v !== undefined && v !== false,
-    onTimeout: (last) => new Error(`${what}: not seen after ${timeoutMs / 1000}s${last instanceof Error ? ` (${last.message})` : ''}`),
+    timeoutMs, everyMs, done: (v) => v !== undefined && v !== false, describe: () => 'nothing yet',
+    onTimeout: (_, seen) => new Error(`${what}: not seen after ${timeoutMs / 1000}s (${seen})`),
   })
   return value as T
 }
