@@ -8,7 +8,6 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connection, dag } from '@dagger.io/dagger'
-import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { parse } from 'yaml'
 import { labVar } from '../../../lab/env.js'
@@ -18,6 +17,7 @@ import { Kube, type KubeObject } from '../adapters/kubernetes.js'
 import { ENVIRONMENT_NAMES, environment } from '../config/environments.js'
 import { assertAppLabels, objectId, parseManifests, podSpecs, unpinnedImages, type K8sObject } from '../plan/manifests.js'
 import { render } from './render.js'
+import { quotaComputed } from './quota.testkit.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const MONITORING = path.join(REPO, 'monitoring')
@@ -171,9 +171,7 @@ describe('the staging render with monitoring on the lab API server', () => {
     for (const o of objs.filter((x) => ['ServiceAccount', 'LimitRange', 'ResourceQuota'].includes(x.kind))) {
       await admin.apply({ ...structuredClone(o), metadata: { ...structuredClone(o.metadata), namespace: ns } } as KubeObject)
     }
-    // quota admission refuses pods until the controller has computed status.hard
-    await expect.poll(async () => (await admin.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: 'graphmemory-quota', namespace: ns }))?.status?.hard,
-      { timeout: 30000, interval: 250, message: `ResourceQuota ${ns}/graphmemory-quota: status.hard computed by the controller` }).toBeTruthy()
+    await quotaComputed(admin, ns)
     const pods = podSpecs(objs).filter((at) => APPS.includes(at.object.metadata.name))
     expect(pods.map((at) => at.object.metadata.name).sort()).toEqual([...APPS].sort())
     for (const at of pods) {

@@ -6,16 +6,15 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connection, dag } from '@dagger.io/dagger'
-import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { until } from '../../../lab/lib/until.testkit.js'
 import { labRenderImages } from '../../../lab/pipeline.js'
 import { Kube, type KubeObject } from '../adapters/kubernetes.js'
 import { ENVIRONMENT_NAMES, EnvironmentName, environment } from '../config/environments.js'
 import { assertAppLabels, objectId, parseManifests, parseRequiredSecrets, podSpecs, referencedSecrets, unpinnedImages, type K8sObject } from '../plan/manifests.js'
 import { allowedFlows, type Endpoint, type Port } from '../plan/network-flows.js'
 import { render } from './render.js'
+import { quotaComputed } from './quota.testkit.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const K8S = path.join(REPO, 'k8s')
@@ -104,9 +103,7 @@ describe('the backup CronJob on the lab API server', () => {
     onTestFinished(async () => { await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: testNs }) })
     const inNs = (o: K8sObject): KubeObject => ({ ...structuredClone(o), metadata: { ...structuredClone(o.metadata), namespace: testNs } }) as KubeObject
     for (const o of objs.filter((x) => ['ServiceAccount', 'LimitRange', 'ResourceQuota'].includes(x.kind))) await kube.apply(inNs(o))
-    // quota admission refuses pods until the controller has computed status.hard
-    await until(`quota graphmemory-quota's status in ${testNs}`, async () =>
-      (await kube.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: 'graphmemory-quota', namespace: testNs }))?.status?.hard, 15000, 250)
+    await quotaComputed(kube, testNs)
     const cron = find(objs, 'CronJob', 'backup')!
     for (const o of [cron, ...objs.filter((x) => x.kind === 'NetworkPolicy' && /backup/.test(x.metadata.name))]) {
       expect((await kube.apply(inNs(o), { dryRun: true })).metadata.uid, objectId(o)).toBeTruthy()

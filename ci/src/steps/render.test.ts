@@ -6,10 +6,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connection, dag } from '@dagger.io/dagger'
-import type { V1ResourceQuota } from '@kubernetes/client-node'
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { labVar } from '../../../lab/env.js'
-import { until } from '../../../lab/lib/until.testkit.js'
 import { labPinned, labRenderImages, repoSource } from '../../../lab/pipeline.js'
 import { Kube, KubeError, type KubeObject } from '../adapters/kubernetes.js'
 import { ENVIRONMENT_NAMES, environment, type EnvironmentName } from '../config/environments.js'
@@ -19,6 +17,7 @@ import {
 } from '../plan/manifests.js'
 import { allowedFlows, policyPorts, type Endpoint, type Port } from '../plan/network-flows.js'
 import { render } from './render.js'
+import { quotaComputed } from './quota.testkit.js'
 import { renderRelease } from './release.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -265,9 +264,7 @@ describe('the rendered manifests on the lab API server', () => {
     const policy = objs.filter((o) => ['ServiceAccount', 'LimitRange', 'ResourceQuota'].includes(o.kind))
     for (const o of policy) await kube.apply(inNamespace(o, testNs))
     const quota = policy.find((o) => o.kind === 'ResourceQuota')!
-    // quota admission refuses pods until the controller has computed status.hard
-    await until(`quota ${quota.metadata.name}'s status in ${testNs}`, async () =>
-      (await kube.get<V1ResourceQuota>({ apiVersion: 'v1', kind: 'ResourceQuota', name: quota.metadata.name, namespace: testNs }))?.status?.hard, 15000, 250)
+    await quotaComputed(kube, testNs, quota.metadata.name)
     const rest = objs.filter((o) => o.kind !== 'Namespace' && !policy.includes(o))
     for (const o of rest) {
       const out = await kube.apply(inNamespace(o, testNs), { dryRun: true })
