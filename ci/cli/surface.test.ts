@@ -28,7 +28,7 @@ describe('module surface (the SDK introspector, offline)', () => {
 
   it('takes images, registry and the severity threshold as constructor options with online defaults', () => {
     const defaults = Object.fromEntries(surface.constructorArgs.map((a) => [a.name, a.defaultValue]))
-    expect(defaults).toMatchObject({ builderImage: 'python:3.11-slim-bookworm', severity: 'CRITICAL,HIGH', trivyImage: 'docker.io/aquasec/trivy:0.74.0' })
+    expect(defaults).toMatchObject({ builderImage: 'python:3.11-slim-bookworm', severity: 'CRITICAL,HIGH', trivyImage: 'docker.io/aquasec/trivy:0.76.0' })
     expect(surface.constructorArgs.map((a) => a.name)).toEqual(expect.arrayContaining(['registry', 'cosignImage', 'trivyDbRepository', 'commit']))
   })
 

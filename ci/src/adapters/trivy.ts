@@ -4,8 +4,6 @@ import { CacheSharingMode, dag, ImageLayerCompression, type Container, type Dire
 import { reachRegistry, rehost } from './loopback.js'
 import { registryOf } from './registry.js'
 
-/** The official Trivy image, pinned (online default; the lab passes LAB_IMAGE_TRIVY). */
-export const DEFAULT_TRIVY_IMAGE = 'docker.io/aquasec/trivy:0.74.0'
 /** The official vulnerability DB repository (online default; the lab passes LAB_TRIVY_DB_REPOSITORY). */
 export const DEFAULT_DB_REPOSITORY = 'mirror.gcr.io/aquasec/trivy-db:2'
 

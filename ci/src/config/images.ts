@@ -18,7 +18,7 @@ export const IMAGES = {
   runtimeImage: { default: 'python:3.11-slim-bookworm', lab: 'LAB_IMAGE_PYTHON_RUNTIME' },
   postgresImage: { default: 'postgres:15-bookworm', lab: 'LAB_IMAGE_POSTGRES', pinned: 'graphmemory/postgres' },
   redisImage: { default: 'redis:7-bookworm', lab: 'LAB_IMAGE_REDIS', pinned: 'graphmemory/redis' },
-  trivyImage: { default: 'docker.io/aquasec/trivy:0.74.0', lab: 'LAB_IMAGE_TRIVY' },
+  trivyImage: { default: 'docker.io/aquasec/trivy:0.76.0', lab: 'LAB_IMAGE_TRIVY' },
   cosignImage: { default: 'ghcr.io/sigstore/cosign/cosign:v3.1.3-dev', lab: 'LAB_IMAGE_COSIGN' },
   kustomizeImage: { default: 'registry.k8s.io/kustomize/kustomize:v5.8.0', lab: 'LAB_IMAGE_KUSTOMIZE' },
   // pinned to the versions the lab builds from Debian bookworm

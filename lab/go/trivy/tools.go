@@ -1,6 +1,0 @@
-//go:build tools
-
-// Package tools pins the command this wrapper module builds; it is never compiled into anything.
-package tools
-
-import _ "github.com/aquasecurity/trivy/cmd/trivy"
