@@ -2,7 +2,7 @@
 // (CycloneDX SBOM, Trivy scan, SLSA provenance, test results) — and the check that deploy, promote and rollback run
 // on every image of a release before anything is applied.
 import { dag, type File, type Secret } from '@dagger.io/dagger'
-import { attestImage, classicTags, inspectImage, type Predicate } from '../adapters/cosign.js'
+import { attestImage, classicTags, cosignFailure, inspectImage, type Predicate } from '../adapters/cosign.js'
 import { imageExists, registryOf, type RegistryAuth } from '../adapters/registry.js'
 import { SERVICES } from '../config/services.js'
 import { PipelineError } from '../errors.js'
@@ -59,7 +59,24 @@ export async function attest(ref: string, evidence: GateEvidence, signing: Signi
   const tags = classicTags(ref)
   const [files, signed, attested] = await Promise.all([predicates(evidence), imageExists(tags.signature, auth), imageExists(tags.attestations, auth)])
   const list: Predicate[] = ATTESTATION_KINDS.map((kind) => ({ cosignType: ATTESTATION_TYPES[kind].cosignType, file: files[kind] }))
-  return attestImage(signing.cosignImage, ref, signing.key, signing.password, list, auth, signed && attested)
+  const run = () => attestImage(signing.cosignImage, ref, signing.key, signing.password, list, auth, signed && attested)
+  try {
+    return await run()
+  } catch (err) {
+    // a registry that did not answer (the lab's tunnel once timed out under load) gets one more try: signing again
+    // adds a signature of the same payload, and --replace keeps one attestation of each type
+    const said = cosignFailure(err, ref)
+    if (said === undefined || !registryUnreachable([{ ok: false, output: said }])) throw attestFailure(ref, err)
+    return await run().catch((again: unknown) => { throw attestFailure(ref, again) })
+  }
+}
+
+/** A failed signing run as one message: what cosign said last (it was an exit code alone before). */
+function attestFailure(ref: string, err: unknown): unknown {
+  const said = cosignFailure(err, ref)
+  if (said === undefined) return err
+  return new PipelineError(`signing and attesting ${ref} failed`, `cosign: ${said}`,
+    `check that ${registryOf(ref)} answers and accepts pushes with the credentials given, then run the pipeline again`)
 }
 
 /** Logical names of the images the pipeline builds (graphmemory/api, ...): the ones that must be signed. */
