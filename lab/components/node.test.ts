@@ -217,10 +217,22 @@ describe('the lab real node', () => {
       body: { metadata: { name: 'dns-web' }, spec: { selector: { app: 'dns-web' }, ports: [{ port: 80, targetPort: 8080 }] } },
     })
     await waitPod('dns-web', 'Ready', (q) => condition(q, 'Ready') === 'True')
+    // tried for up to 30 s, as a client of a Service just made would: CoreDNS and kube-proxy learn of it by their
+    // watches a moment later (a single try failed on a fresh machine's lab)
     const script = [
-      'import socket, urllib.request',
-      `print("resolved", socket.gethostbyname("dns-web.${ns}.svc.cluster.local"))`,
-      'print(urllib.request.urlopen("http://dns-web/", timeout=10).read().decode().strip())',
+      'import socket, time, urllib.request',
+      'deadline = time.time() + 30',
+      'while True:',
+      '    try:',
+      `        ip = socket.gethostbyname("dns-web.${ns}.svc.cluster.local")`,
+      '        body = urllib.request.urlopen("http://dns-web/", timeout=5).read().decode().strip()',
+      '        break',
+      '    except OSError as e:',
+      '        if time.time() > deadline: raise',
+      '        print("not yet:", e, flush=True)',
+      '        time.sleep(1)',
+      'print("resolved", ip)',
+      'print(body)',
     ].join('\n')
     await create(pod('dns-client', { command: ['python3', '-c', script] }, { restartPolicy: 'Never' }))
     await waitPod('dns-client', 'finished', (q) => ['Succeeded', 'Failed'].includes(q.status?.phase ?? ''))
