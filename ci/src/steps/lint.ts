@@ -4,7 +4,7 @@
 // an expression names must be exported by a service (its /metrics page, read from its image in this run), recorded by
 // a rule, or declared for a third-party exporter. The dashboards' queries get the same checks, and each dashboard is
 // checked against Grafana's dashboard schema (@grafana/schema). Every problem names its file and line.
-import { dag, type Container, type Directory } from '@dagger.io/dagger'
+import { dag, ExecError, type Container, type Directory } from '@dagger.io/dagger'
 import { parse as parseYaml } from 'yaml'
 import { PipelineError } from '../errors.js'
 import * as tools from '../adapters/promtool.js'
@@ -89,10 +89,13 @@ export const METRICS_TARGETS: Record<string, { path: string; env?: Record<string
   dashboard: { path: '/_stcore/metrics' },
 }
 
+/** How long a service may take to serve its metrics page: a fresh machine's engine, under load, once took over 90 s. */
+const METRICS_DEADLINE_SECONDS = 180
+
 /** Fetches a URL, retrying while the server starts; prints the body. */
 const FETCH = `
 import sys, time, urllib.request
-url, deadline, last = sys.argv[1], time.time() + 90, None
+url, deadline, last = sys.argv[1], time.time() + ${METRICS_DEADLINE_SECONDS}, None
 while time.time() < deadline:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -114,6 +117,11 @@ export async function metricsPage(t: MetricsTarget): Promise<string> {
       .withServiceBinding(t.name, service)
       .withExec(['python3', '-c', FETCH, `http://${t.name}:${t.port}${t.path}`])
       .stdout()
+  } catch (err) {
+    if (!(err instanceof ExecError)) throw err
+    const said = (err.stderr || err.stdout || err.message).trim().split('\n').pop()
+    throw new PipelineError(`the metrics page of ${t.name} could not be read`, `within ${METRICS_DEADLINE_SECONDS} s of its start: ${said}`,
+      `check that ${t.name} starts alone with the environment lint gives it (METRICS_TARGETS in ci/src/steps/lint.ts), then run lint again`)
   } finally {
     await service.stop({ kill: true })
   }
