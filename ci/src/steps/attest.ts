@@ -11,6 +11,7 @@ import {
   registryUnreachable, scanPredicate, testPredicate, type AttestationKind, type BuildInputs, type ImageEvidence, type ReleasePolicy,
 } from '../plan/attestations.js'
 import type { ScanResult } from './scan.js'
+import { onceMoreIfUnreachable } from './sign.js'
 
 /** How images are signed: a cosign private key and its password (Secrets), and the cosign image. */
 export interface Signing {
@@ -59,16 +60,9 @@ export async function attest(ref: string, evidence: GateEvidence, signing: Signi
   const tags = classicTags(ref)
   const [files, signed, attested] = await Promise.all([predicates(evidence), imageExists(tags.signature, auth), imageExists(tags.attestations, auth)])
   const list: Predicate[] = ATTESTATION_KINDS.map((kind) => ({ cosignType: ATTESTATION_TYPES[kind].cosignType, file: files[kind] }))
-  const run = () => attestImage(signing.cosignImage, ref, signing.key, signing.password, list, auth, signed && attested)
-  try {
-    return await run()
-  } catch (err) {
-    // a registry that did not answer (the lab's tunnel once timed out under load) gets one more try: signing again
-    // adds a signature of the same payload, and --replace keeps one attestation of each type
-    const said = cosignFailure(err, ref)
-    if (said === undefined || !registryUnreachable([{ ok: false, output: said }])) throw attestFailure(ref, err)
-    return await run().catch((again: unknown) => { throw attestFailure(ref, again) })
-  }
+  // signing again adds a signature of the same payload, and --replace keeps one attestation of each type
+  return onceMoreIfUnreachable(ref, () => attestImage(signing.cosignImage, ref, signing.key, signing.password, list, auth, signed && attested))
+    .catch((err: unknown) => { throw attestFailure(ref, err) })
 }
 
 /** A failed signing run as one message: what cosign said last (it was an exit code alone before). */
