@@ -69,7 +69,7 @@ export async function verify(ref: string, publicKey: File, auth: RegistryAuth | 
   byDigest(ref, 'verify')
   let payloads: string
   try {
-    payloads = await verifyImage(opts.cosignImage, ref, publicKey, auth)
+    payloads = await onceMoreIfUnreachable(ref, () => verifyImage(opts.cosignImage, ref, publicKey, auth))
   } catch (err) {
     const out = cosignFailure(err, ref)
     if (out === undefined) throw err
