@@ -5,9 +5,10 @@ import os from 'node:os'
 import path from 'node:path'
 import crypto from 'node:crypto'
 import { spawnSync } from 'node:child_process'
-import { connection, dag } from '@dagger.io/dagger'
+import { connection, dag, ReturnType } from '@dagger.io/dagger'
 import { describe, expect, it } from 'vitest'
 import { labVar } from './env.js'
+import { ENGINE_BRIDGE } from './components/dagger.mjs'
 import { publish, pull, type RegistryAuth } from '../ci/src/adapters/registry.js'
 
 const nonce = () => crypto.randomBytes(6).toString('hex')
@@ -57,6 +58,32 @@ describe('lab Dagger engine (library mode)', () => {
         .withExec(['python3', '-c', 'import sys; print("python %d.%d" % sys.version_info[:2])']).stdout())
     expect(out.trim()).toBe('python 3.11')
   })
+
+  it('a container reaches a service while the per-container accept rules of the engine\'s bridge are gone', async () => {
+    // The engine runs on the host's network, so its bridge's traffic crosses the host's FORWARD chain (DROP policy),
+    // where the CNI firewall plugin accepts each container by address (CNI-FORWARD). kube-router rewrites the whole
+    // filter table from a copy taken moments before (iptables-save, then iptables-restore): a container started in
+    // between loses its rules and its connections time out ('dial tcp 10.87.x.x: i/o timeout' to the registry tunnel,
+    // Redis timeouts in a suite). The lab's own chain for the bridge must carry the traffic without them: here a DROP
+    // ahead of CNI-FORWARD's accepts stands for rules that were lost.
+    const lost = ['CNI-FORWARD', '-i', ENGINE_BRIDGE, '-m', 'comment', '--comment', `gmi-lab-test lost rules ${nonce()}`, '-j', 'DROP']
+    const iptables = (args: string[]) => spawnSync('iptables', ['-w', ...args], { encoding: 'utf8' })
+    expect(iptables(['-I', lost[0], '1', ...lost.slice(1)]).status).toBe(0)
+    try {
+      const fetched = await inSession(async () => {
+        const python = labVar('LAB_IMAGE_PYTHON_RUNTIME')
+        const server = dag.container().from(python).withWorkdir('/srv').withNewFile('/srv/index.html', `served ${nonce()}`)
+          .withExposedPort(8080).asService({ args: ['python3', '-m', 'http.server', '8080'] })
+        const client = dag.container().from(python).withServiceBinding('web', server).withEnvVariable('RUN', nonce())
+          .withExec(['python3', '-c', 'import urllib.request; print(urllib.request.urlopen("http://web:8080/index.html", timeout=20).read().decode())'], { expect: ReturnType.Any })
+        const [exit, out, err] = await Promise.all([client.exitCode(), client.stdout(), client.stderr()])
+        return { exit, answer: out.trim() || err.trim().split('\n').at(-1) }
+      })
+      expect(fetched).toEqual({ exit: 0, answer: expect.stringMatching(/^served /) })
+    } finally {
+      iptables(['-D', ...lost])
+    }
+  }, 180_000)
 
   it('builds a two-stage Dockerfile with directory.dockerBuild', async () => {
     const base = labVar('LAB_IMAGE_DEBIAN')

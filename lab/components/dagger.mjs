@@ -11,6 +11,8 @@ import { pollUntil, runOrExplain } from '../lib/proc.mjs'
 import { MIRROR } from './registries.mjs'
 import { DEBIAN_IMAGE } from './base-images.mjs'
 import { imageStamp } from '../lib/images.mjs'
+import { ensureChain, removeChain } from '../lib/iptables.mjs'
+import { BRIDGE as NODE_BRIDGE } from './node/layout.mjs'
 
 export const name = 'dagger'
 
@@ -21,6 +23,10 @@ const IMAGE = `gmi-lab/dagger-engine:${VERSION}`
 const VOLUME = 'gmi-dagger-state'
 const CONFIG = path.join(STATE, 'dagger', 'engine.toml')
 const GC_CONFIG = path.join(STATE, 'dagger', 'engine.json')
+/** The bridge of the engine's containers (its default CNI network, 10.87.0.0/16), on the host: the engine runs there. */
+export const ENGINE_BRIDGE = 'dagger0'
+/** The lab's chain that lets the bridge's traffic through the host's FORWARD chain (see ensureForwarding). */
+const FORWARD_CHAIN = 'GMI-LAB-ENGINE'
 
 const stamp = `-X github.com/dagger/dagger/engine.Version=${VERSION} -X github.com/dagger/dagger/engine.Tag=${VERSION}`
 const TARGETS = [
@@ -92,12 +98,34 @@ async function keepEngineLog(suffix) {
   return file
 }
 
+/**
+ * Lets the engine's containers reach each other (services, the host tunnels) through the host's FORWARD chain, whose
+ * policy is DROP, with one chain of the lab's own. The engine's CNI firewall plugin accepts each container by address,
+ * but kube-router (the network-policy component) rewrites the whole filter table from a copy it took moments before
+ * (iptables-save, then iptables-restore): a container started in between loses its rules, and its connections time
+ * out (seen as 'dial tcp 10.87.x.x:5001: i/o timeout' to the registry tunnel and Redis timeouts in a service's suite).
+ * The lab's chain is there before any copy is taken, so every copy keeps it; it accepts what the plugin's rules did,
+ * except new connections to the real node's pods, which stay kube-router's to judge.
+ */
+async function ensureForwarding() {
+  await ensureChain(FORWARD_CHAIN, 'FORWARD', [], 'graphmemory lab dagger engine', [
+    ['-i', ENGINE_BRIDGE, '!', '-o', NODE_BRIDGE, '-j', 'ACCEPT'], // towards the node's pods, kube-router's policies judge
+    ['-o', ENGINE_BRIDGE, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+  ])
+}
+
+/** Stops and removes the engine container (gracefully: it flushes its state on SIGTERM). */
+async function removeContainer() {
+  await $`docker stop --time 60 ${CONTAINER}`.nothrow().quiet()
+  await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
+}
+
 async function startEngine() {
   fs.mkdirSync(path.dirname(CONFIG), { recursive: true })
   fs.writeFileSync(CONFIG, engineToml())
   fs.writeFileSync(GC_CONFIG, engineJson())
   await keepEngineLog('previous')
-  await down()
+  await removeContainer()
   const args = [
     '-d', '--name', CONTAINER, '--restart', 'unless-stopped', '--network', 'host',
     '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
@@ -155,6 +183,7 @@ export async function build() {
 }
 
 export async function up() {
+  await ensureForwarding()
   const { dir, built } = await build()
   const buildStamp = fs.readFileSync(path.join(dir, '.stamp'), 'utf8').slice(0, 16)
   const rebuilt = await buildImage(dir, buildStamp)
@@ -164,10 +193,13 @@ export async function up() {
   return { note: `engine ${VERSION} ${await startOrReset()}${built ? ' (binaries built)' : ''}` }
 }
 
-/** Stops the engine gracefully (it flushes its state on SIGTERM; a kill mid-write once left it unable to start). */
+/**
+ * Stops the engine gracefully (it flushes its state on SIGTERM; a kill mid-write once left it unable to start), and
+ * removes the lab's forwarding chain.
+ */
 export async function down() {
-  await $`docker stop --time 60 ${CONTAINER}`.nothrow().quiet()
-  await $`docker rm -f ${CONTAINER}`.nothrow().quiet()
+  await removeContainer()
+  await removeChain('iptables', 'filter', FORWARD_CHAIN, ['FORWARD'])
 }
 
 /** @returns {Promise<import('./component.js').StatusRow[]>} */

@@ -4,6 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { $ } from 'zx'
+import { ensureChain, removeChain } from '../../lib/iptables.mjs'
 import { BRIDGE, FORWARD_CHAIN, INPUT_CHAIN, MAIN, NODE_IP, POD_SUBNET } from './layout.mjs'
 
 export async function ensureNetwork() {
@@ -14,56 +15,20 @@ export async function ensureNetwork() {
   if (!addrs.includes(` ${NODE_IP}/`)) await $`ip addr add ${NODE_IP}/${POD_SUBNET.split('/')[1]} dev ${BRIDGE}`.quiet()
   await $`ip link set ${BRIDGE} up`.quiet()
   // FORWARD: what pods send (to each other, to Services), and the answers to it; nothing from outside to a pod
-  await ensureChain(FORWARD_CHAIN, 'FORWARD', [], [
+  await ensureChain(FORWARD_CHAIN, 'FORWARD', [], 'graphmemory lab node', [
     ['-i', BRIDGE, '-j', 'ACCEPT'],
     ['-o', BRIDGE, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
   ])
   // INPUT: the node address (kubelet, CoreDNS, the API relay, NodePorts) answers the host and its pods only
-  await ensureChain(INPUT_CHAIN, 'INPUT', ['-d', NODE_IP], [
+  await ensureChain(INPUT_CHAIN, 'INPUT', ['-d', NODE_IP], 'graphmemory lab node', [
     ['-i', 'lo', '-j', 'RETURN'],
     ['-i', BRIDGE, '-j', 'RETURN'],
     ['-j', 'DROP'],
   ])
 }
 
-/**
- * A chain holding exactly `rules`, jumped to first from `parent` (for packets matching `match`).
- * @param {string} chain
- * @param {string} parent
- * @param {string[]} match
- * @param {string[][]} rules
- */
-async function ensureChain(chain, parent, match, rules) {
-  const comment = ['-m', 'comment', '--comment', 'graphmemory lab node']
-  const want = rules.map((r) => `-A ${chain} ${[...r.slice(0, -2), ...comment, ...r.slice(-2)].map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`)
-  const have = await $`iptables -w -S ${chain}`.nothrow().quiet()
-  if (have.exitCode !== 0) await $`iptables -w -N ${chain}`.quiet()
-  if (have.exitCode !== 0 || JSON.stringify(have.stdout.trim().split('\n').slice(1)) !== JSON.stringify(want)) {
-    await $`iptables -w -F ${chain}`.quiet()
-    for (const r of rules) await $`iptables -w -A ${chain} ${r.slice(0, -2)} ${comment} ${r.slice(-2)}`.quiet()
-  }
-  if ((await $`iptables -w -C ${parent} ${match} -j ${chain}`.nothrow().quiet()).exitCode !== 0) {
-    await $`iptables -w -I ${parent} 1 ${match} -j ${chain}`.quiet()
-  }
-}
-
 /** The chains the kubelet itself makes (kube-proxy --cleanup leaves them), per table, for IPv4 and IPv6. */
 const KUBELET_CHAINS = { filter: ['KUBE-FIREWALL', 'KUBE-KUBELET-CANARY'], nat: ['KUBE-KUBELET-CANARY'], mangle: ['KUBE-IPTABLES-HINT', 'KUBE-KUBELET-CANARY'] }
-
-/**
- * Removes a chain and every jump to it from the `from` chains.
- * @param {string} tool iptables or ip6tables
- * @param {string} table
- * @param {string} chain
- * @param {string[]} [from]
- */
-async function removeChain(tool, table, chain, from = []) {
-  for (const parent of from) {
-    while ((await $`${tool} -w -t ${table} -D ${parent} -j ${chain}`.nothrow().quiet()).exitCode === 0) { /* every copy */ }
-  }
-  await $`${tool} -w -t ${table} -F ${chain}`.nothrow().quiet()
-  await $`${tool} -w -t ${table} -X ${chain}`.nothrow().quiet()
-}
 
 export async function removeNetwork() {
   await removeChain('iptables', 'filter', FORWARD_CHAIN, ['FORWARD'])
