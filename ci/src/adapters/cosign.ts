@@ -100,17 +100,41 @@ export function cosignFailure(err: unknown, ref: string): string | undefined {
   return unalias(last.replace(/^error during command execution: /, ''), registry)
 }
 
+/** What cosign says when the registry did not answer (a connection dropped, refused or cut), not what it holds. */
+const UNANSWERED = /i\/o timeout|connection refused|connection reset|TLS handshake timeout|no such host|unexpected EOF/
+
+/** True when a cosign message says the registry did not answer. */
+export const registryUnanswered = (said: string): boolean => UNANSWERED.test(said)
+
+/**
+ * Runs a cosign exec once more when the registry did not answer it (the exec failed saying so, or `unanswered` finds
+ * that in its result): a dropped or refused connection is worth a second try before a release is refused. Any other
+ * failure, or a second one, is the caller's.
+ */
+export async function twiceIfUnanswered<T>(run: () => Promise<T>, unanswered: (result: T) => boolean = () => false): Promise<T> {
+  let result: T
+  try {
+    result = await run()
+  } catch (err) {
+    if (!(err instanceof ExecError) || !registryUnanswered(`${err.stderr}\n${err.stdout}\n${err.message}`)) throw err
+    return run()
+  }
+  return unanswered(result) ? run() : result
+}
+
 /**
  * Signs `ref` (a reference by digest) with a cosign private key (Secret, PEM as written by `cosign generate-key-pair`)
  * and its password (Secret); the signature is pushed beside the image. Offline: no transparency log upload, no
  * signing config from the public-good instance. Throws ExecError on failure.
  */
 export async function signImage(image: string, ref: string, key: Secret, keyPassword: Secret, auth?: RegistryAuth): Promise<string> {
-  const p = prepare(image, ref, auth)
-  const c = p.container
-    .withSecretVariable('COSIGN_PRIVATE_KEY', key)
-    .withSecretVariable('COSIGN_PASSWORD', keyPassword)
-  await cosign(c, ['sign', '--key', 'env://COSIGN_PRIVATE_KEY', ...OFFLINE_SIGNING, ...CLASSIC, ...p.flags, p.ref]).sync()
+  await twiceIfUnanswered(() => {
+    const p = prepare(image, ref, auth)
+    const c = p.container
+      .withSecretVariable('COSIGN_PRIVATE_KEY', key)
+      .withSecretVariable('COSIGN_PASSWORD', keyPassword)
+    return cosign(c, ['sign', '--key', 'env://COSIGN_PRIVATE_KEY', ...OFFLINE_SIGNING, ...CLASSIC, ...p.flags, p.ref]).sync()
+  })
   return ref
 }
 
@@ -119,9 +143,11 @@ export async function signImage(image: string, ref: string, key: Secret, keyPass
  * The transparency log is not consulted (offline signatures are not in it). Throws ExecError when none verifies.
  */
 export async function verifyImage(image: string, ref: string, publicKey: File, auth?: RegistryAuth): Promise<string> {
-  const p = prepare(image, ref, auth)
-  const c = p.container.withFile('/tmp/gmi-cosign.pub', publicKey, { permissions: 0o444 })
-  return cosign(c, ['verify', '--key', '/tmp/gmi-cosign.pub', '--insecure-ignore-tlog=true', ...p.flags, p.ref]).stdout()
+  return twiceIfUnanswered(() => {
+    const p = prepare(image, ref, auth)
+    const c = p.container.withFile('/tmp/gmi-cosign.pub', publicKey, { permissions: 0o444 })
+    return cosign(c, ['verify', '--key', '/tmp/gmi-cosign.pub', '--insecure-ignore-tlog=true', ...p.flags, p.ref]).stdout()
+  })
 }
 
 /**
@@ -151,14 +177,16 @@ export interface Predicate {
  */
 export async function attestImage(image: string, ref: string, key: Secret, keyPassword: Secret, predicates: Predicate[],
   auth: RegistryAuth | undefined, present: boolean): Promise<string> {
-  const p = prepare(image, ref, auth, present ? 'present' : fresh())
-  let c = p.container.withSecretVariable('COSIGN_PRIVATE_KEY', key).withSecretVariable('COSIGN_PASSWORD', keyPassword)
-  const script = [`cosign sign --key env://COSIGN_PRIVATE_KEY ${[...OFFLINE_SIGNING, ...CLASSIC, ...p.flags].join(' ')} "$REF"`]
-  predicates.forEach((pred, i) => {
-    c = c.withMountedFile(`/tmp/gmi-predicates/${i}.json`, pred.file)
-    script.push(`cosign attest --key env://COSIGN_PRIVATE_KEY --replace --type '${pred.cosignType}' --predicate /tmp/gmi-predicates/${i}.json ${[...OFFLINE_SIGNING, ...CLASSIC, ...p.flags].join(' ')} "$REF"`)
+  await twiceIfUnanswered(() => {
+    const p = prepare(image, ref, auth, present ? 'present' : fresh())
+    let c = p.container.withSecretVariable('COSIGN_PRIVATE_KEY', key).withSecretVariable('COSIGN_PASSWORD', keyPassword)
+    const script = [`cosign sign --key env://COSIGN_PRIVATE_KEY ${[...OFFLINE_SIGNING, ...CLASSIC, ...p.flags].join(' ')} "$REF"`]
+    predicates.forEach((pred, i) => {
+      c = c.withMountedFile(`/tmp/gmi-predicates/${i}.json`, pred.file)
+      script.push(`cosign attest --key env://COSIGN_PRIVATE_KEY --replace --type '${pred.cosignType}' --predicate /tmp/gmi-predicates/${i}.json ${[...OFFLINE_SIGNING, ...CLASSIC, ...p.flags].join(' ')} "$REF"`)
+    })
+    return cosignScript(c.withEnvVariable('REF', p.ref), script).sync()
   })
-  await cosignScript(c.withEnvVariable('REF', p.ref), script).sync()
   return ref
 }
 
@@ -177,9 +205,16 @@ export interface Inspection {
 
 /**
  * Checks `ref`'s signature and each attestation type against a public key, in one exec that never fails: each
- * check's exit status and output are collected for the caller to judge. Never answered from the cache.
+ * check's exit status and output are collected for the caller to judge (checks the registry did not answer are run
+ * once more first). Never answered from the cache.
  */
 export async function inspectImage(image: string, ref: string, publicKey: File, cosignTypes: string[], auth?: RegistryAuth): Promise<Inspection> {
+  return twiceIfUnanswered(() => inspectOnce(image, ref, publicKey, cosignTypes, auth),
+    (seen) => [seen.signature, ...Object.values(seen.attestations)].some((c) => !c.ok && registryUnanswered(c.output)))
+}
+
+/** One run of inspectImage's checks. */
+async function inspectOnce(image: string, ref: string, publicKey: File, cosignTypes: string[], auth?: RegistryAuth): Promise<Inspection> {
   const p = prepare(image, ref, auth)
   const flags = ['--key', '/tmp/gmi-cosign.pub', '--insecure-ignore-tlog=true', ...p.flags].join(' ')
   const check = (name: string, args: string) => `if cosign ${args} ${flags} "$REF" >/tmp/gmi-out/${name}.out 2>/tmp/gmi-out/${name}.err; then echo 0 >/tmp/gmi-out/${name}.rc; else echo 1 >/tmp/gmi-out/${name}.rc; fi`

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ENVIRONMENTS } from '../config/environments.js'
 import {
   ATTESTATION_TYPES, attestationFor, describeEvidence, evidenceSummary, junitSummary, policyViolations, provenancePredicate,
-  registryUnreachable, scanPredicate, testPredicate, type ImageEvidence, type ScanVerdict,
+  scanPredicate, testPredicate, type ImageEvidence, type ScanVerdict,
 } from './attestations.js'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
@@ -118,16 +118,5 @@ describe('release policy', () => {
     expect(text).toMatch(/provenance: commit c0ffee by pipeline/)
     expect(describeEvidence({ ...complete(), signatureError: 'x' })).toMatch(/signature: NONE/)
     expect(evidenceSummary(complete({ scan: { passed: false } }), prod)).toMatchObject({ signed: true, sbomPackages: 2, provenanceCommit: 'c0ffee', violations: [expect.stringMatching(/did not pass/)] })
-  })
-})
-
-describe('registryUnreachable', () => {
-  it('is true only for a failed check whose message says the registry did not answer', () => {
-    const failed = (output: string) => ({ ok: false, output })
-    expect(registryUnreachable([{ ok: true, output: '' }, failed('Get "https://127.0.0.1:5001/v2/": dial tcp 10.87.2.81:5001: i/o timeout')])).toBe(true)
-    expect(registryUnreachable([failed('dial tcp 127.0.0.1:5001: connect: connection refused')])).toBe(true)
-    expect(registryUnreachable([failed('no signatures found')])).toBe(false)
-    expect(registryUnreachable([failed('no matching attestations: invalid signature when validating ASN.1 encoded signature')])).toBe(false)
-    expect(registryUnreachable([{ ok: true, output: 'i/o timeout in a payload' }])).toBe(false)
   })
 })

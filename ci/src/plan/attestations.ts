@@ -214,10 +214,3 @@ export function evidenceSummary(e: ImageEvidence, policy: ReleasePolicy): object
     violations: policyViolations(e, policy),
   }
 }
-
-/** What cosign says when the registry did not answer (a connection dropped, refused or cut), not what it holds. */
-const UNREACHABLE = /i\/o timeout|connection refused|connection reset|TLS handshake timeout|no such host|unexpected EOF/
-
-/** True when a check failed because the registry could not be reached: worth one more try before refusing. */
-export const registryUnreachable = (checks: { ok: boolean; output: string }[]): boolean =>
-  checks.some((c) => !c.ok && UNREACHABLE.test(c.output))

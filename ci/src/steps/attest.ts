@@ -8,10 +8,9 @@ import { SERVICES } from '../config/services.js'
 import { PipelineError } from '../errors.js'
 import {
   ATTESTATION_KINDS, ATTESTATION_TYPES, attestationFor, describeEvidence, junitSummary, policyViolations, provenancePredicate,
-  registryUnreachable, scanPredicate, testPredicate, type AttestationKind, type BuildInputs, type ImageEvidence, type ReleasePolicy,
+  scanPredicate, testPredicate, type AttestationKind, type BuildInputs, type ImageEvidence, type ReleasePolicy,
 } from '../plan/attestations.js'
 import type { ScanResult } from './scan.js'
-import { onceMoreIfUnreachable } from './sign.js'
 
 /** How images are signed: a cosign private key and its password (Secrets), and the cosign image. */
 export interface Signing {
@@ -61,7 +60,7 @@ export async function attest(ref: string, evidence: GateEvidence, signing: Signi
   const [files, signed, attested] = await Promise.all([predicates(evidence), imageExists(tags.signature, auth), imageExists(tags.attestations, auth)])
   const list: Predicate[] = ATTESTATION_KINDS.map((kind) => ({ cosignType: ATTESTATION_TYPES[kind].cosignType, file: files[kind] }))
   // signing again adds a signature of the same payload, and --replace keeps one attestation of each type
-  return onceMoreIfUnreachable(ref, () => attestImage(signing.cosignImage, ref, signing.key, signing.password, list, auth, signed && attested))
+  return attestImage(signing.cosignImage, ref, signing.key, signing.password, list, auth, signed && attested)
     .catch((err: unknown) => { throw attestFailure(ref, err) })
 }
 
@@ -93,14 +92,11 @@ export interface VerifyOptions {
 }
 
 /**
- * Checks one of the pipeline's images: its signature, and every attestation kind. A check the registry did not answer
- * (a dropped or refused connection) is tried once more before it counts.
+ * Checks one of the pipeline's images: its signature, and every attestation kind.
  */
 async function inspect(name: string, ref: string, opts: VerifyOptions): Promise<ImageEvidence> {
   const types = ATTESTATION_KINDS.map((k) => ATTESTATION_TYPES[k].cosignType)
-  const look = () => inspectImage(opts.cosignImage, ref, opts.publicKey, types, opts.auth) // never from the cache
-  let seen = await look()
-  if (registryUnreachable([seen.signature, ...Object.values(seen.attestations)])) seen = await look()
+  const seen = await inspectImage(opts.cosignImage, ref, opts.publicKey, types, opts.auth) // never from the cache
   const digest = ref.slice(ref.lastIndexOf('@') + 1)
   const evidence: ImageEvidence = { name, ref, attestations: {}, missing: {} }
   if (!seen.signature.ok) evidence.signatureError = seen.signature.output || 'cosign found no signature'

@@ -3,7 +3,6 @@ import type { File, Secret } from '@dagger.io/dagger'
 import { cosignFailure, signImage, verifyImage } from '../adapters/cosign.js'
 import { registryOf, type RegistryAuth } from '../adapters/registry.js'
 import { PipelineError } from '../errors.js'
-import { registryUnreachable } from '../plan/attestations.js'
 
 /** How to sign and verify. */
 export interface SignOptions {
@@ -24,28 +23,13 @@ function byDigest(ref: string, action: string): void {
 }
 
 /**
- * Runs a cosign call against the registry of `ref`, once more when the registry did not answer (a dropped, refused or
- * timed-out connection: the lab's tunnel to its release registry does this now and then under load); any other
- * failure, or a second one, is thrown as it is.
- */
-export async function onceMoreIfUnreachable<T>(ref: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run()
-  } catch (err) {
-    const said = cosignFailure(err, ref)
-    if (said === undefined || !registryUnreachable([{ ok: false, output: said }])) throw err
-    return run()
-  }
-}
-
-/**
  * Signs the image `ref` (by digest) with a cosign private key and its password, both Secrets; the signature is stored
  * in the registry beside the image (credentials `auth`, password as Secret). Returns the signed reference.
  */
 export async function sign(ref: string, key: Secret, keyPassword: Secret, auth: RegistryAuth | undefined, opts: SignOptions): Promise<string> {
   byDigest(ref, 'sign')
   try {
-    return await onceMoreIfUnreachable(ref, () => signImage(opts.cosignImage, ref, key, keyPassword, auth))
+    return await signImage(opts.cosignImage, ref, key, keyPassword, auth)
   } catch (err) {
     const out = cosignFailure(err, ref)
     if (out === undefined) throw err
@@ -69,7 +53,7 @@ export async function verify(ref: string, publicKey: File, auth: RegistryAuth | 
   byDigest(ref, 'verify')
   let payloads: string
   try {
-    payloads = await onceMoreIfUnreachable(ref, () => verifyImage(opts.cosignImage, ref, publicKey, auth))
+    payloads = await verifyImage(opts.cosignImage, ref, publicKey, auth)
   } catch (err) {
     const out = cosignFailure(err, ref)
     if (out === undefined) throw err
