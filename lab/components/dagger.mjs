@@ -114,6 +114,9 @@ async function ensureForwarding() {
   ])
 }
 
+/** True when FORWARD jumps to the lab's chain for the engine's bridge (ensureForwarding made it). */
+const forwarding = async () => (await $`iptables -w -C FORWARD -j ${FORWARD_CHAIN}`.nothrow().quiet()).exitCode === 0
+
 /** Stops and removes the engine container (gracefully: it flushes its state on SIGTERM). */
 async function removeContainer() {
   await $`docker stop --time 60 ${CONTAINER}`.nothrow().quiet()
@@ -209,6 +212,7 @@ export async function status() {
   return [
     { name: 'dagger-engine', state: running ? 'ok' : (await imageStamp(IMAGE)) ? 'down' : 'missing', version: VERSION, address: `docker-container://${CONTAINER}` },
     { name: 'dagger-cli', state: fs.existsSync(cli) ? 'ok' : 'missing', version: VERSION, address: cli },
+    { name: 'dagger-forwarding', state: (await forwarding()) ? 'ok' : 'missing', address: `iptables chain ${FORWARD_CHAIN} for ${ENGINE_BRIDGE}` },
   ]
 }
 
