@@ -59,9 +59,18 @@ lab-status: deps
 ci: deps
 	$(pipeline) ci $(release-auth) $(signing)
 
-## test: bring the lab up, then run every suite: TypeScript (vitest), services (pytest), the pipeline, compose smoke (+ monitoring)
-test: lab-up
-	$(MAKE) --no-print-directory test-ts test-services ci smoke smoke-monitoring smoke-tracing
+# One `make test` at a time on a machine: two would share, and trip over, one lab. A second one waits for the first,
+# saying so, up to TEST_LOCK_WAIT seconds; the lock is the kernel's (flock), let go when its holder exits or dies.
+TEST_LOCK ?= /tmp/graphmemory-make-test.lock
+TEST_LOCK_WAIT ?= 3600
+test-suites = $(MAKE) --no-print-directory lab-up test-ts test-services ci smoke smoke-monitoring smoke-tracing
+
+## test: bring the lab up, then run every suite: TypeScript (vitest), services (pytest), the pipeline, compose smoke (+ monitoring); one run at a time on a machine
+test:
+	@flock -n $(TEST_LOCK) true || echo "make test: another make test is running on this machine (it holds $(TEST_LOCK)) and would share the lab; waiting up to $(TEST_LOCK_WAIT) s for it to end"
+	@flock -E 75 -w $(TEST_LOCK_WAIT) $(TEST_LOCK) $(test-suites); rc=$$?; \
+	  if [ $$rc = 75 ]; then echo "make test: another make test still holds $(TEST_LOCK) after $(TEST_LOCK_WAIT) s: wait for it or stop it (\`fuser -v $(TEST_LOCK)\` names it), then run make test again" >&2; fi; \
+	  exit $$rc
 
 ## test-ts: the vitest suites (lab, adapters, pipeline) against the running lab
 test-ts:
